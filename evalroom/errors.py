@@ -1,0 +1,149 @@
+"""Errors that evalroom raises, and the stable codes clients see.
+
+Every error a client can receive carries a code from :class:`ErrorCode`. Codes are part of the public API
+(docs/api.md): they are never renamed or reused, only added. The HTTP status belongs to the code, so a route
+cannot answer the same code with two different statuses.
+
+The tree::
+
+    EvalroomError                 anything evalroom raises on purpose
+    ├── ConfigError               bad configuration found at start; never reaches an API client
+    └── ApiError                  a client-facing failure with an ErrorCode
+        ├── AuthError             401: no credentials, or credentials that do not verify
+        ├── ForbiddenError        403: authenticated, but this role or binding may not do this
+        ├── NotFoundError         404: no such resource, or one the caller may not know exists
+        └── ConflictError         409: the request is well-formed but clashes with current state
+
+Validation of request bodies is done by pydantic before a handler runs and is turned into
+``validation_failed`` by the API layer; domain code raises ``ApiError(ErrorCode.INVALID_INPUT, ...)`` for
+rules that a schema cannot express.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ConfigError",
+    "ConflictError",
+    "ErrorCode",
+    "EvalroomError",
+    "ForbiddenError",
+    "NotFoundError",
+]
+
+
+class ErrorCode(StrEnum):
+    """Stable, client-facing error codes. The value is what goes on the wire."""
+
+    # 400 family: the request itself is wrong
+    VALIDATION_FAILED = "validation_failed"
+    """The body, query or path failed schema validation (wrong type, unknown field, out of range)."""
+    INVALID_INPUT = "invalid_input"
+    """The request is well-formed but breaks a domain rule (e.g. an end before its start)."""
+    MALFORMED_JSON = "malformed_json"
+    """The body is not valid JSON."""
+    BODY_TOO_LARGE = "body_too_large"
+    """The body exceeds the configured limit."""
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    """A body was sent with a content type other than JSON."""
+    # 401 family: who are you?
+    NOT_AUTHENTICATED = "not_authenticated"
+    """No bearer token was presented."""
+    TOKEN_INVALID = "token_invalid"
+    """The token is malformed, has a bad signature, an unknown key, a wrong algorithm or lacks a claim."""
+    TOKEN_EXPIRED = "token_expired"
+    """The token's ``exp`` has passed."""
+    TOKEN_WRONG_AUDIENCE = "token_wrong_audience"
+    """The token was issued for another audience (another service or channel)."""
+    TOKEN_REVOKED = "token_revoked"
+    """The token was revoked (logout) before it expired."""
+    LOGIN_FAILED = "login_failed"
+    """Unknown user or wrong password; deliberately the same code for both."""
+    ACCOUNT_LOCKED = "account_locked"
+    """Too many failed logins; the account is locked for a while."""
+    # 403
+    FORBIDDEN = "forbidden"
+    """The caller's role or binding does not allow this action."""
+    # 404 / 405
+    NOT_FOUND = "not_found"
+    """No such resource, or one outside the caller's scope."""
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    # 409
+    CONFLICT = "conflict"
+    """The resource already exists or the state does not allow the change."""
+    # 5xx
+    NOT_READY = "not_ready"
+    """The service is up but cannot serve yet (database unreachable, schema not current)."""
+    INTERNAL = "internal"
+    """An unexpected failure; details are in the server log, never in the response."""
+
+    @property
+    def http_status(self) -> int:
+        return _STATUS[self]
+
+
+_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_FAILED: 422,
+    ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.TOKEN_INVALID: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.TOKEN_WRONG_AUDIENCE: 401,
+    ErrorCode.TOKEN_REVOKED: 401,
+    ErrorCode.LOGIN_FAILED: 401,
+    ErrorCode.ACCOUNT_LOCKED: 423,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.NOT_READY: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class EvalroomError(Exception):
+    """Base of every error evalroom raises on purpose."""
+
+
+class ConfigError(EvalroomError):
+    """The configuration is invalid. Raised at start, before anything is served; names the setting."""
+
+
+class ApiError(EvalroomError):
+    """A failure a client should see, with a stable code and a human-readable message."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def http_status(self) -> int:
+        return self.code.http_status
+
+
+class AuthError(ApiError):
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        assert code.http_status == 401 or code is ErrorCode.ACCOUNT_LOCKED, code
+        super().__init__(code, message)
+
+
+class ForbiddenError(ApiError):
+    def __init__(self, message: str = "this role may not do that") -> None:
+        super().__init__(ErrorCode.FORBIDDEN, message)
+
+
+class NotFoundError(ApiError):
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"no {what} {ident!r}")
+
+
+class ConflictError(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.CONFLICT, message)
