@@ -1,0 +1,150 @@
+"""Configuration: defaults, then an optional TOML file, then ``EVALROOM_*`` environment variables.
+
+Validated once at start (:func:`load_settings`); anything wrong raises :class:`~evalroom.errors.ConfigError`
+naming the setting and where it came from, before a socket is opened. Unknown keys in the file and unknown
+``EVALROOM_*`` variables are errors, not ignored: a misspelt setting that silently falls back to its default is
+how a production coordinator ends up on the demo database. The reference is docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evalroom.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+
+ENV_PREFIX = "EVALROOM_"
+# Variables with this prefix belong to the test suite and tools, not to the coordinator.
+_ENV_IGNORED_PREFIXES = ("EVALROOM_TEST_",)
+_ENV_CONFIG_FILE = "EVALROOM_CONFIG"
+
+
+class Settings(BaseModel):
+    """Every setting of the coordinator. Field docs are the reference; docs/configuration.md mirrors them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    environment: Literal["development", "production"] = "production"
+    """``development`` allows conveniences that must never reach production (generated keys on a shared
+    database, verbose errors in logs)."""
+    data_dir: Path = Path("evalroom-data")
+    """Where the embedded default keeps its state: the SQLite database, keys, recordings."""
+    database_url: str | None = None
+    """SQLAlchemy URL. Unset: SQLite at ``<data_dir>/evalroom.db``. PostgreSQL:
+    ``postgresql+psycopg://user:password@host/dbname``."""
+    key_dir: Path | None = None
+    """Where the token-signing keys live. Unset: ``<data_dir>/keys``."""
+    auto_migrate: bool = True
+    """Upgrade the database schema at start. Turn off where migrations are run as a separate step."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=1, le=65535)
+    public_url: str | None = None
+    """The URL people and agents reach the coordinator at, for printed links. Unset: http://host:port."""
+
+    issuer: str = Field(default="evalroom", min_length=1, max_length=200)
+    """The ``iss`` of every token this coordinator issues and the only one it accepts."""
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    """Lifetime of access tokens. Short on purpose: bindings (venue, session, seat) live in the token."""
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    """Failed logins in a row that lock an account."""
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    """Largest request body accepted; larger ones get 413 ``body_too_large`` before they are read."""
+    event_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often a coordinator looks for events written by other coordinator processes (shared database)."""
+    websocket_auth_seconds: float = Field(default=10, gt=0, le=300)
+    """How long a websocket client has to authenticate before it is closed."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.database_url is not None and not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"database_url must be a sqlite:// or postgresql+psycopg:// URL (got {self.database_url!r})")
+        return self
+
+    # Derived values. Kept as properties so that there is one source of truth for each.
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'evalroom.db').resolve()}"
+
+    @property
+    def effective_key_dir(self) -> Path:
+        return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True on the embedded default (one process, SQLite), where the coordinator may create its own keys."""
+        return self.effective_database_url.startswith("sqlite")
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    known = set(Settings.model_fields)
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == _ENV_CONFIG_FILE or name.startswith(_ENV_IGNORED_PREFIXES):
+            continue
+        key = name[len(ENV_PREFIX):].lower()
+        if key not in known:
+            raise ConfigError(f"unknown environment variable {name} (known: {', '.join(sorted(ENV_PREFIX + k.upper() for k in known))})")
+        values[key] = raw
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    known = set(Settings.model_fields)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Settings from defaults < TOML file < environment < ``overrides`` (command-line flags).
+
+    The file is ``config_file`` or, if not given, ``$EVALROOM_CONFIG`` when set.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    file_path = config_file or (Path(env[_ENV_CONFIG_FILE]) if env.get(_ENV_CONFIG_FILE) else None)
+    if file_path is not None:
+        for k, v in _from_file(file_path).items():
+            values[k], sources[k] = v, str(file_path)
+    for k, v in _from_env(env).items():
+        values[k], sources[k] = v, ENV_PREFIX + k.upper()
+    for k, v in (overrides or {}).items():
+        if v is not None:
+            values[k], sources[k] = v, "command line"
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = str(err["loc"][0]) if err["loc"] else ""
+            where = f" (from {sources[key]})" if key in sources else ""
+            problems.append(f"{key or 'settings'}{where}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
