@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy models, the unit of work with the event chain, Alembic migrations."""

@@ -1,0 +1,186 @@
+"""SQLAlchemy models: the tables of the coordinator.
+
+One metadata for the whole coordinator, so one Alembic history migrates it. Identifiers are UUID strings made
+by the application (never auto-increment, which leaks counts to blind parties); human-facing codes are separate
+unique columns. Times are timezone-aware UTC (:class:`UTCDateTime`), except ``events.recorded_at``, which is
+the canonical text that was hashed.
+
+The ``events`` table is append-only: the migrations install triggers that refuse UPDATE and DELETE on it in
+both SQLite and PostgreSQL, so even a bug or a hand-typed statement cannot rewrite history unnoticed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Account",
+    "Base",
+    "EvalSession",
+    "EventHead",
+    "EventRow",
+    "Region",
+    "RevokedToken",
+    "SessionSupervisor",
+    "UTCDateTime",
+    "Venue",
+]
+
+# Deterministic constraint names, so that migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend. SQLite has no time zones, so naive values read back are UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"refusing to store a naive datetime {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class EventHead(Base):
+    """The single row that names the chain's last event. Writers lock it to append (see storage.events)."""
+
+    __tablename__ = "event_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class EventRow(Base):
+    """One state change (evalroom.domain.events.Event). Append-only."""
+
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(32), nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(100), nullable=False)
+    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+
+class Region(Base):
+    """A region (e.g. a province) with its own certificate authority and expert pool."""
+
+    __tablename__ = "regions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Venue(Base):
+    """A trading centre (交易中心) that can host sessions or lend seats to them."""
+
+    __tablename__ = "venues"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    city: Mapped[str] = mapped_column(String(100), nullable=False)
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Account(Base):
+    """A person who logs in with a password: coordinator admins, hall operators, supervisors.
+
+    Experts and site agents do not have accounts here: experts get a token at check-in, site agents hold a
+    venue credential.
+    """
+
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    venue_id: Mapped[str | None] = mapped_column(ForeignKey("venues.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        CheckConstraint("role IN ('coordinator-admin', 'hall-operator', 'supervisor')", name="staff_role"),
+        CheckConstraint("(role = 'hall-operator') = (venue_id IS NOT NULL)", name="operator_has_venue"),
+    )
+
+
+class EvalSession(Base):
+    """An evaluation session (评标会议) hosted by one venue. Its lifecycle grows with the session issue."""
+
+    __tablename__ = "eval_sessions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    host_venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    state: Mapped[str] = mapped_column(String(20), nullable=False)
+    scheduled_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    scheduled_end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (CheckConstraint("scheduled_end > scheduled_start", name="window_order"),)
+
+
+class SessionSupervisor(Base):
+    """A supervisor assigned to a session, as primary or secondary."""
+
+    __tablename__ = "session_supervisors"
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True, index=True)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    __table_args__ = (
+        CheckConstraint("level IN ('primary', 'secondary')", name="level"),
+        # A session has at most one primary supervisor: the one who rules on complaints.
+        Index("uq_session_supervisors_one_primary", "session_id", unique=True,
+              sqlite_where=text("level = 'primary'"), postgresql_where=text("level = 'primary'")),
+    )
+
+
+class RevokedToken(Base):
+    """Tokens revoked before they expire (logout). Rows past ``expires_at`` can be pruned."""
+
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
