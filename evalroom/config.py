@@ -45,7 +45,8 @@ class Settings(BaseModel):
     """Upgrade the database schema at start. Turn off where migrations are run as a separate step."""
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8700, ge=1, le=65535)
+    port: int = Field(default=8700, ge=0, le=65535)
+    """0 picks any free port (tests, the demo)."""
     public_url: str | None = None
     """The URL people and agents reach the coordinator at, for printed links. Unset: http://host:port."""
 

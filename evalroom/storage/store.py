@@ -22,12 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from evalroom.clock import Clock, format_time
-from evalroom.domain.events import GENESIS_HASH, Event, next_event
+from evalroom.domain.events import GENESIS_HASH, ChainBroken, Event, next_event, verify_chain
 from evalroom.errors import ConflictError
-from evalroom.storage.db import WRITE
+from evalroom.storage.db import WRITE, is_sqlite
 from evalroom.storage.models import EventHead, EventRow
 
-__all__ = ["Store", "Tx", "read_events", "row_to_event"]
+__all__ = ["Store", "Tx", "read_events", "row_to_event", "verify_stored_chain"]
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +114,22 @@ def read_events(session: Session, *, after_seq: int = 0, session_id: str | None 
     if session_id is not None:
         q = q.where(EventRow.session_id == session_id)
     return [row_to_event(r) for r in session.execute(q).scalars()]
+
+
+def verify_stored_chain(store: Store, *, batch: int = 5000) -> int:
+    """Verify every stored event and that the head names the last one; return the number of events.
+
+    Reads one consistent snapshot (SQLite's WAL snapshot; REPEATABLE READ on PostgreSQL), so writers may go on
+    meanwhile. Raises :class:`ChainBroken` at the first problem, including events missing at the end.
+    """
+    with store.read() as s:
+        if not is_sqlite(store.engine):
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        head = s.get(EventHead, 1)
+        seq, prev = 0, GENESIS_HASH
+        while events := read_events(s, after_seq=seq, limit=batch):
+            seq = verify_chain(events, after_seq=seq, after_hash=prev)
+            prev = events[-1].hash
+        if head is None or (head.seq, head.hash) != (seq, prev):
+            raise ChainBroken(seq + 1, f"the head names seq {head.seq if head else None} but the chain ends at {seq}")
+        return seq

@@ -1,0 +1,61 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds the coordinator's context (engine, migrations, keys) synchronously, so a
+misconfiguration fails before a port is opened, and returns an app whose lifespan starts the event
+broadcaster and disposes of the engine at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from evalroom import __version__
+from evalroom.api.context import AppContext, build_context
+from evalroom.api.errors import install_error_handlers
+from evalroom.api.limits import BodyLimitMiddleware
+from evalroom.api.live import EventBroadcaster
+from evalroom.api.routes import accounts, auth, events, health, regions, sessions, venues
+from evalroom.clock import Clock
+from evalroom.config import Settings
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, clock: Clock | None = None, *, context: AppContext | None = None) -> FastAPI:
+    ctx = context or build_context(settings, clock)
+    broadcaster = EventBroadcaster(ctx.store, ctx.settings.event_poll_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await broadcaster.start()
+        log.info("coordinator ready (database: %s)", ctx.engine.url.get_backend_name())
+        try:
+            yield
+        finally:
+            await broadcaster.stop()
+            ctx.close()
+
+    app = FastAPI(
+        title="evalroom coordinator",
+        version=__version__,
+        description="Remote cross-region bid evaluation (远程异地评标). Errors are "
+                    '`{"error": {"code", "message"}}` with codes listed in docs/api.md.',
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    app.state.broadcaster = broadcaster
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
+    for module in (health, auth, accounts, regions, venues, sessions, events):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

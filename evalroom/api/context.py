@@ -1,0 +1,71 @@
+"""The composition root: everything a running coordinator holds, built once from settings.
+
+:func:`build_context` is the only place that creates the engine, the store, the key ring and the token
+service, so that the CLI, the app and the tests assemble the coordinator the same way. Nothing is created at
+import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from evalroom.auth.keys import KeyRing
+from evalroom.auth.tokens import TokenService
+from evalroom.clock import Clock, SystemClock
+from evalroom.config import Settings
+from evalroom.errors import ConfigError
+from evalroom.storage import migrate
+from evalroom.storage.db import make_engine
+from evalroom.storage.store import Store
+
+__all__ = ["AppContext", "build_context", "load_or_create_keyring"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    store: Store
+    keyring: KeyRing
+    tokens: TokenService
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def load_or_create_keyring(settings: Settings, clock: Clock) -> KeyRing:
+    """Load the token keys; on the embedded default (or in development), create the first one if there is none.
+
+    With a shared PostgreSQL several coordinators must verify each other's tokens, so in production their
+    keys are provisioned (``evalroom keys rotate`` into a shared key_dir), never made up by one process.
+    """
+    key_dir = settings.effective_key_dir
+    has_keys = key_dir.is_dir() and any(key_dir.glob("*.pem"))
+    if not has_keys:
+        if not (settings.is_embedded or settings.environment == "development"):
+            raise ConfigError(f"no token-signing key in {key_dir}: with a shared database, provision keys with "
+                              "'evalroom keys rotate --key-dir ...' and share the directory between coordinators")
+        key = KeyRing.add_key(key_dir, clock.now())
+        log.info("created token-signing key %s in %s", key.kid, key_dir)
+    return KeyRing.load(key_dir)
+
+
+def build_context(settings: Settings, clock: Clock | None = None, *, migrate_schema: bool | None = None) -> AppContext:
+    clock = clock or SystemClock()
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if settings.auto_migrate if migrate_schema is None else migrate_schema:
+        migrate.upgrade(engine)
+    keyring = load_or_create_keyring(settings, clock)
+    tokens = TokenService(keyring, issuer=settings.issuer, clock=clock,
+                          lifetime=timedelta(minutes=settings.access_token_minutes))
+    return AppContext(settings=settings, clock=clock, engine=engine, store=Store(engine, clock), keyring=keyring,
+                      tokens=tokens)

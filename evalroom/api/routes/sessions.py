@@ -1,0 +1,173 @@
+"""Evaluation sessions and their event stream (REST pages and a resumable websocket).
+
+Websocket protocol (docs/protocols.md has examples): the client opens
+``/api/v1/sessions/{id}/events/ws`` and sends, within ``websocket_auth_seconds``::
+
+    {"type": "subscribe", "token": "<access token>", "after": 0}
+
+(browsers cannot set headers on a websocket, so the token travels in this first message, never in the URL,
+where it would end up in logs). The server answers ``{"type": "subscribed", "after": N, "head": H}`` and then
+sends every event of the session with ``seq > after`` in order, ``{"type": "event", "event": {...}}``, first
+the backlog, then live. After a reconnect the client subscribes with the last ``seq`` it saw, and so misses
+nothing and sees nothing twice. ``{"type": "ping"}`` is answered ``{"type": "pong"}``. Errors are sent as
+``{"type": "error", "error": {"code", "message"}}`` followed by a close with code 4000 + HTTP status (4401
+unauthenticated or expired token, 4403, 4404, 4422 bad message, 4408 no subscribe in time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from evalroom.api.deps import Admin, Ctx, authenticate, require
+from evalroom.api.errors import error_body
+from evalroom.api.context import AppContext
+from evalroom.domain.roles import Principal, Role
+from evalroom.errors import ApiError, ErrorCode
+from evalroom.schemas import EventPage, EventPublic, SessionCreate, SessionPublic, SessionUpdate, SupervisorAssign
+from evalroom.services import sessions
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+SESSION_READERS = (Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR, Role.EXPERT)
+Reader = Annotated[Principal, Depends(require(*SESSION_READERS))]
+Creator = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR))]
+Operator = Annotated[Principal, Depends(require(Role.HALL_OPERATOR))]
+SessionId = Annotated[str, Path(max_length=64)]
+
+STREAM_BATCH = 500
+# Longest a stream waits for news before it checks its token's expiry and the database again.
+STREAM_IDLE_SECONDS = 15.0
+
+
+@router.post("", status_code=201, summary="Create a session hosted at a venue (operators: their own venue)")
+def create(ctx: Ctx, principal: Creator, body: SessionCreate) -> SessionPublic:
+    with ctx.store.write() as tx:
+        session = sessions.create_session(tx, principal, body)
+    return SessionPublic.model_validate(session)
+
+
+@router.get("", summary="Sessions in the caller's scope")
+def list_(ctx: Ctx, principal: Reader) -> list[SessionPublic]:
+    return [SessionPublic.model_validate(s) for s in sessions.list_sessions(ctx.store, principal)]
+
+
+@router.get("/{session_id}", summary="One session, if in the caller's scope")
+def get(ctx: Ctx, principal: Reader, session_id: SessionId) -> SessionPublic:
+    return SessionPublic.model_validate(sessions.get_session(ctx.store, principal, session_id))
+
+
+@router.patch("/{session_id}", summary="Change title or schedule (host venue operators, while waiting)")
+def update(ctx: Ctx, principal: Operator, session_id: SessionId, body: SessionUpdate) -> SessionPublic:
+    with ctx.store.write() as tx:
+        session = sessions.update_session(tx, principal, session_id, body)
+    return SessionPublic.model_validate(session)
+
+
+@router.post("/{session_id}/supervisors", status_code=201, summary="Assign a supervisor as primary or secondary")
+def assign_supervisor(ctx: Ctx, admin: Admin, session_id: SessionId, body: SupervisorAssign) -> dict[str, str]:
+    with ctx.store.write() as tx:
+        row = sessions.assign_supervisor(tx, admin.actor, session_id, body)
+    return {"session_id": row.session_id, "account_id": row.account_id, "level": row.level}
+
+
+@router.get("/{session_id}/events", summary="The session's events after a sequence number")
+def events(ctx: Ctx, principal: Reader, session_id: SessionId, after: Annotated[int, Query(ge=0)] = 0,
+           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventPage:
+    evs = sessions.session_events(ctx.store, principal, session_id, after=after, limit=limit)
+    return EventPage(events=[EventPublic(**e.as_dict()) for e in evs], next_after=evs[-1].seq if evs else after)
+
+
+class _Closed(Exception):
+    """The client went away."""
+
+
+async def _send_error(ws: WebSocket, exc: ApiError) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_json({"type": "error", **error_body(exc.code, exc.message)})
+        await ws.close(code=4000 + exc.http_status, reason=exc.code.value)
+
+
+async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[Any, int]:
+    try:
+        raw = await asyncio.wait_for(ws.receive_text(), ctx.settings.websocket_auth_seconds)
+    except TimeoutError:
+        raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no subscribe message in time") from None
+    try:
+        msg = json.loads(raw)
+    except ValueError:
+        raise ApiError(ErrorCode.MALFORMED_JSON, "the message is not valid JSON") from None
+    if not isinstance(msg, dict) or msg.get("type") != "subscribe" or set(msg) - {"type", "token", "after"}:
+        raise ApiError(ErrorCode.VALIDATION_FAILED, "expected {\"type\": \"subscribe\", \"token\": ..., \"after\": N}")
+    after = msg.get("after", 0)
+    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        raise ApiError(ErrorCode.VALIDATION_FAILED, "'after' must be a non-negative integer")
+    token = msg.get("token")
+    header = ws.headers.get("authorization", "")
+    if token is None and header.lower().startswith("bearer "):
+        token = header[7:]
+    verified = await run_in_threadpool(authenticate, ctx, token if isinstance(token, str) else None)
+    if verified.principal.role not in SESSION_READERS:
+        raise ApiError(ErrorCode.FORBIDDEN, f"a {verified.principal.role} may not follow session events")
+    # Checks scope (404 when out of it) before anything is sent.
+    await run_in_threadpool(sessions.get_session, ctx.store, verified.principal, session_id)
+    return verified, after
+
+
+@router.websocket("/{session_id}/events/ws")
+async def stream(ws: WebSocket, session_id: str) -> None:
+    ctx: AppContext = ws.app.state.ctx
+    broadcaster = ws.app.state.broadcaster
+    await ws.accept()
+    try:
+        verified, cursor = await _subscribe(ws, ctx, session_id)
+    except ApiError as exc:
+        await _send_error(ws, exc)
+        return
+    except WebSocketDisconnect:
+        return
+
+    async def client_messages() -> None:
+        while True:
+            try:
+                raw = await ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                raise _Closed from None
+            with contextlib.suppress(ValueError):
+                if json.loads(raw) == {"type": "ping"}:
+                    await ws.send_json({"type": "pong"})
+
+    reader = asyncio.create_task(client_messages())
+    try:
+        await ws.send_json({"type": "subscribed", "session_id": session_id, "after": cursor, "head": broadcaster.head})
+        while not reader.done():
+            if ctx.clock.now() >= verified.expires_at:
+                raise ApiError(ErrorCode.TOKEN_EXPIRED, "the token expired; reconnect with a new one and 'after'")
+            # The head is read before the events: every event up to it is committed and will be in the query.
+            seen_head = broadcaster.head
+            while True:
+                batch = await run_in_threadpool(sessions.session_events, ctx.store, verified.principal, session_id,
+                                                after=cursor, limit=STREAM_BATCH)
+                for ev in batch:
+                    await ws.send_json({"type": "event", "event": ev.as_dict()})
+                    cursor = ev.seq
+                if len(batch) < STREAM_BATCH:
+                    break
+            cursor = max(cursor, seen_head)
+            remaining = (verified.expires_at - ctx.clock.now()).total_seconds()
+            waiter = asyncio.create_task(broadcaster.wait_beyond(seen_head, min(STREAM_IDLE_SECONDS, max(remaining, 0.01))))
+            await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+    except ApiError as exc:
+        await _send_error(ws, exc)
+    except (WebSocketDisconnect, _Closed, RuntimeError):
+        pass
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, _Closed, Exception):
+            await reader

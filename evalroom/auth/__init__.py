@@ -1,0 +1,1 @@
+"""Authentication: the token-signing key ring, access tokens, staff passwords."""

@@ -1,0 +1,118 @@
+"""The coordinator's token-signing keys, rotated by ``kid``.
+
+A key ring is a directory of ECDSA P-256 private keys, one PKCS#8 PEM file each, named ``<kid>.pem``. The kid
+starts with the creation time (``20261121T104500Z-1a2b3c4d``), so names sort by age: the newest key signs,
+every key in the ring verifies. Rotation is therefore: add a key (``evalroom keys rotate``), and once the
+longest token lifetime has passed, remove the old file (``evalroom keys retire KID``). Tokens signed by a
+removed key stop verifying at once, which is also how a compromised key is cut off.
+
+Files are written with mode 0600 and never logged. For several coordinator processes the directory must be
+shared (or copied) so that every process verifies every other's tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+from evalroom.errors import ConfigError
+
+__all__ = ["KeyRing", "SigningKey"]
+
+_KID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk = json.loads(ECAlgorithm.to_jwk(self.public_key))
+        jwk.update(kid=self.kid, use="sig", alg="ES256")
+        return jwk
+
+
+class KeyRing:
+    def __init__(self, keys: list[SigningKey]) -> None:
+        if not keys:
+            raise ConfigError("the key ring is empty: no key to sign tokens with")
+        self._keys = {k.kid: k for k in sorted(keys, key=lambda k: k.kid)}
+
+    @property
+    def active(self) -> SigningKey:
+        """The newest key: the one that signs."""
+        return self._keys[max(self._keys)]
+
+    def get(self, kid: str) -> SigningKey | None:
+        return self._keys.get(kid)
+
+    @property
+    def kids(self) -> list[str]:
+        return sorted(self._keys)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys as a JWK Set, for anyone who verifies our tokens."""
+        return {"keys": [self._keys[kid].public_jwk() for kid in self.kids]}
+
+    @classmethod
+    def load(cls, directory: Path) -> KeyRing:
+        if not directory.is_dir():
+            raise ConfigError(f"key directory {directory} does not exist; create a key with 'evalroom keys rotate'")
+        keys = []
+        for path in sorted(directory.glob("*.pem")):
+            kid = path.stem
+            if not _KID.match(kid):
+                raise ConfigError(f"key file {path.name} is not named <kid>.pem with a kid like 20261121T104500Z-1a2b3c4d")
+            try:
+                key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            except ValueError as exc:
+                raise ConfigError(f"key file {path} is not a PEM private key: {exc}") from None
+            if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+                raise ConfigError(f"key file {path} is not an ECDSA P-256 key (tokens are ES256)")
+            keys.append(SigningKey(kid, key))
+        if not keys:
+            raise ConfigError(f"key directory {directory} holds no key; create one with 'evalroom keys rotate'")
+        return cls(keys)
+
+    @staticmethod
+    def add_key(directory: Path, now: datetime) -> SigningKey:
+        """Create a new key in ``directory``; it becomes the active one. Returns it."""
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        kid = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        path = directory / f"{kid}.pem"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+        return SigningKey(kid, key)
+
+    @staticmethod
+    def retire(directory: Path, kid: str) -> None:
+        """Remove a key. Refuses to remove the last one."""
+        if not _KID.match(kid):
+            raise ConfigError(f"not a key id: {kid!r}")
+        path = directory / f"{kid}.pem"
+        if not path.exists():
+            raise ConfigError(f"no key {kid} in {directory}")
+        if len(list(directory.glob("*.pem"))) == 1:
+            raise ConfigError(f"{kid} is the only key; add a new one before retiring it")
+        path.unlink()

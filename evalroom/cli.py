@@ -1,0 +1,260 @@
+"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens.
+
+Every subcommand takes ``--config FILE`` and ``--data DIR``; settings come from defaults < file <
+``EVALROOM_*`` environment < flags (evalroom.config). Exit codes: 0 success, 1 a check failed (e.g. the event
+chain is broken), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from evalroom.config import Settings, load_settings
+from evalroom.errors import ApiError, ConfigError
+
+__all__ = ["main"]
+
+log = logging.getLogger("evalroom")
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(config_file=args.config, overrides={"data_dir": args.data, **overrides})
+
+
+# --- serve ------------------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from evalroom.api.app import create_app
+
+    settings = _settings(args, host=args.host, port=args.port)
+    app = create_app(settings)
+    print(f"evalroom coordinator on {settings.effective_public_url}  (API docs: {settings.effective_public_url}/docs)",
+          flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+# --- demo -------------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from evalroom.demo import run_demo
+
+    return run_demo(out=args.out, port=args.port, exit_after=args.exit, config_file=args.config)
+
+
+# --- db ---------------------------------------------------------------------------------------------------
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from evalroom.storage import migrate
+    from evalroom.storage.db import make_engine
+
+    settings = _settings(args)
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    print(f"database schema: {before or 'empty'} -> {migrate.current_revision(engine)}")
+    engine.dispose()
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from evalroom.storage import migrate
+    from evalroom.storage.db import make_engine
+
+    engine = make_engine(_settings(args).effective_database_url)
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    print(f"current: {current or 'empty'}  newest known: {head}")
+    engine.dispose()
+    return 0 if current == head else 1
+
+
+def cmd_db_verify_events(args: argparse.Namespace) -> int:
+    from evalroom.clock import SystemClock
+    from evalroom.domain.events import ChainBroken
+    from evalroom.storage.db import make_engine
+    from evalroom.storage.store import Store, verify_stored_chain
+
+    engine = make_engine(_settings(args).effective_database_url)
+    try:
+        last = verify_stored_chain(Store(engine, SystemClock()))
+    except ChainBroken as exc:
+        print(f"BROKEN: {exc}")
+        return 1
+    finally:
+        engine.dispose()
+    print(f"ok: event chain intact, {last} events, head matches")
+    return 0
+
+
+# --- keys -------------------------------------------------------------------------------------------------
+def _key_dir(args: argparse.Namespace) -> Path:
+    return args.key_dir or _settings(args).effective_key_dir
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from evalroom.auth.keys import KeyRing
+    from evalroom.clock import SystemClock
+
+    key = KeyRing.add_key(_key_dir(args), SystemClock().now())
+    print(f"new signing key {key.kid} is now active; retire old keys after the longest token lifetime")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from evalroom.auth.keys import KeyRing
+
+    ring = KeyRing.load(_key_dir(args))
+    for kid in ring.kids:
+        print(f"{kid}{'  (active)' if kid == ring.active.kid else ''}")
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    from evalroom.auth.keys import KeyRing
+
+    KeyRing.retire(_key_dir(args), args.kid)
+    print(f"retired {args.kid}; tokens it signed no longer verify")
+    return 0
+
+
+# --- accounts and tokens ----------------------------------------------------------------------------------
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_file:
+        return Path(args.password_file).read_text(encoding="utf-8").strip()
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().strip()
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise ConfigError("the passwords differ")
+    return first
+
+
+def cmd_account_create(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from evalroom.api.context import build_context
+    from evalroom.schemas import AccountCreate
+    from evalroom.services.accounts import create_account
+
+    ctx = build_context(_settings(args))
+    try:
+        data = AccountCreate(username=args.username, display_name=args.display_name or args.username,
+                             role=args.role, venue_id=args.venue, password=_read_password(args))
+    except ValidationError as exc:
+        raise ConfigError(f"invalid account: {exc.errors()[0]['msg']}") from None
+    try:
+        with ctx.store.write() as tx:
+            account = create_account(tx, "system:cli", data)
+        print(f"created {account.role} account {account.username} ({account.id})")
+    finally:
+        ctx.close()
+    return 0
+
+
+def cmd_token_issue(args: argparse.Namespace) -> int:
+    """Mint a token directly with the coordinator's key, for operators' scripts and for site agents and
+    experts until their own credentials (venue credential, check-in) are in place."""
+    from evalroom.api.context import build_context
+    from evalroom.domain.roles import Principal, Role, SupervisorLevel
+
+    ctx = build_context(_settings(args))
+    try:
+        principal = Principal(role=Role(args.role), subject=args.subject, venue_id=args.venue,
+                              session_id=args.session, seat=args.seat,
+                              supervised={s: SupervisorLevel(args.level) for s in args.supervise or []})
+        issued = ctx.tokens.issue(principal, audience=args.audience,
+                                  lifetime=timedelta(minutes=args.minutes) if args.minutes else None)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        ctx.close()
+    print(issued.token)
+    return 0
+
+
+# --- parser -----------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML configuration file (or $EVALROOM_CONFIG)")
+    common.add_argument("--data", type=Path, help="state directory of the embedded default (database, keys, recordings)")
+
+    p = argparse.ArgumentParser(prog="evalroom", description="Remote cross-region bid evaluation (远程异地评标).")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str, parent: Any = sub) -> argparse.ArgumentParser:
+        sp = parent.add_parser(name, parents=[common], help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("serve", cmd_serve, "run the coordinator")
+    sp.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, help="port (default 8700)")
+    sp.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+
+    sp = sub.add_parser("demo", help="run a scripted remote evaluation on the embedded default, then keep serving",
+                        description="Run a scripted remote evaluation on the embedded default, then keep serving.")
+    sp.set_defaults(fn=cmd_demo)
+    sp.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    sp.add_argument("--out", type=Path, default=Path("evalroom-demo"), help="where everything it produces goes")
+    sp.add_argument("--port", type=int, default=8700)
+    sp.add_argument("--exit", action="store_true", help="exit when the scripted part is done (writes OUT/summary.json)")
+
+    db = sub.add_parser("db", help="database schema and integrity").add_subparsers(dest="db_command", required=True)
+    add("upgrade", cmd_db_upgrade, "upgrade the schema to the newest revision", db)
+    add("current", cmd_db_current, "show the schema revision (exit 1 if not the newest)", db)
+    add("verify-events", cmd_db_verify_events, "check the whole event chain (exit 1 if broken)", db)
+
+    keys = sub.add_parser("keys", help="token-signing keys").add_subparsers(dest="keys_command", required=True)
+    for name, fn, help_ in (("rotate", cmd_keys_rotate, "add a new key and make it the active one"),
+                            ("list", cmd_keys_list, "list keys"),
+                            ("retire", cmd_keys_retire, "remove a key; tokens it signed stop verifying")):
+        sp = add(name, fn, help_, keys)
+        sp.add_argument("--key-dir", type=Path, help="default: <data>/keys")
+        if name == "retire":
+            sp.add_argument("kid")
+
+    acct = sub.add_parser("account", help="staff accounts").add_subparsers(dest="account_command", required=True)
+    sp = add("create", cmd_account_create, "create a staff account (password from --password-file, stdin or prompt)", acct)
+    sp.add_argument("--username", required=True)
+    sp.add_argument("--display-name")
+    sp.add_argument("--role", required=True, choices=["coordinator-admin", "hall-operator", "supervisor"])
+    sp.add_argument("--venue", help="venue id (hall operators)")
+    sp.add_argument("--password-file")
+
+    tok = sub.add_parser("token", help="access tokens").add_subparsers(dest="token_command", required=True)
+    sp = add("issue", cmd_token_issue, "mint an access token with this coordinator's key", tok)
+    sp.add_argument("--role", required=True, choices=["coordinator-admin", "hall-operator", "expert", "supervisor", "site-agent"])
+    sp.add_argument("--subject", required=True)
+    sp.add_argument("--venue")
+    sp.add_argument("--session")
+    sp.add_argument("--seat")
+    sp.add_argument("--supervise", action="append", metavar="SESSION_ID")
+    sp.add_argument("--level", default="primary", choices=["primary", "secondary"])
+    sp.add_argument("--audience", default="evalroom-api", choices=["evalroom-api", "evalroom-site", "evalroom-media"])
+    sp.add_argument("--minutes", type=int)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        for noisy in ("alembic", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.fn(args)
+    except (ConfigError, ApiError) as exc:
+        print(f"evalroom: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,187 @@
+"""Request and response bodies of the HTTP API, one family per resource (Create / Update / Public).
+
+Every request model forbids unknown fields and uses strict scalar types (no ``"5"`` for 5, no ``1`` for true),
+so a malformed body is refused by validation before any handler runs and nothing is half-applied. Times must
+carry a time zone. Limits on lengths and patterns keep hostile input small and boring.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from evalroom.auth.passwords import MIN_LENGTH
+from evalroom.domain.roles import Role, SupervisorLevel
+
+__all__ = [
+    "AccountCreate",
+    "AccountPublic",
+    "EventPage",
+    "EventPublic",
+    "LoginRequest",
+    "PrincipalPublic",
+    "RegionCreate",
+    "RegionPublic",
+    "SessionCreate",
+    "SessionPublic",
+    "SessionUpdate",
+    "SupervisorAssign",
+    "TokenResponse",
+    "VenueCreate",
+    "VenuePublic",
+]
+
+Code = Annotated[StrictStr, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", description="Upper-case code, 2-32 chars")]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Id = Annotated[StrictStr, Field(pattern=r"^[0-9a-f-]{36}$", description="A UUID")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- auth -------------------------------------------------------------------------------------------------
+class LoginRequest(Request):
+    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=256)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+    role: Role
+
+
+class PrincipalPublic(BaseModel):
+    role: Role
+    subject: str
+    venue_id: str | None
+    session_id: str | None
+    seat: str | None
+    supervised: dict[str, SupervisorLevel]
+    expires_at: datetime
+
+
+# --- regions and venues -----------------------------------------------------------------------------------
+class RegionCreate(Request):
+    code: Code
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+
+
+class RegionPublic(Public):
+    id: str
+    code: str
+    name: str
+    created_at: datetime
+
+
+class VenueCreate(Request):
+    code: Code
+    name: Name
+    city: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    region_id: Id
+
+
+class VenuePublic(Public):
+    id: str
+    code: str
+    name: str
+    city: str
+    region_id: str
+    created_at: datetime
+
+
+# --- accounts ---------------------------------------------------------------------------------------------
+StaffRole = Literal[Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR]
+
+
+class AccountCreate(Request):
+    username: Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+    display_name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    role: StaffRole
+    venue_id: Id | None = None
+    password: Annotated[StrictStr, Field(min_length=MIN_LENGTH, max_length=256)]
+
+    @model_validator(mode="after")
+    def _venue_binding(self) -> AccountCreate:
+        if (self.role == Role.HALL_OPERATOR) != (self.venue_id is not None):
+            raise ValueError("a hall-operator needs venue_id; other roles must not have one")
+        return self
+
+
+class AccountPublic(Public):
+    id: str
+    username: str
+    display_name: str
+    role: Role
+    venue_id: str | None
+    disabled: bool
+    created_at: datetime
+
+
+# --- sessions ---------------------------------------------------------------------------------------------
+class SessionCreate(Request):
+    code: Code
+    title: Name
+    host_venue_id: Id | None = Field(default=None, description="Required for admins; operators host at their venue")
+    scheduled_start: AwareDatetime
+    scheduled_end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _window(self) -> SessionCreate:
+        if self.scheduled_end <= self.scheduled_start:
+            raise ValueError("scheduled_end must be after scheduled_start")
+        return self
+
+
+class SessionUpdate(Request):
+    title: Name | None = None
+    scheduled_start: AwareDatetime | None = None
+    scheduled_end: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SessionUpdate:
+        if self.title is None and self.scheduled_start is None and self.scheduled_end is None:
+            raise ValueError("nothing to change: give title, scheduled_start or scheduled_end")
+        return self
+
+
+class SessionPublic(Public):
+    id: str
+    code: str
+    title: str
+    host_venue_id: str
+    state: str
+    scheduled_start: datetime
+    scheduled_end: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class SupervisorAssign(Request):
+    account_id: Id
+    level: SupervisorLevel
+
+
+# --- events -----------------------------------------------------------------------------------------------
+class EventPublic(BaseModel):
+    seq: int
+    recorded_at: str
+    actor: str
+    kind: str
+    session_id: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class EventPage(BaseModel):
+    events: list[EventPublic]
+    next_after: int = Field(description="Pass as 'after' to continue; equal to the request's when nothing is new")

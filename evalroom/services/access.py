@@ -1,0 +1,40 @@
+"""Who may see and change which evaluation session: the scope rules, in one place.
+
+Route dependencies decide which *roles* may call a route at all (403 otherwise). These functions decide, for
+a role that may, whether this particular session is in the caller's scope. A session out of scope answers 404,
+not 403, so that a caller cannot learn that a session exists (blind pairing, 四不知).
+"""
+
+from __future__ import annotations
+
+from evalroom.domain.roles import Principal, Role
+from evalroom.errors import ForbiddenError, NotFoundError
+from evalroom.storage.models import EvalSession
+
+__all__ = ["can_read_session", "check_can_change_session", "check_can_read_session"]
+
+
+def can_read_session(principal: Principal, session: EvalSession) -> bool:
+    match principal.role:
+        case Role.COORDINATOR_ADMIN:
+            return True
+        case Role.HALL_OPERATOR:
+            return principal.venue_id == session.host_venue_id
+        case Role.EXPERT | Role.SUPERVISOR:
+            return principal.is_bound_to_session(session.id)
+        case _:
+            return False
+
+
+def check_can_read_session(principal: Principal, session: EvalSession | None, session_id: str) -> EvalSession:
+    if session is None or not can_read_session(principal, session):
+        raise NotFoundError("session", session_id)
+    return session
+
+
+def check_can_change_session(principal: Principal, session: EvalSession | None, session_id: str) -> EvalSession:
+    """Only the host venue's operators change a session (shared/domain.md: only the host changes its state)."""
+    session = check_can_read_session(principal, session, session_id)
+    if not (principal.role is Role.HALL_OPERATOR and principal.venue_id == session.host_venue_id):
+        raise ForbiddenError("only an operator of the host venue may change this session")
+    return session

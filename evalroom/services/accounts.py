@@ -1,0 +1,97 @@
+"""Staff accounts, login with lockout, logout by revoking the token.
+
+Login answers the same ``login_failed`` for an unknown user and a wrong password, and spends the same scrypt
+time on both, so that neither the code nor the timing tells which usernames exist. ``login_max_failures``
+failures in a row lock the account for ``login_lockout_minutes``; the lock is an event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evalroom.auth.passwords import dummy_hash, hash_password, verify_password
+from evalroom.auth.tokens import IssuedToken, TokenService, VerifiedToken
+from evalroom.config import Settings
+from evalroom.domain.roles import Principal, Role, SupervisorLevel
+from evalroom.errors import AuthError, ConflictError, ErrorCode, NotFoundError
+from evalroom.schemas import AccountCreate
+from evalroom.storage.models import Account, RevokedToken, SessionSupervisor, Venue
+from evalroom.storage.store import Store, Tx
+
+__all__ = ["create_account", "is_revoked", "list_accounts", "login", "principal_of", "revoke"]
+
+
+def create_account(tx: Tx, actor: str, data: AccountCreate) -> Account:
+    s = tx.session
+    if s.scalar(select(Account.id).where(Account.username == data.username)) is not None:
+        raise ConflictError(f"username {data.username!r} is taken")
+    if data.venue_id is not None and s.get(Venue, data.venue_id) is None:
+        raise NotFoundError("venue", data.venue_id)
+    account = Account(id=str(uuid.uuid4()), username=data.username, display_name=data.display_name,
+                      role=data.role.value, venue_id=data.venue_id, password_hash=hash_password(data.password),
+                      disabled=False, failed_logins=0, created_at=tx.now())
+    s.add(account)
+    tx.record(actor=actor, kind="account.created",
+              payload={"account_id": account.id, "username": account.username, "role": account.role,
+                       "venue_id": account.venue_id})
+    return account
+
+
+def list_accounts(store: Store) -> list[Account]:
+    with store.read() as s:
+        return list(s.scalars(select(Account).order_by(Account.username)))
+
+
+def principal_of(session: Session, account: Account) -> Principal:
+    """The principal an account acts as now, with its current supervision assignments."""
+    role = Role(account.role)
+    supervised = {}
+    if role is Role.SUPERVISOR:
+        rows = session.execute(select(SessionSupervisor.session_id, SessionSupervisor.level)
+                               .where(SessionSupervisor.account_id == account.id))
+        supervised = {sid: SupervisorLevel(level) for sid, level in rows}
+    return Principal(role=role, subject=account.username, venue_id=account.venue_id, supervised=supervised)
+
+
+def login(store: Store, tokens: TokenService, settings: Settings, username: str, password: str) -> IssuedToken:
+    with store.write() as tx:
+        account = tx.session.scalar(select(Account).where(Account.username == username))
+        if account is None:
+            verify_password(password, dummy_hash())
+            raise AuthError(ErrorCode.LOGIN_FAILED, "unknown user or wrong password")
+        now = tx.now()
+        if account.locked_until is not None and account.locked_until > now:
+            raise AuthError(ErrorCode.ACCOUNT_LOCKED, f"too many failed logins; locked until {account.locked_until.isoformat()}")
+        ok = verify_password(password, account.password_hash) and not account.disabled
+        if ok:
+            account.failed_logins, account.locked_until = 0, None
+            principal = principal_of(tx.session, account)
+            issued = tokens.issue(principal)
+            tx.record(actor=principal.actor, kind="account.logged_in", payload={"account_id": account.id, "jti": issued.jti})
+            return issued
+        account.failed_logins += 1
+        if account.failed_logins >= settings.login_max_failures:
+            account.failed_logins = 0
+            account.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
+            tx.record(actor="system", kind="account.locked",
+                      payload={"account_id": account.id, "until": account.locked_until.isoformat()})
+        else:
+            tx.record(actor="system", kind="account.login_failed", payload={"account_id": account.id})
+    # Outside the transaction: the failure count above must be committed, not rolled back by the raise.
+    raise AuthError(ErrorCode.LOGIN_FAILED, "unknown user or wrong password")
+
+
+def revoke(store: Store, verified: VerifiedToken) -> None:
+    with store.write() as tx:
+        if tx.session.get(RevokedToken, verified.jti) is None:
+            tx.session.add(RevokedToken(jti=verified.jti, expires_at=verified.expires_at))
+            tx.record(actor=verified.principal.actor, kind="token.revoked", payload={"jti": verified.jti})
+
+
+def is_revoked(store: Store, jti: str) -> bool:
+    with store.read() as s:
+        return s.get(RevokedToken, jti) is not None

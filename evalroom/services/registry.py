@@ -1,0 +1,59 @@
+"""Regions and venues: the coordinator's registry of who takes part.
+
+The fuller registry (rooms, seats, devices, calendar) grows in ``sites``; these are the records every other
+part refers to.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from evalroom.errors import ConflictError, NotFoundError
+from evalroom.schemas import RegionCreate, VenueCreate
+from evalroom.storage.models import Region, Venue
+from evalroom.storage.store import Store, Tx
+
+__all__ = ["create_region", "create_venue", "get_venue", "list_regions", "list_venues"]
+
+
+def create_region(tx: Tx, actor: str, data: RegionCreate) -> Region:
+    if tx.session.scalar(select(Region.id).where(Region.code == data.code)) is not None:
+        raise ConflictError(f"region code {data.code!r} exists")
+    region = Region(id=str(uuid.uuid4()), code=data.code, name=data.name, created_at=tx.now())
+    tx.session.add(region)
+    tx.record(actor=actor, kind="region.created", payload={"region_id": region.id, "code": region.code, "name": region.name})
+    return region
+
+
+def create_venue(tx: Tx, actor: str, data: VenueCreate) -> Venue:
+    if tx.session.get(Region, data.region_id) is None:
+        raise NotFoundError("region", data.region_id)
+    if tx.session.scalar(select(Venue.id).where(Venue.code == data.code)) is not None:
+        raise ConflictError(f"venue code {data.code!r} exists")
+    venue = Venue(id=str(uuid.uuid4()), code=data.code, name=data.name, city=data.city, region_id=data.region_id,
+                  created_at=tx.now())
+    tx.session.add(venue)
+    tx.record(actor=actor, kind="venue.created",
+              payload={"venue_id": venue.id, "code": venue.code, "name": venue.name, "city": venue.city,
+                       "region_id": venue.region_id})
+    return venue
+
+
+def list_regions(store: Store) -> list[Region]:
+    with store.read() as s:
+        return list(s.scalars(select(Region).order_by(Region.code)))
+
+
+def list_venues(store: Store) -> list[Venue]:
+    with store.read() as s:
+        return list(s.scalars(select(Venue).order_by(Venue.code)))
+
+
+def get_venue(store: Store, venue_id: str) -> Venue:
+    with store.read() as s:
+        venue = s.get(Venue, venue_id)
+    if venue is None:
+        raise NotFoundError("venue", venue_id)
+    return venue

@@ -1,0 +1,131 @@
+"""Evaluation sessions: creation by the host, changes of schedule, supervisor assignment, the event stream.
+
+The session's lifecycle (waiting → evaluating ⇄ suspended → ended → archived) belongs to the session state
+machine in the domain core; here a session is created in ``waiting`` and its schedule can change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from evalroom.domain.events import Event
+from evalroom.domain.roles import Principal, Role, SupervisorLevel
+from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
+from evalroom.schemas import SessionCreate, SessionUpdate, SupervisorAssign
+from evalroom.services.access import can_read_session, check_can_change_session, check_can_read_session
+from evalroom.storage.models import Account, EvalSession, SessionSupervisor, Venue
+from evalroom.storage.store import Store, Tx, read_events
+
+__all__ = [
+    "assign_supervisor",
+    "create_session",
+    "get_session",
+    "list_sessions",
+    "session_events",
+    "update_session",
+]
+
+WAITING = "waiting"
+# A session may be scheduled to start a little in the past: the request may have been typed a minute ago.
+START_GRACE = timedelta(minutes=5)
+
+
+def _check_window(tx: Tx, start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise ApiError(ErrorCode.INVALID_INPUT, "scheduled_end must be after scheduled_start")
+    if start < tx.now() - START_GRACE:
+        raise ApiError(ErrorCode.INVALID_INPUT, "scheduled_start is in the past")
+
+
+def create_session(tx: Tx, principal: Principal, data: SessionCreate) -> EvalSession:
+    host = data.host_venue_id
+    if principal.role is Role.HALL_OPERATOR:
+        if host is not None and host != principal.venue_id:
+            raise ForbiddenError("an operator can only create sessions hosted at their own venue")
+        host = principal.venue_id
+    elif host is None:
+        raise ApiError(ErrorCode.INVALID_INPUT, "host_venue_id is required")
+    if tx.session.get(Venue, host) is None:
+        raise NotFoundError("venue", host)
+    if tx.session.scalar(select(EvalSession.id).where(EvalSession.code == data.code)) is not None:
+        raise ConflictError(f"session code {data.code!r} exists")
+    start, end = data.scheduled_start.astimezone(UTC), data.scheduled_end.astimezone(UTC)
+    _check_window(tx, start, end)
+    now = tx.now()
+    session = EvalSession(id=str(uuid.uuid4()), code=data.code, title=data.title, host_venue_id=host, state=WAITING,
+                          scheduled_start=start, scheduled_end=end, created_at=now,
+                          updated_at=now)
+    tx.session.add(session)
+    tx.record(actor=principal.actor, kind="session.created", session_id=session.id,
+              payload={"code": session.code, "title": session.title, "host_venue_id": host, "state": WAITING,
+                       "scheduled_start": start.isoformat(), "scheduled_end": end.isoformat()})
+    return session
+
+
+def update_session(tx: Tx, principal: Principal, session_id: str, data: SessionUpdate) -> EvalSession:
+    session = check_can_change_session(principal, tx.session.get(EvalSession, session_id), session_id)
+    if session.state != WAITING:
+        raise ConflictError(f"a session in state {session.state!r} cannot be rescheduled")
+    start = data.scheduled_start.astimezone(UTC) if data.scheduled_start else session.scheduled_start
+    end = data.scheduled_end.astimezone(UTC) if data.scheduled_end else session.scheduled_end
+    _check_window(tx, start, end)
+    changes: dict[str, str] = {}
+    if data.title is not None and data.title != session.title:
+        session.title = changes["title"] = data.title
+    if start != session.scheduled_start:
+        session.scheduled_start = start
+        changes["scheduled_start"] = start.isoformat()
+    if end != session.scheduled_end:
+        session.scheduled_end = end
+        changes["scheduled_end"] = end.isoformat()
+    if changes:
+        session.updated_at = tx.now()
+        tx.record(actor=principal.actor, kind="session.updated", session_id=session.id, payload=changes)
+    return session
+
+
+def assign_supervisor(tx: Tx, actor: str, session_id: str, data: SupervisorAssign) -> SessionSupervisor:
+    if tx.session.get(EvalSession, session_id) is None:
+        raise NotFoundError("session", session_id)
+    account = tx.session.get(Account, data.account_id)
+    if account is None or account.role != Role.SUPERVISOR.value:
+        raise NotFoundError("supervisor account", data.account_id)
+    if tx.session.get(SessionSupervisor, (session_id, account.id)) is not None:
+        raise ConflictError("this supervisor is already assigned to the session")
+    if data.level is SupervisorLevel.PRIMARY and tx.session.scalar(
+            select(SessionSupervisor.account_id).where(SessionSupervisor.session_id == session_id,
+                                                       SessionSupervisor.level == "primary")) is not None:
+        raise ConflictError("the session already has a primary supervisor")
+    row = SessionSupervisor(session_id=session_id, account_id=account.id, level=data.level.value)
+    tx.session.add(row)
+    tx.record(actor=actor, kind="session.supervisor_assigned", session_id=session_id,
+              payload={"account_id": account.id, "username": account.username, "level": data.level.value})
+    return row
+
+
+def list_sessions(store: Store, principal: Principal) -> list[EvalSession]:
+    with store.read() as s:
+        q = select(EvalSession).order_by(EvalSession.scheduled_start, EvalSession.code)
+        if principal.role is Role.HALL_OPERATOR:
+            q = q.where(EvalSession.host_venue_id == principal.venue_id)
+        elif principal.role is Role.SUPERVISOR:
+            q = q.where(EvalSession.id.in_(list(principal.supervised)))
+        elif principal.role is Role.EXPERT:
+            q = q.where(EvalSession.id == principal.session_id)
+        # The filters above narrow the query; can_read_session stays the single rule that decides.
+        return [row for row in s.scalars(q) if can_read_session(principal, row)]
+
+
+def get_session(store: Store, principal: Principal, session_id: str) -> EvalSession:
+    with store.read() as s:
+        return check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+
+
+def session_events(store: Store, principal: Principal, session_id: str, *, after: int, limit: int) -> list[Event]:
+    """The session's events after ``after`` that ``principal`` may see."""
+    with store.read() as s:
+        check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+        return read_events(s, after_seq=after, session_id=session_id, limit=limit)
