@@ -1,0 +1,165 @@
+"""Shared fixtures.
+
+``db_url`` runs a test once on SQLite and once on PostgreSQL (a private server for the whole run, see
+tests/pg.py; each test gets a fresh database cloned from a migrated template). ``ctx``/``client`` build the
+real coordinator on that database with a :class:`ManualClock`, so tests move time instead of sleeping.
+``world`` seeds a host and a guest venue, a session and the people around it; ``token_for`` mints tokens
+bound the way each role's real token is.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pg import PgServer, start_pg  # noqa: E402
+
+from evalroom.api.app import create_app  # noqa: E402
+from evalroom.api.context import AppContext, build_context  # noqa: E402
+from evalroom.clock import ManualClock  # noqa: E402
+from evalroom.config import Settings, load_settings  # noqa: E402
+from evalroom.domain.roles import Principal, Role, SupervisorLevel  # noqa: E402
+from evalroom.schemas import AccountCreate, RegionCreate, SessionCreate, SupervisorAssign, VenueCreate  # noqa: E402
+from evalroom.services import accounts, registry, sessions  # noqa: E402
+from evalroom.storage import migrate  # noqa: E402
+from evalroom.storage.db import make_engine  # noqa: E402
+
+T0 = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    with start_pg() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> str:
+    """A database at the newest schema, cloned for each test (much faster than migrating each time)."""
+    name = pg_server.create_database()
+    engine = make_engine(pg_server.sqlalchemy_url(name))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'evalroom.db'}"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = server.create_database(template=request.getfixturevalue("pg_template"))
+    yield server.sqlalchemy_url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development"})
+
+
+@pytest.fixture
+def ctx(settings: Settings, clock: ManualClock) -> Iterator[AppContext]:
+    context = build_context(settings, clock)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def client(ctx: AppContext) -> Iterator[TestClient]:
+    with TestClient(create_app(ctx.settings, context=ctx)) as c:
+        yield c
+
+
+def unique_code(prefix: str = "C") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+@dataclass
+class World:
+    """A host venue (济南) and a guest venue (西安), a waiting session hosted at 济南, and staff."""
+
+    region_id: str
+    host_venue_id: str
+    guest_venue_id: str
+    other_venue_id: str
+    session_id: str
+    other_session_id: str
+    admin_id: str
+    primary_supervisor_id: str
+    secondary_supervisor_id: str
+
+
+@pytest.fixture
+def world(ctx: AppContext) -> World:
+    with ctx.store.write() as tx:
+        region = registry.create_region(tx, "system:test", RegionCreate(code=unique_code("R"), name="山东省"))
+
+        def venue(city: str) -> str:
+            return registry.create_venue(tx, "system:test", VenueCreate(
+                code=unique_code("V"), name=f"{city}公共资源交易中心", city=city, region_id=region.id)).id
+
+        host, guest, other = venue("济南"), venue("西安"), venue("青岛")
+
+        def account(role: Role, venue_id: str | None = None) -> str:
+            return accounts.create_account(tx, "system:test", AccountCreate(
+                username=f"u{uuid.uuid4().hex[:10]}", display_name="测试", role=role, venue_id=venue_id,
+                password=PASSWORD)).id
+
+        admin = account(Role.COORDINATOR_ADMIN)
+        primary, secondary = account(Role.SUPERVISOR), account(Role.SUPERVISOR)
+        host_op = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=host)
+        other_op = Principal(role=Role.HALL_OPERATOR, subject="other-op", venue_id=other)
+        start = ctx.clock.now() + timedelta(days=1)
+        session = sessions.create_session(tx, host_op, SessionCreate(
+            code=unique_code("S"), title="某道路工程施工招标", scheduled_start=start,
+            scheduled_end=start + timedelta(hours=8)))
+        other_session = sessions.create_session(tx, other_op, SessionCreate(
+            code=unique_code("S"), title="另一个项目", scheduled_start=start, scheduled_end=start + timedelta(hours=8)))
+        sessions.assign_supervisor(tx, "system:test", session.id, SupervisorAssign(account_id=primary, level=SupervisorLevel.PRIMARY))
+        sessions.assign_supervisor(tx, "system:test", session.id, SupervisorAssign(account_id=secondary, level=SupervisorLevel.SECONDARY))
+    return World(region_id=region.id, host_venue_id=host, guest_venue_id=guest, other_venue_id=other,
+                 session_id=session.id, other_session_id=other_session.id, admin_id=admin,
+                 primary_supervisor_id=primary, secondary_supervisor_id=secondary)
+
+
+TokenFor = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def token_for(ctx: AppContext, world: World) -> TokenFor:
+    """``token_for(role)``: Authorization headers for a principal of ``role`` bound inside ``world``'s session
+    (operator and site agent at the host venue, expert in the session, primary supervisor); keyword arguments
+    override the bindings. ``token_for(Role.PUBLIC)`` gives no header."""
+
+    def make(role: Role, **bindings: object) -> dict[str, str]:
+        if role is Role.PUBLIC:
+            return {}
+        defaults: dict[str, object] = {
+            Role.COORDINATOR_ADMIN: {},
+            Role.HALL_OPERATOR: {"venue_id": world.host_venue_id},
+            Role.SITE_AGENT: {"venue_id": world.host_venue_id},
+            Role.EXPERT: {"session_id": world.session_id, "seat": "A-01"},
+            Role.SUPERVISOR: {"supervised": {world.session_id: SupervisorLevel.PRIMARY}},
+        }[role]
+        principal = Principal(role=role, subject=f"{role.value}-{uuid.uuid4().hex[:6]}", **{**defaults, **bindings})
+        return {"Authorization": f"Bearer {ctx.tokens.issue(principal).token}"}
+
+    return make
