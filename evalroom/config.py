@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalroom.errors import ConfigError
 
@@ -65,11 +65,16 @@ class Settings(BaseModel):
     websocket_auth_seconds: float = Field(default=10, gt=0, le=300)
     """How long a websocket client has to authenticate before it is closed."""
 
-    @model_validator(mode="after")
-    def _check(self) -> Settings:
-        if self.database_url is not None and not self.database_url.startswith(("sqlite", "postgresql")):
-            raise ValueError(f"database_url must be a sqlite:// or postgresql+psycopg:// URL (got {self.database_url!r})")
-        return self
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if url.startswith("postgresql://"):  # the driver we ship; plain postgresql:// would ask for psycopg2
+            return "postgresql+psycopg://" + url[len("postgresql://"):]
+        if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise ValueError(f"must be a sqlite:/// or postgresql+psycopg:// URL (got {url!r})")
+        return url
 
     # Derived values. Kept as properties so that there is one source of truth for each.
     @property

@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +80,8 @@ class KeyRing:
                 raise ConfigError(f"key file {path.name} is not named <kid>.pem with a kid like 20261121T104500Z-1a2b3c4d")
             try:
                 key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            except ValueError as exc:
-                raise ConfigError(f"key file {path} is not a PEM private key: {exc}") from None
+            except (ValueError, TypeError) as exc:  # TypeError: an encrypted key; ours are not
+                raise ConfigError(f"key file {path} is not an unencrypted PEM private key: {exc}") from None
             if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
                 raise ConfigError(f"key file {path} is not an ECDSA P-256 key (tokens are ES256)")
             keys.append(SigningKey(kid, key))
@@ -93,7 +93,7 @@ class KeyRing:
     def add_key(directory: Path, now: datetime) -> SigningKey:
         """Create a new key in ``directory``; it becomes the active one. Returns it."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        kid = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+        kid = f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

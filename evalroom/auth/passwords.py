@@ -43,7 +43,11 @@ def verify_password(password: str, stored: str) -> bool:
 
 def needs_rehash(stored: str) -> bool:
     parts = stored.split("$")
-    return len(parts) != 6 or parts[0] != "scrypt" or (int(parts[1]), int(parts[2]), int(parts[3])) < (_N, _R, _P)
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return True
+    n, r, p = (int(x) for x in parts[1:4])
+    # Each parameter on its own: scrypt's memory is 128 * n * r bytes, so a larger n cannot make up for a smaller r.
+    return n < _N or r < _R or p < _P
 
 
 @functools.cache

@@ -145,7 +145,10 @@ class TokenService:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
             raise _invalid("'iat' and 'exp' must be integers")
         now = self.clock.now()
-        issued, expires = datetime.fromtimestamp(iat, UTC), datetime.fromtimestamp(exp, UTC)
+        try:
+            issued, expires = datetime.fromtimestamp(iat, UTC), datetime.fromtimestamp(exp, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise _invalid("'iat' or 'exp' is not a representable time") from None
         if issued > now + CLOCK_SKEW:
             raise _invalid("the token was issued in the future")
         if expires - issued > MAX_LIFETIME or expires <= issued:

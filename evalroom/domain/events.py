@@ -28,7 +28,7 @@ __all__ = ["GENESIS_HASH", "ChainBroken", "Event", "event_hash", "next_event", "
 GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of event 1."""
 
-_KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def next_event(
     payload: Mapping[str, Any],
 ) -> Event:
     """The event that follows ``(prev_seq, prev_hash)``. Validates kind and payload; raises ``ValueError``."""
-    if not _KIND.match(kind):
+    if not _KIND.fullmatch(kind):
         raise ValueError(f"'kind' must be dotted lower-case words like 'venue.created' (got {kind!r})")
     if not actor:
         raise ValueError("'actor' must not be empty")

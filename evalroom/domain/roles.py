@@ -50,7 +50,8 @@ class Principal:
     """The session an expert is checked in to."""
     seat: str | None = None
     """The seat an expert sits at."""
-    supervised: Mapping[str, SupervisorLevel] = field(default_factory=dict)
+    # Left out of the hash (a mapping cannot be hashed); equality still compares it.
+    supervised: Mapping[str, SupervisorLevel] = field(default_factory=dict, hash=False)
     """Sessions a supervisor is assigned to, with their level in each."""
 
     def __post_init__(self) -> None:
@@ -59,12 +60,16 @@ class Principal:
         needs_venue = self.role in (Role.HALL_OPERATOR, Role.SITE_AGENT)
         if needs_venue != (self.venue_id is not None):
             raise ValueError(f"a {self.role} {'needs' if needs_venue else 'must not have'} a venue binding")
-        is_expert = self.role is Role.EXPERT
-        if is_expert != (self.session_id is not None and self.seat is not None):
-            raise ValueError(f"a {self.role} {'needs' if is_expert else 'must not have'} a session and seat binding")
+        if self.role is Role.EXPERT:
+            if self.session_id is None or self.seat is None:
+                raise ValueError("an expert needs a session and seat binding")
+        elif self.session_id is not None or self.seat is not None:
+            raise ValueError(f"a {self.role} must not have a session or seat binding")
         if self.supervised and self.role is not Role.SUPERVISOR:
             raise ValueError(f"a {self.role} cannot supervise sessions")
-        object.__setattr__(self, "supervised", MappingProxyType(dict(self.supervised)))
+        # SupervisorLevel(...) also rejects anything that is not 'primary' or 'secondary'.
+        levels = {str(sid): SupervisorLevel(level) for sid, level in self.supervised.items()}
+        object.__setattr__(self, "supervised", MappingProxyType(levels))
 
     @property
     def actor(self) -> str:

@@ -6,6 +6,7 @@ readiness reports ``not_ready`` while :func:`pending` is true.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -14,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["current_revision", "head_revision", "pending", "upgrade"]
+__all__ = ["current_revision", "downgrade", "head_revision", "pending", "upgrade"]
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -25,11 +26,15 @@ def _config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     with engine.begin() as conn:
         cfg = _config()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        step(cfg, revision)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, command.upgrade, revision)
 
 
 def head_revision() -> str:
@@ -44,3 +49,8 @@ def current_revision(engine: Engine) -> str | None:
 def pending(engine: Engine) -> bool:
     """True when the database schema is not at the newest revision this code knows."""
     return current_revision(engine) != head_revision()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Step the schema back (``base`` removes everything). For recovering from a bad release, and for tests."""
+    _run(engine, command.downgrade, revision)

@@ -195,8 +195,6 @@ def test_mysql_database_url_is_rejected_naming_the_setting():
     assert "mysql://x" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: errors from the model validator have an empty loc, so the message "
-                                       "says 'settings:' and never names the source EVALROOM_DATABASE_URL")
 def test_mysql_database_url_error_names_its_source():
     with pytest.raises(ConfigError, match="EVALROOM_DATABASE_URL"):
         load_settings(environ={"EVALROOM_DATABASE_URL": "mysql://x"})

@@ -125,7 +125,6 @@ def test_invalid_kinds_are_rejected(kind):
         _event(kind=kind)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _KIND uses '$', which also matches before a trailing newline")
 def test_kind_with_trailing_newline_is_rejected():
     with pytest.raises(ValueError):
         _event(kind="venue.created\n")

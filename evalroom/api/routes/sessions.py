@@ -11,7 +11,8 @@ sends every event of the session with ``seq > after`` in order, ``{"type": "even
 the backlog, then live. After a reconnect the client subscribes with the last ``seq`` it saw, and so misses
 nothing and sees nothing twice. ``{"type": "ping"}`` is answered ``{"type": "pong"}``. Errors are sent as
 ``{"type": "error", "error": {"code", "message"}}`` followed by a close with code 4000 + HTTP status (4401
-unauthenticated or expired token, 4403, 4404, 4422 bad message, 4408 no subscribe in time).
+no or bad token, expired token, or no subscribe in time; 4403 role refused; 4404 session unknown or out of
+scope; 4400 malformed JSON; 4422 a message of the wrong shape).
 """
 
 from __future__ import annotations
