@@ -149,7 +149,9 @@ def cmd_account_create(args: argparse.Namespace) -> int:
         data = AccountCreate(username=args.username, display_name=args.display_name or args.username,
                              role=args.role, venue_id=args.venue, password=_read_password(args))
     except ValidationError as exc:
-        raise ConfigError(f"invalid account: {exc.errors()[0]['msg']}") from None
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "account"
+        raise ConfigError(f"invalid account: {field}: {first['msg']}") from None
     try:
         with ctx.store.write() as tx:
             account = create_account(tx, "system:cli", data)

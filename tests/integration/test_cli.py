@@ -1,0 +1,114 @@
+"""The ``evalroom`` command as an operator uses it, in subprocesses, on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def evalroom(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    return subprocess.run([sys.executable, "-m", "evalroom", *args], input=stdin, text=True, capture_output=True,
+                          env={**base, **(env or {})}, timeout=240)
+
+
+def test_db_upgrade_then_current_and_verify(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    assert evalroom("db", "current", "--data", data).returncode == 1  # empty database: not current
+    up = evalroom("db", "upgrade", "--data", data)
+    assert up.returncode == 0 and "empty -> 0001" in up.stdout
+    assert evalroom("db", "current", "--data", data).returncode == 0
+    verified = evalroom("db", "verify-events", "--data", data)
+    assert verified.returncode == 0 and "0 events" in verified.stdout
+
+
+def test_bad_configuration_exits_2_and_names_the_setting(tmp_path: Path) -> None:
+    result = evalroom("db", "upgrade", "--data", str(tmp_path), env={"EVALROOM_ACCESS_TOKEN_MINUTES": "600"})
+    assert result.returncode == 2
+    assert "access_token_minutes (from EVALROOM_ACCESS_TOKEN_MINUTES)" in result.stderr
+    typo = evalroom("db", "upgrade", "--data", str(tmp_path), env={"EVALROOM_DATABSE_URL": "sqlite:///x"})
+    assert typo.returncode == 2 and "EVALROOM_DATABSE_URL" in typo.stderr
+    config = tmp_path / "evalroom.toml"
+    config.write_text('prot = 8000\n')
+    assert "unknown setting(s) prot" in evalroom("db", "upgrade", "--config", str(config)).stderr
+
+
+def test_account_create_refuses_bad_input_and_creates_nothing(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    weak = evalroom("account", "create", "--data", data, "--username", "admin", "--role", "coordinator-admin",
+                    stdin="short\n")
+    assert weak.returncode == 2 and "password: String should have at least 12" in weak.stderr
+    no_venue = evalroom("account", "create", "--data", data, "--username", "jn-op", "--role", "hall-operator",
+                        stdin=PASSWORD + "\n")
+    assert no_venue.returncode == 2 and "venue_id" in no_venue.stderr
+    assert "0 events" in evalroom("db", "verify-events", "--data", data).stdout
+    ok = evalroom("account", "create", "--data", data, "--username", "admin", "--role", "coordinator-admin",
+                  stdin=PASSWORD + "\n")
+    assert ok.returncode == 0 and "created coordinator-admin account admin" in ok.stdout
+    again = evalroom("account", "create", "--data", data, "--username", "admin", "--role", "coordinator-admin",
+                     stdin=PASSWORD + "\n")
+    assert again.returncode == 2 and "taken" in again.stderr
+
+
+def test_key_rotation_keeps_old_tokens_until_the_old_key_is_retired(tmp_path: Path) -> None:
+    from evalroom.api.context import build_context
+    from evalroom.config import load_settings
+    from evalroom.errors import AuthError
+
+    data = str(tmp_path)
+    old = evalroom("token", "issue", "--data", data, "--role", "site-agent", "--subject", "agent", "--venue", "v1")
+    assert old.returncode == 0
+    first_kid = evalroom("keys", "list", "--data", data).stdout.split()[0]
+    assert evalroom("keys", "rotate", "--data", data).returncode == 0
+    listing = evalroom("keys", "list", "--data", data).stdout.splitlines()
+    assert len(listing) == 2 and listing[1].endswith("(active)") and listing[0] == first_kid
+
+    def verify(token: str) -> str:
+        ctx = build_context(load_settings(environ={}, overrides={"data_dir": tmp_path}))
+        try:
+            return ctx.tokens.verify(token.strip()).principal.venue_id or ""
+        finally:
+            ctx.close()
+
+    assert verify(old.stdout) == "v1"
+    assert evalroom("keys", "retire", "--data", data, first_kid).returncode == 0
+    with pytest.raises(AuthError, match="does not know"):
+        verify(old.stdout)
+    last = evalroom("keys", "retire", "--data", data, listing[1].split()[0])
+    assert last.returncode == 2 and "only key" in last.stderr
+
+
+def test_token_issue_refuses_inconsistent_bindings(tmp_path: Path) -> None:
+    result = evalroom("token", "issue", "--data", str(tmp_path), "--role", "expert", "--subject", "e1")
+    assert result.returncode == 2 and "session and seat" in result.stderr
+
+
+def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = evalroom("demo", "--out", str(out), "--exit", "--port", "0")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["checks"] == {"event_chain": "intact", "events": 16}
+    for kind in ("database", "keys", "exports", "credentials"):
+        assert summary["files"][kind], kind
+        for rel in summary["files"][kind]:
+            assert (out / rel).is_file(), rel
+    events = [json.loads(line) for line in (out / "exports/events.jsonl").read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, 17))
+    assert events[-1]["kind"] == "session.updated"
+    assert "http://127.0.0.1:" in result.stdout and "/docs" in result.stdout
+    # A second run starts afresh in its own directory; a foreign directory is never emptied.
+    assert evalroom("demo", "--out", str(out), "--exit", "--port", "0").returncode == 0
+    foreign = tmp_path / "precious"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("keep me")
+    refused = evalroom("demo", "--out", str(foreign), "--exit", "--port", "0")
+    assert refused.returncode == 2 and (foreign / "thesis.txt").exists()
