@@ -1,8 +1,9 @@
 """The ``evalroom`` command: serve, demo, database, keys, accounts, tokens.
 
-Every subcommand takes ``--config FILE`` and ``--data DIR``; settings come from defaults < file <
-``EVALROOM_*`` environment < flags (evalroom.config). Exit codes: 0 success, 1 a check failed (e.g. the event
-chain is broken), 2 bad usage or configuration.
+Every subcommand but ``demo`` takes ``--config FILE`` and ``--data DIR``; settings come from defaults < file <
+``EVALROOM_*`` environment < flags (evalroom.config). ``demo`` is self-contained: it ignores ``EVALROOM_*`` and
+keeps everything under ``--out``. Exit codes: 0 success, 1 a check failed (e.g. the event chain is broken),
+2 bad usage, bad configuration or an unreachable database.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from evalroom.config import Settings, load_settings
 from evalroom.errors import ApiError, ConfigError
@@ -165,6 +168,7 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     """Mint a token directly with the coordinator's key, for operators' scripts and for site agents and
     experts until their own credentials (venue credential, check-in) are in place."""
     from evalroom.api.context import build_context
+    from evalroom.clock import format_time
     from evalroom.domain.roles import Principal, Role, SupervisorLevel
 
     ctx = build_context(_settings(args))
@@ -173,7 +177,12 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
                               session_id=args.session, seat=args.seat,
                               supervised={s: SupervisorLevel(args.level) for s in args.supervise or []})
         issued = ctx.tokens.issue(principal, audience=args.audience,
-                                  lifetime=timedelta(minutes=args.minutes) if args.minutes else None)
+                                  lifetime=timedelta(minutes=args.minutes) if args.minutes is not None else None)
+        # Minting a credential is an act worth auditing, like a login.
+        with ctx.store.write() as tx:
+            tx.record(actor="system:cli", kind="token.issued",
+                      payload={"role": principal.role.value, "subject": principal.subject, "jti": issued.jti,
+                               "audience": args.audience, "expires_at": format_time(issued.expires_at)})
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     finally:
@@ -186,7 +195,7 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML configuration file (or $EVALROOM_CONFIG)")
-    common.add_argument("--data", type=Path, help="state directory of the embedded default (database, keys, recordings)")
+    common.add_argument("--data", type=Path, help="state directory of the embedded default (database, keys)")
 
     p = argparse.ArgumentParser(prog="evalroom", description="Remote cross-region bid evaluation (远程异地评标).")
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -257,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.fn(args)
     except (ConfigError, ApiError) as exc:
         print(f"evalroom: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        print(f"evalroom: the database is unreachable or unusable: {exc.orig}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

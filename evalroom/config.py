@@ -32,10 +32,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     environment: Literal["development", "production"] = "production"
-    """``development`` allows conveniences that must never reach production (generated keys on a shared
-    database, verbose errors in logs)."""
+    """``development`` allows conveniences that must never reach production: today, a coordinator on a shared
+    (PostgreSQL) database may create its own token key when none is provisioned."""
     data_dir: Path = Path("evalroom-data")
-    """Where the embedded default keeps its state: the SQLite database, keys, recordings."""
+    """Where the embedded default keeps its state: the SQLite database and the token keys."""
     database_url: str | None = None
     """SQLAlchemy URL. Unset: SQLite at ``<data_dir>/evalroom.db``. PostgreSQL:
     ``postgresql+psycopg://user:password@host/dbname``."""

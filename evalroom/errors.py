@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     """Stable, client-facing error codes. The value is what goes on the wire."""
 
     # 400 family: the request itself is wrong
+    BAD_REQUEST = "bad_request"
+    """The request could not be read at all (e.g. a broken body or header)."""
     VALIDATION_FAILED = "validation_failed"
     """The body, query or path failed schema validation (wrong type, unknown field, out of range)."""
     INVALID_INPUT = "invalid_input"
@@ -61,9 +63,8 @@ class ErrorCode(StrEnum):
     TOKEN_REVOKED = "token_revoked"
     """The token was revoked (logout) before it expired."""
     LOGIN_FAILED = "login_failed"
-    """Unknown user or wrong password; deliberately the same code for both."""
-    ACCOUNT_LOCKED = "account_locked"
-    """Too many failed logins; the account is locked for a while."""
+    """Unknown user, wrong password, disabled or locked account: deliberately one code for all, so that a
+    login attempt cannot tell which usernames exist."""
     # 403
     FORBIDDEN = "forbidden"
     """The caller's role or binding does not allow this action."""
@@ -86,6 +87,7 @@ class ErrorCode(StrEnum):
 
 
 _STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
     ErrorCode.VALIDATION_FAILED: 422,
     ErrorCode.INVALID_INPUT: 422,
     ErrorCode.MALFORMED_JSON: 400,
@@ -97,7 +99,6 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOKEN_WRONG_AUDIENCE: 401,
     ErrorCode.TOKEN_REVOKED: 401,
     ErrorCode.LOGIN_FAILED: 401,
-    ErrorCode.ACCOUNT_LOCKED: 423,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
@@ -130,7 +131,7 @@ class ApiError(EvalroomError):
 
 class AuthError(ApiError):
     def __init__(self, code: ErrorCode, message: str) -> None:
-        assert code.http_status == 401 or code is ErrorCode.ACCOUNT_LOCKED, code
+        assert code.http_status == 401, code
         super().__init__(code, message)
 
 

@@ -1,8 +1,8 @@
 """Request and response bodies of the HTTP API, one family per resource (Create / Update / Public).
 
 Every request model forbids unknown fields and uses strict scalar types (no ``"5"`` for 5, no ``1`` for true),
-so a malformed body is refused by validation before any handler runs and nothing is half-applied. Times must
-carry a time zone. Limits on lengths and patterns keep hostile input small and boring.
+so a malformed body is refused by validation before any handler runs and nothing is half-applied. Times are
+ISO 8601 text with a time zone. Text is taken as sent (no trimming: a password is what was typed). Limits on lengths and patterns keep hostile input small and boring.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, model_validator
 
 from evalroom.auth.passwords import MIN_LENGTH
 from evalroom.domain.roles import Role, SupervisorLevel
 
 __all__ = [
+    "ERROR_RESPONSES",
     "AccountCreate",
+    "ErrorBody",
     "AccountPublic",
     "EventPage",
     "EventPublic",
@@ -38,8 +40,18 @@ Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 Id = Annotated[StrictStr, Field(pattern=r"^[0-9a-f-]{36}$", description="A UUID")]
 
 
+def _iso_text(value: object) -> object:
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an ISO 8601 string with a time zone, e.g. 2026-12-01T09:00:00+08:00")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+"""An instant as ISO 8601 text with an offset; numbers (Unix times) are refused as ambiguous."""
+
+
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class Public(BaseModel):
@@ -131,8 +143,8 @@ class SessionCreate(Request):
     code: Code
     title: Name
     host_venue_id: Id | None = Field(default=None, description="Required for admins; operators host at their venue")
-    scheduled_start: AwareDatetime
-    scheduled_end: AwareDatetime
+    scheduled_start: Time
+    scheduled_end: Time
 
     @model_validator(mode="after")
     def _window(self) -> SessionCreate:
@@ -143,8 +155,8 @@ class SessionCreate(Request):
 
 class SessionUpdate(Request):
     title: Name | None = None
-    scheduled_start: AwareDatetime | None = None
-    scheduled_end: AwareDatetime | None = None
+    scheduled_start: Time | None = None
+    scheduled_end: Time | None = None
 
     @model_validator(mode="after")
     def _something(self) -> SessionUpdate:
@@ -185,3 +197,25 @@ class EventPublic(BaseModel):
 class EventPage(BaseModel):
     events: list[EventPublic]
     next_after: int = Field(description="Pass as 'after' to continue; equal to the request's when nothing is new")
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable code from docs/api.md, e.g. validation_failed")
+    message: str
+    details: list[dict[str, Any]] | None = Field(default=None, description="Validation failures: loc, msg, type")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in ((400, "Malformed request"), (401, "Not authenticated or bad token"),
+                         (403, "Role not allowed"), (404, "Not found or out of scope"), (409, "Conflict"),
+                         (413, "Body too large"), (415, "Body is not JSON"), (422, "Validation failed"))
+}
+"""Declared on every API route, so that OpenAPI shows the real error body instead of FastAPI's default."""

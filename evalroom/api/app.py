@@ -21,6 +21,7 @@ from evalroom.api.live import EventBroadcaster
 from evalroom.api.routes import accounts, auth, events, health, regions, sessions, venues
 from evalroom.clock import Clock
 from evalroom.config import Settings
+from evalroom.schemas import ERROR_RESPONSES
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -57,5 +58,5 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     for module in (health, auth, accounts, regions, venues, sessions, events):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

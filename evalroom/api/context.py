@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from evalroom.auth.keys import KeyRing
+from evalroom.auth.keys import KeyDirectory, KeyRing
 from evalroom.auth.tokens import TokenService
 from evalroom.clock import Clock, SystemClock
 from evalroom.config import Settings
@@ -33,14 +33,14 @@ class AppContext:
     clock: Clock
     engine: Engine
     store: Store
-    keyring: KeyRing
+    keyring: KeyDirectory
     tokens: TokenService
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def load_or_create_keyring(settings: Settings, clock: Clock) -> KeyRing:
+def load_or_create_keyring(settings: Settings, clock: Clock) -> KeyDirectory:
     """Load the token keys; on the embedded default (or in development), create the first one if there is none.
 
     With a shared PostgreSQL several coordinators must verify each other's tokens, so in production their
@@ -54,7 +54,7 @@ def load_or_create_keyring(settings: Settings, clock: Clock) -> KeyRing:
                               "'evalroom keys rotate --key-dir ...' and share the directory between coordinators")
         key = KeyRing.add_key(key_dir, clock.now())
         log.info("created token-signing key %s in %s", key.kid, key_dir)
-    return KeyRing.load(key_dir)
+    return KeyDirectory(key_dir)
 
 
 def build_context(settings: Settings, clock: Clock | None = None, *, migrate_schema: bool | None = None) -> AppContext:

@@ -20,7 +20,7 @@ __all__ = ["error_body", "error_response", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
-_BY_STATUS = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 401: ErrorCode.NOT_AUTHENTICATED,
+_BY_STATUS = {400: ErrorCode.BAD_REQUEST, 404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 401: ErrorCode.NOT_AUTHENTICATED,
               403: ErrorCode.FORBIDDEN, 413: ErrorCode.BODY_TOO_LARGE, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE}
 
 
@@ -59,7 +59,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL if exc.status_code >= 500 else ErrorCode.INVALID_INPUT)
+    code = _BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL if exc.status_code >= 500 else ErrorCode.BAD_REQUEST)
     message = exc.detail if isinstance(exc.detail, str) else code.value
     return error_response(code, message, headers=_www_authenticate(code))
 

@@ -47,7 +47,7 @@ class BodyLimitMiddleware:
             try:
                 declared = int(length)
             except ValueError:
-                await _send_error(send, ErrorCode.VALIDATION_FAILED, "Content-Length is not a number")
+                await _send_error(send, ErrorCode.BAD_REQUEST, "Content-Length is not a number")
                 return
             if declared > self.max:
                 await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes")

@@ -4,7 +4,9 @@ A key ring is a directory of ECDSA P-256 private keys, one PKCS#8 PEM file each,
 starts with the creation time (``20261121T104500Z-1a2b3c4d``), so names sort by age: the newest key signs,
 every key in the ring verifies. Rotation is therefore: add a key (``evalroom keys rotate``), and once the
 longest token lifetime has passed, remove the old file (``evalroom keys retire KID``). Tokens signed by a
-removed key stop verifying at once, which is also how a compromised key is cut off.
+removed key stop verifying at once, which is also how a compromised key is cut off: a running coordinator
+holds a :class:`KeyDirectory`, which reloads the ring whenever the directory changes, so neither step needs a
+restart.
 
 Files are written with mode 0600 and never logged. For several coordinator processes the directory must be
 shared (or copied) so that every process verifies every other's tokens.
@@ -16,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +30,7 @@ from jwt.algorithms import ECAlgorithm
 
 from evalroom.errors import ConfigError
 
-__all__ = ["KeyRing", "SigningKey"]
+__all__ = ["KeyDirectory", "KeyRing", "SigningKey"]
 
 _KID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
 
@@ -116,3 +119,44 @@ class KeyRing:
         if len(list(directory.glob("*.pem"))) == 1:
             raise ConfigError(f"{kid} is the only key; add a new one before retiring it")
         path.unlink()
+
+
+class KeyDirectory:
+    """The key ring of a directory, reloaded when the directory changes (a key added or removed).
+
+    One ``stat`` per use; the ring is re-read only when the directory's modification time moves. If a reload
+    fails (say, a half-copied file), the last good ring stays in use and the error is raised once per change
+    to whoever asked, so a broken rotation is loud but does not take the coordinator down.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._stamp = self._mtime()
+        self._ring = KeyRing.load(directory)
+
+    def _mtime(self) -> int:
+        return self.directory.stat().st_mtime_ns
+
+    def current(self) -> KeyRing:
+        stamp = self._mtime()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._stamp = stamp
+                    self._ring = KeyRing.load(self.directory)
+        return self._ring
+
+    @property
+    def active(self) -> SigningKey:
+        return self.current().active
+
+    def get(self, kid: str) -> SigningKey | None:
+        return self.current().get(kid)
+
+    @property
+    def kids(self) -> list[str]:
+        return self.current().kids
+
+    def jwks(self) -> dict[str, Any]:
+        return self.current().jwks()

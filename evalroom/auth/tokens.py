@@ -25,7 +25,7 @@ from typing import Any
 
 import jwt
 
-from evalroom.auth.keys import KeyRing
+from evalroom.auth.keys import KeyDirectory, KeyRing
 from evalroom.clock import Clock
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import AuthError, ErrorCode
@@ -78,7 +78,7 @@ def _invalid(message: str) -> AuthError:
 
 
 class TokenService:
-    def __init__(self, keyring: KeyRing, *, issuer: str, clock: Clock, lifetime: timedelta) -> None:
+    def __init__(self, keyring: KeyRing | KeyDirectory, *, issuer: str, clock: Clock, lifetime: timedelta) -> None:
         if not timedelta(0) < lifetime <= MAX_LIFETIME:
             raise ValueError(f"token lifetime must be within (0, {MAX_LIFETIME}] (got {lifetime})")
         self.keyring = keyring

@@ -1,7 +1,7 @@
 """The event chain: every state change as a hash-linked record.
 
 Every change of state in evalroom is also an :class:`Event`, appended in the same database transaction as the
-change (evalroom.storage.events). Events are numbered without gaps from 1 and each one carries the hash of the
+change (evalroom.storage.store). Events are numbered without gaps from 1 and each one carries the hash of the
 one before, so deleting, reordering or editing any event breaks every hash after it; :func:`verify_chain`
 finds the first break. Public facts additionally go into the transparency log (signing), which can prove the
 chain's content to outsiders; this chain is the coordinator's own audit trail.

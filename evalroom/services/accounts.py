@@ -1,8 +1,10 @@
 """Staff accounts, login with lockout, logout by revoking the token.
 
-Login answers the same ``login_failed`` for an unknown user and a wrong password, and spends the same scrypt
-time on both, so that neither the code nor the timing tells which usernames exist. ``login_max_failures``
-failures in a row lock the account for ``login_lockout_minutes``; the lock is an event.
+Login answers the same ``login_failed`` for an unknown user, a wrong password, and a disabled or locked
+account, and spends one scrypt computation on each, so that neither the code nor the timing tells which
+usernames exist. ``login_max_failures`` failures in a row lock the account for ``login_lockout_minutes``; the
+lock is an event, which is where an admin sees it. Attempts while locked are not counted (the lock does not
+extend itself, so an attacker cannot keep a user locked out forever by guessing).
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from evalroom.auth.passwords import dummy_hash, hash_password, verify_password
 from evalroom.auth.tokens import IssuedToken, TokenService, VerifiedToken
+from evalroom.clock import format_time
 from evalroom.config import Settings
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import AuthError, ConflictError, ErrorCode, NotFoundError
@@ -57,17 +60,20 @@ def principal_of(session: Session, account: Account) -> Principal:
     return Principal(role=role, subject=account.username, venue_id=account.venue_id, supervised=supervised)
 
 
+_FAILED = "unknown user, wrong password, or account locked or disabled"
+
+
 def login(store: Store, tokens: TokenService, settings: Settings, username: str, password: str) -> IssuedToken:
     with store.write() as tx:
         account = tx.session.scalar(select(Account).where(Account.username == username))
         if account is None:
             verify_password(password, dummy_hash())
-            raise AuthError(ErrorCode.LOGIN_FAILED, "unknown user or wrong password")
+            raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
+        password_ok = verify_password(password, account.password_hash)
         now = tx.now()
         if account.locked_until is not None and account.locked_until > now:
-            raise AuthError(ErrorCode.ACCOUNT_LOCKED, f"too many failed logins; locked until {account.locked_until.isoformat()}")
-        ok = verify_password(password, account.password_hash) and not account.disabled
-        if ok:
+            raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
+        if password_ok and not account.disabled:
             account.failed_logins, account.locked_until = 0, None
             principal = principal_of(tx.session, account)
             issued = tokens.issue(principal)
@@ -78,15 +84,17 @@ def login(store: Store, tokens: TokenService, settings: Settings, username: str,
             account.failed_logins = 0
             account.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
             tx.record(actor="system", kind="account.locked",
-                      payload={"account_id": account.id, "until": account.locked_until.isoformat()})
+                      payload={"account_id": account.id, "until": format_time(account.locked_until)})
         else:
             tx.record(actor="system", kind="account.login_failed", payload={"account_id": account.id})
     # Outside the transaction: the failure count above must be committed, not rolled back by the raise.
-    raise AuthError(ErrorCode.LOGIN_FAILED, "unknown user or wrong password")
+    raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
 
 
 def revoke(store: Store, verified: VerifiedToken) -> None:
+    """Revoke a token until it expires. Revocations of tokens that have expired anyway are pruned here."""
     with store.write() as tx:
+        tx.session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= tx.now()))
         if tx.session.get(RevokedToken, verified.jti) is None:
             tx.session.add(RevokedToken(jti=verified.jti, expires_at=verified.expires_at))
             tx.record(actor=verified.principal.actor, kind="token.revoked", payload={"jti": verified.jti})

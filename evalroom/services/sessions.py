@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from evalroom.clock import format_time
 from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
@@ -61,7 +62,7 @@ def create_session(tx: Tx, principal: Principal, data: SessionCreate) -> EvalSes
     tx.session.add(session)
     tx.record(actor=principal.actor, kind="session.created", session_id=session.id,
               payload={"code": session.code, "title": session.title, "host_venue_id": host, "state": WAITING,
-                       "scheduled_start": start.isoformat(), "scheduled_end": end.isoformat()})
+                       "scheduled_start": format_time(start), "scheduled_end": format_time(end)})
     return session
 
 
@@ -77,10 +78,10 @@ def update_session(tx: Tx, principal: Principal, session_id: str, data: SessionU
         session.title = changes["title"] = data.title
     if start != session.scheduled_start:
         session.scheduled_start = start
-        changes["scheduled_start"] = start.isoformat()
+        changes["scheduled_start"] = format_time(start)
     if end != session.scheduled_end:
         session.scheduled_end = end
-        changes["scheduled_end"] = end.isoformat()
+        changes["scheduled_end"] = format_time(end)
     if changes:
         session.updated_at = tx.now()
         tx.record(actor=principal.actor, kind="session.updated", session_id=session.id, payload=changes)

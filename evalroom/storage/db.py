@@ -7,7 +7,7 @@ half-way, which under concurrency fails with SQLITE_BUSY that no timeout can cur
 and, with WAL, never block the writer.
 
 PostgreSQL needs nothing special here: writers serialise on the event-chain head row (``SELECT ... FOR
-UPDATE``, see evalroom.storage.events), and unique constraints catch every other race.
+UPDATE``, see evalroom.storage.store), and unique constraints catch every other race.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class Base(DeclarativeBase):
 
 
 class EventHead(Base):
-    """The single row that names the chain's last event. Writers lock it to append (see storage.events)."""
+    """The single row that names the chain's last event. Writers lock it to append (see storage.store)."""
 
     __tablename__ = "event_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

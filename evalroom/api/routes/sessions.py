@@ -8,7 +8,9 @@ Websocket protocol (docs/protocols.md has examples): the client opens
 (browsers cannot set headers on a websocket, so the token travels in this first message, never in the URL,
 where it would end up in logs). The server answers ``{"type": "subscribed", "after": N, "head": H}`` and then
 sends every event of the session with ``seq > after`` in order, ``{"type": "event", "event": {...}}``, first
-the backlog, then live. After a reconnect the client subscribes with the last ``seq`` it saw, and so misses
+the backlog, then live. ``head`` is the newest sequence number of the whole coordinator as this process
+knows it at that moment (it may lag other processes by one poll). Expiry and revocation of the token are
+checked again each time the stream wakes, at least every 15 seconds. After a reconnect the client subscribes with the last ``seq`` it saw, and so misses
 nothing and sees nothing twice. ``{"type": "ping"}`` is answered ``{"type": "pong"}``. Errors are sent as
 ``{"type": "error", "error": {"code", "message"}}`` followed by a close with code 4000 + HTTP status (4401
 no or bad token, expired token, or no subscribe in time; 4403 role refused; 4404 session unknown or out of
@@ -32,6 +34,7 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode
 from evalroom.schemas import EventPage, EventPublic, SessionCreate, SessionPublic, SessionUpdate, SupervisorAssign
 from evalroom.services import sessions
+from evalroom.services.accounts import is_revoked
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -149,6 +152,8 @@ async def stream(ws: WebSocket, session_id: str) -> None:
         while not reader.done():
             if ctx.clock.now() >= verified.expires_at:
                 raise ApiError(ErrorCode.TOKEN_EXPIRED, "the token expired; reconnect with a new one and 'after'")
+            if await run_in_threadpool(is_revoked, ctx.store, verified.jti):
+                raise ApiError(ErrorCode.TOKEN_REVOKED, "the token was revoked")
             # The head is read before the events: every event up to it is committed and will be in the query.
             seen_head = broadcaster.head
             while True:

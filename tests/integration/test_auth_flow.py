@@ -1,0 +1,101 @@
+"""Login, lockout, logout and key rotation against the running coordinator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from conftest import PASSWORD, TokenFor, World
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from evalroom.api.context import AppContext
+from evalroom.auth.keys import KeyRing
+from evalroom.domain.roles import Role
+from evalroom.schemas import AccountCreate
+from evalroom.services import accounts
+from evalroom.storage.models import Account
+from evalroom.storage.store import read_events
+
+
+def _account(ctx: AppContext, username: str, role: Role = Role.SUPERVISOR) -> None:
+    with ctx.store.write() as tx:
+        accounts.create_account(tx, "system:test", AccountCreate(username=username, display_name="x", role=role,
+                                                               password=PASSWORD))
+
+
+def _login(client: TestClient, username: str, password: str = PASSWORD):  # noqa: ANN202
+    return client.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_login_gives_a_token_bound_to_current_assignments(client: TestClient, ctx: AppContext, world: World) -> None:
+    with ctx.store.read() as s:
+        username = s.get(Account, world.primary_supervisor_id).username
+    resp = _login(client, username)
+    assert resp.status_code == 200 and resp.json()["role"] == "supervisor"
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {resp.json()['access_token']}"}).json()
+    assert me["supervised"] == {world.session_id: "primary"}
+
+
+def test_lockout_answers_like_an_unknown_user_and_ends_by_itself(client: TestClient, ctx: AppContext) -> None:
+    _account(ctx, "locked-out")
+    for _ in range(ctx.settings.login_max_failures):
+        assert _login(client, "locked-out", "wrong password!").json()["error"]["code"] == "login_failed"
+    locked, unknown = _login(client, "locked-out"), _login(client, "nobody-at-all")
+    assert locked.status_code == unknown.status_code == 401
+    assert locked.json() == unknown.json(), "a locked account must not be told apart from an unknown name"
+    with ctx.store.read() as s:
+        assert [e.kind for e in read_events(s, limit=1000)].count("account.locked") == 1
+    ctx.clock.advance(timedelta(minutes=ctx.settings.login_lockout_minutes))
+    assert _login(client, "locked-out").status_code == 200
+
+
+def test_attempts_while_locked_do_not_extend_the_lock(client: TestClient, ctx: AppContext) -> None:
+    _account(ctx, "victim")
+    for _ in range(ctx.settings.login_max_failures):
+        _login(client, "victim", "wrong password!")
+    ctx.clock.advance(timedelta(minutes=ctx.settings.login_lockout_minutes - 1))
+    for _ in range(20):
+        _login(client, "victim", "attacker keeps guessing")
+    ctx.clock.advance(timedelta(minutes=1))
+    assert _login(client, "victim").status_code == 200
+
+
+def test_a_running_coordinator_follows_key_rotation(client: TestClient, ctx: AppContext, token_for: TokenFor) -> None:
+    old = token_for(Role.COORDINATOR_ADMIN)
+    old_kid = ctx.keyring.active.kid
+    new_kid = KeyRing.add_key(ctx.settings.effective_key_dir, ctx.clock.now() + timedelta(seconds=1)).kid
+    assert client.get("/api/v1/ready").json()["checks"]["signing_key"] == new_kid
+    assert {k["kid"] for k in client.get("/api/v1/auth/jwks").json()["keys"]} == {old_kid, new_kid}
+    assert client.get("/api/v1/regions", headers=old).status_code == 200  # old tokens verify until retired
+    KeyRing.retire(ctx.settings.effective_key_dir, old_kid)
+    resp = client.get("/api/v1/regions", headers=old)
+    assert (resp.status_code, resp.json()["error"]["code"]) == (401, "token_invalid")
+    assert client.get("/api/v1/regions", headers=token_for(Role.COORDINATOR_ADMIN)).status_code == 200
+
+
+def test_logout_also_ends_an_open_event_stream(client: TestClient, world: World, token_for: TokenFor) -> None:
+    headers = token_for(Role.SUPERVISOR)
+    with client.websocket_connect(f"/api/v1/sessions/{world.session_id}/events/ws") as ws:
+        ws.send_json({"type": "subscribe", "token": headers["Authorization"][7:], "after": 0})
+        assert ws.receive_json()["type"] == "subscribed"
+        for _ in range(3):
+            ws.receive_json()
+        assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204  # an event: wakes the stream
+        msg = ws.receive_json()
+        assert msg["error"]["code"] == "token_revoked"
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_json()
+
+
+def test_times_must_be_iso_text_not_unix_numbers(client: TestClient, world: World, token_for: TokenFor) -> None:
+    resp = client.patch(f"/api/v1/sessions/{world.session_id}", headers=token_for(Role.HALL_OPERATOR),
+                        json={"scheduled_start": 1900000000})
+    assert resp.status_code == 422 and "ISO 8601" in resp.json()["error"]["message"]
+
+
+def test_openapi_documents_the_real_error_body(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    create_region = spec["paths"]["/api/v1/regions"]["post"]["responses"]
+    assert create_region["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
