@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README's test command: installs everything the test suite needs on a fresh Debian machine, then runs it.
+#
+#   bash tests/run.sh [pytest arguments]
+#
+# System packages come from Debian through apt (only those missing, so a prepared machine needs no network);
+# Python packages go into .venv. The suite starts and stops its own servers (a private PostgreSQL on
+# loopback); nothing is left running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: postgresql for the storage and API tests against PostgreSQL;
+# python3-venv so that a plain Debian python3 can make the virtualenv.
+APT_PACKAGES=(postgresql python3-venv)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# A python3 that already makes virtualenvs (as on this project's machines) does not need python3-venv.
+if python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    missing=("${missing[@]/python3-venv}")
+fi
+missing=(${missing[@]+"${missing[@]}"})
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # The package starts a cluster of its own; the tests run their own private one instead.
+    command -v pg_ctlcluster >/dev/null && $sudo service postgresql stop >/dev/null 2>&1 || true
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+exec .venv/bin/python -m pytest "$@"
