@@ -121,7 +121,9 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
     ws_url = run.base.replace("http", "ws", 1) + f"/api/v1/sessions/{session['id']}/events/ws"
     with ws_connect(ws_url, open_timeout=10) as ws:
         ws.send(json.dumps({"type": "subscribe", "token": supervisor["Authorization"][7:], "after": 0}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+        reply = json.loads(ws.recv(timeout=10))
+        if reply.get("type") != "subscribed":
+            raise RuntimeError(f"the event stream refused the supervisor: {reply}")
         backlog = []
         while len(backlog) < 3:  # created + two supervisor assignments
             backlog.append(json.loads(ws.recv(timeout=10))["event"])

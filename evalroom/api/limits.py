@@ -17,7 +17,7 @@ from evalroom.errors import ErrorCode
 
 __all__ = ["BodyLimitMiddleware"]
 
-_BODY_METHODS = {b"POST", b"PUT", b"PATCH", "POST", "PUT", "PATCH"}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class _TooLarge(Exception):
