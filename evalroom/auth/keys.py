@@ -20,7 +20,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from evalroom.errors import ConfigError
 __all__ = ["KeyDirectory", "KeyRing", "SigningKey"]
 
 _KID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
+_STAMP = "%Y%m%dT%H%M%SZ"
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,14 @@ class KeyRing:
     def add_key(directory: Path, now: datetime) -> SigningKey:
         """Create a new key in ``directory``; it becomes the active one. Returns it."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        kid = f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+        # The active key is the one whose name sorts last, so a new key must sort after every existing one even
+        # when made within the same second (or after the clock stepped back): take a later second if needed.
+        stamp = now.astimezone(UTC).replace(microsecond=0)
+        existing = [datetime.strptime(p.stem.split("-")[0], _STAMP).replace(tzinfo=UTC)
+                    for p in directory.glob("*.pem") if _KID.match(p.stem)]
+        if existing and stamp <= max(existing):
+            stamp = max(existing) + timedelta(seconds=1)
+        kid = f"{stamp.strftime(_STAMP)}-{secrets.token_hex(4)}"
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

@@ -517,3 +517,9 @@ def test_kid_is_named_in_utc_whatever_the_clock_zone(tmp_path):
 
     beijing = datetime(2026, 11, 21, 9, 30, tzinfo=timezone(timedelta(hours=8)))
     assert KeyRing.add_key(tmp_path, beijing).kid.startswith("20261121T013000Z-")
+
+
+def test_keys_made_in_the_same_second_activate_in_creation_order(tmp_path, clock):
+    kids = [KeyRing.add_key(tmp_path, clock.now()).kid for _ in range(5)]
+    assert kids == sorted(kids)
+    assert KeyRing.load(tmp_path).active.kid == kids[-1]
