@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-__all__ = ["PgServer", "start_pg"]
+__all__ = ["PgServer", "free_port", "start_pg"]
 
 
 def _bindir() -> Path | None:
@@ -32,7 +32,7 @@ def _bindir() -> Path | None:
     return Path(candidates[-1]) if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -75,7 +75,7 @@ def start_pg() -> Iterator[PgServer]:
         pw = pwd.getpwnam("postgres")
         os.chown(root, pw.pw_uid, pw.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
                         "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)

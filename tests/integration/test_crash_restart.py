@@ -9,10 +9,6 @@ event chain is intact, and tokens issued before the crash still verify (the keys
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,51 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import PASSWORD, unique_code
+from servers import Coordinator, evalroom_cli
 
 from evalroom.storage.db import is_sqlite
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "evalroom", *args], env=env, input=stdin, text=True,
-                          capture_output=True, check=True, timeout=120)
-
-
-class Coordinator:
-    def __init__(self, data: Path, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = (data / f"serve-{self.port}.log").open("w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "evalroom", "serve", "--data", str(data),
-                                      "--port", str(self.port), "--log-level", "warning"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/api/v1/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"coordinator did not become ready: {(data / self.log.name).read_text()}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-        self.log.close()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-        self.log.close()
 
 
 def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path: Path, db_url: str) -> None:
@@ -72,8 +28,8 @@ def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path: Path, db_url: st
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
     if not is_sqlite(db_url):
         env["EVALROOM_DATABASE_URL"] = db_url
-        _cli("keys", "rotate", "--data", str(data), env=env)
-    _cli("account", "create", "--data", str(data), "--username", "admin", "--role", "coordinator-admin",
+        evalroom_cli("keys", "rotate", "--data", str(data), env=env)
+    evalroom_cli("account", "create", "--data", str(data), "--username", "admin", "--role", "coordinator-admin",
          env=env, stdin=PASSWORD + "\n")
 
     first = Coordinator(data, env)
@@ -115,7 +71,7 @@ def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path: Path, db_url: st
         by_code = {r["code"]: r for r in regions}
         assert set(acked) <= set(by_code), f"lost acknowledged writes: {set(acked) - set(by_code)}"
         assert all(by_code[r["code"]] == r for r in before)
-        verified = _cli("db", "verify-events", "--data", str(data), env=env)
+        verified = evalroom_cli("db", "verify-events", "--data", str(data), env=env)
         assert "intact" in verified.stdout
         # And it keeps working after the restart.
         assert httpx.post(f"{second.base}/api/v1/regions", headers=auth,
