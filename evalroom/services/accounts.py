@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from evalroom.auth.passwords import dummy_hash, hash_password, verify_password
+from evalroom.auth.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from evalroom.auth.tokens import IssuedToken, TokenService, VerifiedToken
 from evalroom.clock import format_time
 from evalroom.config import Settings
@@ -75,6 +75,8 @@ def login(store: Store, tokens: TokenService, settings: Settings, username: str,
             raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
         if password_ok and not account.disabled:
             account.failed_logins, account.locked_until = 0, None
+            if needs_rehash(account.password_hash):  # the one moment we hold the password: upgrade its hash
+                account.password_hash = hash_password(password)
             principal = principal_of(tx.session, account)
             issued = tokens.issue(principal)
             tx.record(actor=principal.actor, kind="account.logged_in", payload={"account_id": account.id, "jti": issued.jti})

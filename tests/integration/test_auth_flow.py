@@ -99,3 +99,19 @@ def test_openapi_documents_the_real_error_body(client: TestClient) -> None:
     create_region = spec["paths"]["/api/v1/regions"]["post"]["responses"]
     assert create_region["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_login_upgrades_a_weaker_password_hash(client: TestClient, ctx: AppContext) -> None:
+    import base64
+    import hashlib
+
+    salt = b"0123456789abcdef"
+    weak = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=2**10, r=8, p=1, dklen=32)
+    _account(ctx, "old-timer")
+    with ctx.store.write() as tx:
+        account = tx.session.query(Account).filter_by(username="old-timer").one()
+        account.password_hash = f"scrypt$1024$8$1${base64.b64encode(salt).decode()}${base64.b64encode(weak).decode()}"
+    assert _login(client, "old-timer").status_code == 200
+    with ctx.store.read() as s:
+        assert s.query(Account).filter_by(username="old-timer").one().password_hash.startswith("scrypt$16384$")
+    assert _login(client, "old-timer").status_code == 200
