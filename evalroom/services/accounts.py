@@ -64,19 +64,28 @@ _FAILED = "unknown user, wrong password, or account locked or disabled"
 
 
 def login(store: Store, tokens: TokenService, settings: Settings, username: str, password: str) -> IssuedToken:
+    # scrypt runs outside any transaction: a write transaction holds the chain-head lock that every writer in
+    # the coordinator waits for, and ~40 ms of hashing per login must not stall them all.
+    with store.read() as s:
+        found = s.scalar(select(Account).where(Account.username == username))
+    checked_hash = found.password_hash if found is not None else dummy_hash()
+    password_ok = verify_password(password, checked_hash)
+    if found is None:
+        raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
+    upgraded = hash_password(password) if password_ok and needs_rehash(checked_hash) else None
+
     with store.write() as tx:
-        account = tx.session.scalar(select(Account).where(Account.username == username))
-        if account is None:
-            verify_password(password, dummy_hash())
-            raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
-        password_ok = verify_password(password, account.password_hash)
+        # Re-read under the write lock: counters and the lock are decided on the current row.
+        account = tx.session.get(Account, found.id)
+        if account is None or account.password_hash != checked_hash:
+            password_ok = False  # deleted or re-passworded since we checked
         now = tx.now()
-        if account.locked_until is not None and account.locked_until > now:
+        if account is None or (account.locked_until is not None and account.locked_until > now):
             raise AuthError(ErrorCode.LOGIN_FAILED, _FAILED)
         if password_ok and not account.disabled:
             account.failed_logins, account.locked_until = 0, None
-            if needs_rehash(account.password_hash):  # the one moment we hold the password: upgrade its hash
-                account.password_hash = hash_password(password)
+            if upgraded is not None:  # the one moment we hold the password: upgrade a weak hash
+                account.password_hash = upgraded
             principal = principal_of(tx.session, account)
             issued = tokens.issue(principal)
             tx.record(actor=principal.actor, kind="account.logged_in", payload={"account_id": account.id, "jti": issued.jti})
