@@ -143,11 +143,12 @@ def _read_password(args: argparse.Namespace) -> str:
 def cmd_account_create(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from evalroom.api.context import build_context
+    from evalroom.api.context import open_store
+    from evalroom.clock import SystemClock
     from evalroom.schemas import AccountCreate
     from evalroom.services.accounts import create_account
 
-    ctx = build_context(_settings(args))
+    settings = _settings(args)
     try:
         data = AccountCreate(username=args.username, display_name=args.display_name or args.username,
                              role=args.role, venue_id=args.venue, password=_read_password(args))
@@ -155,12 +156,13 @@ def cmd_account_create(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "account"
         raise ConfigError(f"invalid account: {field}: {first['msg']}") from None
+    store = open_store(settings, SystemClock())
     try:
-        with ctx.store.write() as tx:
+        with store.write() as tx:
             account = create_account(tx, "system:cli", data)
         print(f"created {account.role} account {account.username} ({account.id})")
     finally:
-        ctx.close()
+        store.engine.dispose()
     return 0
 
 

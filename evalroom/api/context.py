@@ -22,7 +22,7 @@ from evalroom.storage import migrate
 from evalroom.storage.db import make_engine
 from evalroom.storage.store import Store
 
-__all__ = ["AppContext", "build_context", "load_or_create_keyring"]
+__all__ = ["AppContext", "build_context", "load_or_create_keyring", "open_store"]
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,22 @@ def load_or_create_keyring(settings: Settings, clock: Clock) -> KeyDirectory:
     return KeyDirectory(key_dir)
 
 
-def build_context(settings: Settings, clock: Clock | None = None, *, migrate_schema: bool | None = None) -> AppContext:
-    clock = clock or SystemClock()
+def open_store(settings: Settings, clock: Clock) -> Store:
+    """The database half of the coordinator: engine, schema (if ``auto_migrate``), unit of work. For commands
+    that only touch the database, such as creating the first admin, which must not depend on token keys."""
     if settings.is_embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
-    if settings.auto_migrate if migrate_schema is None else migrate_schema:
+    if settings.auto_migrate:
         migrate.upgrade(engine)
+    return Store(engine, clock)
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
+    clock = clock or SystemClock()
+    store = open_store(settings, clock)
     keyring = load_or_create_keyring(settings, clock)
     tokens = TokenService(keyring, issuer=settings.issuer, clock=clock,
                           lifetime=timedelta(minutes=settings.access_token_minutes))
-    return AppContext(settings=settings, clock=clock, engine=engine, store=Store(engine, clock), keyring=keyring,
+    return AppContext(settings=settings, clock=clock, engine=store.engine, store=store, keyring=keyring,
                       tokens=tokens)
