@@ -49,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from evalroom.demo import run_demo
 
-    return run_demo(out=args.out, port=args.port, exit_after=args.exit, config_file=args.config)
+    return run_demo(out=args.out, port=args.port, exit_after=args.exit)
 
 
 # --- db ---------------------------------------------------------------------------------------------------
@@ -216,7 +216,6 @@ def _parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="run a scripted remote evaluation on the embedded default, then keep serving",
                         description="Run a scripted remote evaluation on the embedded default, then keep serving.")
     sp.set_defaults(fn=cmd_demo)
-    sp.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     sp.add_argument("--out", type=Path, default=Path("evalroom-demo"), help="where everything it produces goes")
     sp.add_argument("--port", type=int, default=8700)
     sp.add_argument("--exit", action="store_true", help="exit when the scripted part is done (writes OUT/summary.json)")

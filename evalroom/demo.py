@@ -171,10 +171,10 @@ def _serve_in_thread(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thr
     return server, thread, actual
 
 
-def run_demo(*, out: Path, port: int, exit_after: bool, config_file: Path | None = None) -> int:
+def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
     out = out.resolve()
     _prepare_out(out)
-    settings = load_settings(config_file=config_file, environ={},
+    settings = load_settings(environ={},
                              overrides={"data_dir": out, "port": port, "environment": "development"})
     ctx = build_context(settings)
     run = DemoRun(base="", out=out)

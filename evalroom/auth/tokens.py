@@ -63,6 +63,7 @@ class IssuedToken:
     token: str
     jti: str
     expires_at: datetime
+    principal: Principal
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class TokenService:
             claims["sup"] = {sid: lvl.value for sid, lvl in principal.supervised.items()}
         key = self.keyring.active
         token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
-        return IssuedToken(token=token, jti=jti, expires_at=datetime.fromtimestamp(exp, UTC))
+        return IssuedToken(token=token, jti=jti, expires_at=datetime.fromtimestamp(exp, UTC), principal=principal)
 
     def verify(self, token: str, *, audience: str = AUDIENCE_API) -> VerifiedToken:
         """The principal of a valid token for ``audience``; raises AuthError with the precise code otherwise."""

@@ -16,8 +16,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/login", summary="Exchange a staff username and password for a short-lived access token")
 def login(ctx: Ctx, body: LoginRequest) -> TokenResponse:
     issued = accounts.login(ctx.store, ctx.tokens, ctx.settings, body.username, body.password)
-    principal = ctx.tokens.verify(issued.token).principal
-    return TokenResponse(access_token=issued.token, expires_at=issued.expires_at, role=principal.role)
+    return TokenResponse(access_token=issued.token, expires_at=issued.expires_at, role=issued.principal.role)
 
 
 @router.post("/logout", status_code=204, summary="Revoke the presented token before it expires")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from evalroom.api.deps import Admin, Ctx, authenticate, require
 from evalroom.api.errors import error_body
 from evalroom.api.context import AppContext
+from evalroom.auth.tokens import VerifiedToken
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode
 from evalroom.schemas import EventPage, EventPublic, SessionCreate, SessionPublic, SessionUpdate, SupervisorAssign
@@ -97,7 +98,7 @@ async def _send_error(ws: WebSocket, exc: ApiError) -> None:
         await ws.close(code=4000 + exc.http_status, reason=exc.code.value)
 
 
-async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[Any, int]:
+async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[VerifiedToken, int]:
     try:
         raw = await asyncio.wait_for(ws.receive_text(), ctx.settings.websocket_auth_seconds)
     except TimeoutError:
