@@ -13,8 +13,9 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evalroom.errors import ConfigError
 
@@ -65,6 +66,36 @@ class Settings(BaseModel):
     websocket_auth_seconds: float = Field(default=10, gt=0, le=300)
     """How long a websocket client has to authenticate before it is closed."""
 
+    # --- pairing venues (sites) ---
+    blind_pairing: bool = True
+    """四不知: a guest operator never learns the project or the host before the session starts, and the host
+    operators do not learn which guest venues were drawn until check-in opens. On by default, as the rules
+    for remote evaluation ask; turn off only where the local rules allow the host to choose its guests."""
+    local_timezone: str = "Asia/Shanghai"
+    """The time zone that "midnight" and the dates shown to guests are in."""
+    booking_may_cross_midnight: bool = False
+    """Whether an offer's window may run past local midnight. Off by default: trading centres close at night,
+    and a session that cannot finish in a day is adjourned and booked again."""
+    offer_response_minutes: int = Field(default=120, ge=1, le=14 * 24 * 60)
+    """How long a guest has to answer an offer when the host gives no deadline (never past the window start)."""
+    housekeeping_seconds: float = Field(default=5, gt=0, le=300)
+    """How often the coordinator expires overdue offers and marks silent venues offline."""
+    site_heartbeat_seconds: float = Field(default=10, gt=0, le=300)
+    """How often a site agent sends a heartbeat (told to the agent when it connects)."""
+    site_offline_after_seconds: float = Field(default=30, gt=0, le=3600)
+    """A venue whose agent sent no heartbeat for this long is marked offline."""
+    site_message_skew_seconds: float = Field(default=120, gt=0, le=3600)
+    """How far a signed site-link message's timestamp may be from the receiver's clock."""
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from None
+        return name
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, url: str | None) -> str | None:
@@ -76,10 +107,21 @@ class Settings(BaseModel):
             raise ValueError(f"must be a sqlite:/// or postgresql+psycopg:// URL (got {url!r})")
         return url
 
+    @model_validator(mode="after")
+    def _heartbeat_fits(self) -> Settings:
+        if self.site_offline_after_seconds <= self.site_heartbeat_seconds:
+            raise ValueError("site_offline_after_seconds must be longer than site_heartbeat_seconds, or every venue "
+                             "would flap offline between two heartbeats")
+        return self
+
     # Derived values. Kept as properties so that there is one source of truth for each.
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'evalroom.db').resolve()}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.local_timezone)
 
     @property
     def effective_key_dir(self) -> Path:

@@ -62,6 +62,11 @@ class ErrorCode(StrEnum):
     """The token was issued for another audience (another service or channel)."""
     TOKEN_REVOKED = "token_revoked"
     """The token was revoked (logout) before it expired."""
+    SIGNATURE_INVALID = "signature_invalid"
+    """A signed site-link message does not verify: unknown or revoked credential, wrong key, altered content,
+    or a message signed for another connection."""
+    MESSAGE_STALE = "message_stale"
+    """A signed site-link message's timestamp is too far from the receiver's clock."""
     LOGIN_FAILED = "login_failed"
     """Unknown user, wrong password, disabled or locked account: deliberately one code for all, so that a
     login attempt cannot tell which usernames exist."""
@@ -75,6 +80,14 @@ class ErrorCode(StrEnum):
     # 409
     CONFLICT = "conflict"
     """The resource already exists or the state does not allow the change."""
+    DOUBLE_BOOKED = "double_booked"
+    """A seat (or a single-project room) is already booked for an overlapping time."""
+    NOT_ENOUGH_SEATS = "not_enough_seats"
+    """Fewer usable, free seats than asked for: no venue can serve the request, or the guest cannot confirm."""
+    OFFER_EXPIRED = "offer_expired"
+    """The offer's deadline to respond has passed."""
+    MESSAGE_REPLAYED = "message_replayed"
+    """A signed site-link message was sent again (its sequence number was already used on this connection)."""
     # 5xx
     NOT_READY = "not_ready"
     """The service is up but cannot serve yet (database unreachable, schema not current)."""
@@ -99,10 +112,16 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOKEN_WRONG_AUDIENCE: 401,
     ErrorCode.TOKEN_REVOKED: 401,
     ErrorCode.LOGIN_FAILED: 401,
+    ErrorCode.SIGNATURE_INVALID: 401,
+    ErrorCode.MESSAGE_STALE: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.DOUBLE_BOOKED: 409,
+    ErrorCode.NOT_ENOUGH_SEATS: 409,
+    ErrorCode.OFFER_EXPIRED: 409,
+    ErrorCode.MESSAGE_REPLAYED: 409,
     ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -36,11 +37,18 @@ __all__ = [
     "EvalSession",
     "EventHead",
     "EventRow",
+    "EventVenue",
+    "Offer",
     "Region",
+    "RegionSpecialty",
     "RevokedToken",
+    "Room",
+    "Seat",
+    "SeatBooking",
     "SessionSupervisor",
     "UTCDateTime",
     "Venue",
+    "VenueCredential",
 ]
 
 # Deterministic constraint names, so that migrations can refer to them on every backend.
@@ -101,6 +109,17 @@ class EventRow(Base):
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
 
 
+class EventVenue(Base):
+    """Which events concern which venue: the index a site agent's feed is read from.
+
+    Not part of the hashed event (it is routing, not content), written in the same transaction as the event.
+    """
+
+    __tablename__ = "event_venues"
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("events.seq"), primary_key=True)
+
+
 class Region(Base):
     """A region (e.g. a province) with its own certificate authority and expert pool."""
 
@@ -108,7 +127,17 @@ class Region(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
+    ca_name: Mapped[str | None] = mapped_column(String(200))
+    """The certificate authority whose certificates the region's experts sign with (trust roots: signing)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class RegionSpecialty(Base):
+    """A specialty the region's expert pool covers. Seat search asks for venues whose pool covers them all."""
+
+    __tablename__ = "region_specialties"
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), primary_key=True)
+    specialty: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Venue(Base):
@@ -121,6 +150,70 @@ class Venue(Base):
     city: Mapped[str] = mapped_column(String(100), nullable=False)
     region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), nullable=False, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    online: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    """Whether the venue's site agent is connected and sending heartbeats."""
+    link_id: Mapped[str | None] = mapped_column(String(64))
+    """The site-link connection currently speaking for the venue; a newer one supersedes it."""
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_lent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the venue last confirmed an offer as a guest: proposals prefer the least recently used."""
+
+
+class VenueCredential(Base):
+    """The public half of a venue's site-agent key (Ed25519). The private half never leaves the venue."""
+
+    __tablename__ = "venue_credentials"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    public_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    """Raw Ed25519 public key, base64url."""
+    label: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Room(Base):
+    """An evaluation room at a venue: single-project (one session at a time) or shared."""
+
+    __tablename__ = "rooms"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    fault: Mapped[str | None] = mapped_column(String(500))
+    """Why a person marked the room faulty; None when it is not."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("venue_id", "code"),
+        CheckConstraint("kind IN ('single', 'shared')", name="kind"),
+    )
+
+
+_DEVICE_CHECK = "{0} IN ('ok', 'fault', 'unknown')"
+
+
+class Seat(Base):
+    """A workstation (工位) in a room, with the last reported state of its five devices."""
+
+    __tablename__ = "seats"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id"), nullable=False, index=True)
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False)
+    pc: Mapped[str] = mapped_column(String(8), nullable=False)
+    network: Mapped[str] = mapped_column(String(8), nullable=False)
+    microphone: Mapped[str] = mapped_column(String(8), nullable=False)
+    speaker: Mapped[str] = mapped_column(String(8), nullable=False)
+    camera: Mapped[str] = mapped_column(String(8), nullable=False)
+    devices_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fault: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("room_id", "code"),
+        *(CheckConstraint(_DEVICE_CHECK.format(d), name=f"{d}_state")
+          for d in ("pc", "network", "microphone", "speaker", "camera")),
+    )
 
 
 class Account(Base):
@@ -160,7 +253,65 @@ class EvalSession(Base):
     scheduled_end: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    check_in_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the host opened check-in; from then on the host may know its guest venues (四不知 ends)."""
     __table_args__ = (CheckConstraint("scheduled_end > scheduled_start", name="window_order"),)
+
+
+class Offer(Base):
+    """An offer (要约) from a session's host venue to one guest venue. See sites/offers.py for the states."""
+
+    __tablename__ = "offers"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    host_venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False)
+    guest_venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    seats: Mapped[int] = mapped_column(Integer, nullable=False)
+    specialties: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    respond_by: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    proposed_by: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    """The guest's reason when it declined, or the host's when it cancelled."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'confirmed', 'declined', 'expired', 'cancelled')", name="state"),
+        CheckConstraint("seats > 0", name="seats_positive"),
+        CheckConstraint("ends_at > starts_at", name="window_order"),
+        CheckConstraint("guest_venue_id <> host_venue_id", name="guest_not_host"),
+        CheckConstraint("proposed_by IN ('host', 'coordinator')", name="proposed_by"),
+        # One live offer per guest and session: asking a venue twice for the same session is a change.
+        Index("uq_offers_live_guest", "session_id", "guest_venue_id", unique=True,
+              sqlite_where=text("state IN ('pending', 'confirmed')"),
+              postgresql_where=text("state IN ('pending', 'confirmed')")),
+    )
+
+
+class SeatBooking(Base):
+    """A seat held for a session over a window. Rows are never deleted: a released booking keeps its history.
+
+    The database itself refuses overlapping live bookings of a seat, and, for single-project rooms, live
+    bookings of the same room by two sessions (an exclusion constraint on PostgreSQL, triggers on SQLite;
+    see migration 0002), so two coordinators racing cannot double-book.
+    """
+
+    __tablename__ = "seat_bookings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seat_id: Mapped[str] = mapped_column(ForeignKey("seats.id"), nullable=False, index=True)
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id"), nullable=False, index=True)
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    offer_id: Mapped[str | None] = mapped_column(ForeignKey("offers.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    room_exclusive: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="window_order"),)
 
 
 class SessionSupervisor(Base):

@@ -12,7 +12,7 @@ event, and it guarantees that nothing is announced that could still be rolled ba
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -25,9 +25,9 @@ from evalroom.clock import Clock, format_time
 from evalroom.domain.events import GENESIS_HASH, ChainBroken, Event, next_event, verify_chain
 from evalroom.errors import ConflictError
 from evalroom.storage.db import WRITE, is_sqlite
-from evalroom.storage.models import EventHead, EventRow
+from evalroom.storage.models import EventHead, EventRow, EventVenue
 
-__all__ = ["Store", "Tx", "read_events", "row_to_event", "verify_stored_chain"]
+__all__ = ["Store", "Tx", "read_events", "read_venue_events", "row_to_event", "verify_stored_chain"]
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,19 @@ class Tx:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def record(self, *, actor: str, kind: str, payload: Mapping[str, Any], session_id: str | None = None) -> Event:
-        """Append an event to the chain, in this transaction."""
+    def record(self, *, actor: str, kind: str, payload: Mapping[str, Any], session_id: str | None = None,
+               venue_ids: Iterable[str] = ()) -> Event:
+        """Append an event to the chain, in this transaction. ``venue_ids``: the venues whose site agents
+        receive it (their feed, see services/site_link.py); routing only, not part of the hashed event."""
         ev = next_event(prev_seq=self._head.seq, prev_hash=self._head.hash, recorded_at=format_time(self.clock.now()),
                         actor=actor, kind=kind, session_id=session_id, payload=payload)
         self.session.add(EventRow(seq=ev.seq, recorded_at=ev.recorded_at, actor=ev.actor, kind=ev.kind,
                                   session_id=ev.session_id, payload=dict(ev.payload), prev_hash=ev.prev_hash,
                                   hash=ev.hash))
+        venues = tuple(dict.fromkeys(venue_ids))
+        if venues:
+            self.session.flush()  # the event row first: the routing rows refer to it
+            self.session.add_all(EventVenue(venue_id=v, seq=ev.seq) for v in venues)
         self._head.seq, self._head.hash = ev.seq, ev.hash
         self.events.append(ev)
         return ev
@@ -97,6 +103,19 @@ class Store:
                 except Exception:  # a listener's failure must not turn a committed write into an error
                     log.exception("commit listener failed")
 
+    @contextmanager
+    def write_quiet(self) -> Iterator[Session]:
+        """A write that records no event and does not take the chain lock: only for observations that are
+        not state changes, such as the time of a venue's last heartbeat. Anything that changes what the
+        coordinator decides goes through :meth:`write`."""
+        with self._write() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
     def head(self) -> tuple[int, str]:
         with self.read() as s:
             head = s.get(EventHead, 1)
@@ -113,6 +132,13 @@ def read_events(session: Session, *, after_seq: int = 0, session_id: str | None 
     q = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq).limit(limit)
     if session_id is not None:
         q = q.where(EventRow.session_id == session_id)
+    return [row_to_event(r) for r in session.execute(q).scalars()]
+
+
+def read_venue_events(session: Session, venue_id: str, *, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+    """Events routed to a venue (``Tx.record(venue_ids=...)``) with ``seq > after_seq``, in order."""
+    q = (select(EventRow).join(EventVenue, EventVenue.seq == EventRow.seq)
+         .where(EventVenue.venue_id == venue_id, EventRow.seq > after_seq).order_by(EventRow.seq).limit(limit))
     return [row_to_event(r) for r in session.execute(q).scalars()]
 
 

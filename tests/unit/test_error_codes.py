@@ -31,10 +31,16 @@ PINNED = {
     "token_wrong_audience": 401,
     "token_revoked": 401,
     "login_failed": 401,
+    "signature_invalid": 401,
+    "message_stale": 401,
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "double_booked": 409,
+    "not_enough_seats": 409,
+    "offer_expired": 409,
+    "message_replayed": 409,
     "not_ready": 503,
     "internal": 500,
 }
@@ -44,8 +50,8 @@ def test_the_set_of_code_values_is_pinned():
     assert {c.value for c in ErrorCode} == {
         "bad_request", "validation_failed", "invalid_input", "malformed_json", "body_too_large", "unsupported_media_type",
         "not_authenticated", "token_invalid", "token_expired", "token_wrong_audience", "token_revoked",
-        "login_failed", "forbidden", "not_found", "method_not_allowed", "conflict",
-        "not_ready", "internal",
+        "login_failed", "signature_invalid", "message_stale", "forbidden", "not_found", "method_not_allowed",
+        "conflict", "double_booked", "not_enough_seats", "offer_expired", "message_replayed", "not_ready", "internal",
     }
 
 
