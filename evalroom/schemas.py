@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from evalroom.auth.passwords import MIN_LENGTH
 from evalroom.domain.roles import Role, SupervisorLevel
@@ -82,15 +82,35 @@ class PrincipalPublic(BaseModel):
 
 
 # --- regions and venues -----------------------------------------------------------------------------------
+Specialty = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                       description="A specialty code from the classification, e.g. B01.03")]
+Specialties = Annotated[list[Specialty], Field(max_length=50)]
+
+
 class RegionCreate(Request):
     code: Code
     name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    specialties: Specialties = Field(default_factory=list, description="Specialties the region's expert pool covers")
+
+
+class RegionUpdate(Request):
+    ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    specialties: Specialties | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> RegionUpdate:
+        if self.ca_name is None and self.specialties is None:
+            raise ValueError("nothing to change: give ca_name or specialties")
+        return self
 
 
 class RegionPublic(Public):
     id: str
     code: str
     name: str
+    ca_name: str | None
+    specialties: list[str]
     created_at: datetime
 
 
@@ -108,6 +128,133 @@ class VenuePublic(Public):
     city: str
     region_id: str
     created_at: datetime
+    online: bool
+    last_heartbeat_at: datetime | None
+
+
+class CredentialCreate(Request):
+    public_key: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{43}$",
+                                           description="The venue's Ed25519 public key, raw, base64url without padding")]
+    label: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+
+
+class CredentialPublic(Public):
+    id: str
+    venue_id: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+# --- rooms and seats --------------------------------------------------------------------------------------
+RoomCode = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
+FaultReason = Annotated[StrictStr, Field(min_length=1, max_length=500)]
+
+
+class RoomCreate(Request):
+    code: RoomCode
+    name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    kind: Literal["single", "shared"]
+
+
+class SeatCreate(Request):
+    code: RoomCode
+
+
+class FaultMark(Request):
+    fault: FaultReason | None = Field(description="Why it is faulty; null clears the mark")
+
+
+class SeatPublic(BaseModel):
+    id: str
+    room_id: str
+    code: str
+    devices: dict[str, str]
+    devices_reported_at: datetime | None
+    fault: str | None
+    usable: bool
+    unusable_reasons: list[str]
+
+
+class RoomPublic(BaseModel):
+    id: str
+    venue_id: str
+    code: str
+    name: str
+    kind: str
+    fault: str | None
+    seats: list[SeatPublic]
+
+
+class VenueCapacity(BaseModel):
+    venue_id: str
+    code: str
+    name: str
+    city: str
+    region_id: str
+    free_seats: int
+    online: bool
+    last_lent_at: datetime | None
+
+
+class SearchResult(BaseModel):
+    count: int = Field(description="How many venues can serve the request")
+    venues: list[VenueCapacity] | None = Field(
+        description="The venues, best candidate first; null for host operators while blind pairing is on")
+
+
+class BookingPublic(BaseModel):
+    booking_id: str
+    room_code: str
+    seat_code: str
+    starts_at: datetime
+    ends_at: datetime
+    offer_id: str | None
+    session_id: str | None = Field(default=None, description="Only for coordinator admins")
+
+
+# --- offers -----------------------------------------------------------------------------------------------
+Seats = Annotated[StrictInt, Field(ge=1, le=500)]
+
+
+class OfferCreate(Request):
+    guest_venue_id: Id | None = Field(
+        default=None, description="Omitted: the coordinator draws a guest venue (required while blind pairing "
+                                  "is on, unless the caller is a coordinator admin)")
+    seats: Seats
+    specialties: Specialties = Field(default_factory=list)
+    starts_at: Time | None = Field(default=None, description="Default: the session's scheduled start")
+    ends_at: Time | None = Field(default=None, description="Default: the session's scheduled end")
+    respond_by: Time | None = Field(default=None, description="Default: offer_response_minutes from now")
+
+
+class OfferChange(Request):
+    seats: Seats | None = None
+    specialties: Specialties | None = None
+    starts_at: Time | None = None
+    ends_at: Time | None = None
+    respond_by: Time | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> OfferChange:
+        if all(v is None for v in (self.seats, self.specialties, self.starts_at, self.ends_at, self.respond_by)):
+            raise ValueError("nothing to change")
+        return self
+
+
+class OfferConfirm(Request):
+    version: Annotated[StrictInt, Field(ge=1, description="The offer version being confirmed")]
+    seat_ids: Annotated[list[Id], Field(min_length=1, max_length=500)] | None = Field(
+        default=None, description="Omitted: the coordinator picks usable, free seats, keeping the party together")
+
+
+class OfferDecline(Request):
+    version: Annotated[StrictInt, Field(ge=1)]
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+
+
+class OfferCancel(Request):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
 
 
 # --- accounts ---------------------------------------------------------------------------------------------
@@ -175,6 +322,7 @@ class SessionPublic(Public):
     scheduled_end: datetime
     created_at: datetime
     updated_at: datetime
+    check_in_opened_at: datetime | None
 
 
 class SupervisorAssign(Request):
@@ -184,6 +332,8 @@ class SupervisorAssign(Request):
 
 # --- events -----------------------------------------------------------------------------------------------
 class EventPublic(BaseModel):
+    redacted: bool = Field(default=False, description="True when the payload was cut down for this reader "
+                                                      "(blind pairing); its hash is then of the full event")
     seq: int
     recorded_at: str
     actor: str

@@ -29,11 +29,16 @@ from evalroom.clock import ManualClock  # noqa: E402
 from evalroom.config import Settings, load_settings  # noqa: E402
 from evalroom.domain.roles import Principal, Role, SupervisorLevel  # noqa: E402
 from evalroom.schemas import AccountCreate, RegionCreate, SessionCreate, SupervisorAssign, VenueCreate  # noqa: E402
-from evalroom.services import accounts, registry, sessions  # noqa: E402
+from evalroom.services import accounts, inventory, registry, sessions  # noqa: E402
 from evalroom.storage import migrate  # noqa: E402
 from evalroom.storage.db import make_engine  # noqa: E402
+from sites.devices import DEVICES, DeviceState  # noqa: E402
+from sites.protocol import Inventory, RoomReport, SeatReport  # noqa: E402
 
 T0 = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+"""09:00 in Beijing: windows of a working day from here do not cross local midnight."""
+SPECIALTY = "B01"
+ALL_OK = {d: DeviceState.OK for d in DEVICES}
 PASSWORD = "correct horse battery"
 
 
@@ -94,7 +99,9 @@ def unique_code(prefix: str = "C") -> str:
 
 @dataclass
 class World:
-    """A host venue (济南) and a guest venue (西安), a waiting session hosted at 济南, and staff."""
+    """A host venue (济南) and a guest venue (西安), a waiting session hosted at 济南, and staff. Every venue
+    has one room "R1" with four working seats A-01..A-04 (single-project at the guest, shared elsewhere), and
+    the region's expert pool covers :data:`SPECIALTY`."""
 
     region_id: str
     host_venue_id: str
@@ -110,7 +117,8 @@ class World:
 @pytest.fixture
 def world(ctx: AppContext) -> World:
     with ctx.store.write() as tx:
-        region = registry.create_region(tx, "system:test", RegionCreate(code=unique_code("R"), name="山东省"))
+        region = registry.create_region(tx, "system:test", RegionCreate(code=unique_code("R"), name="山东省",
+                                                                         specialties=[SPECIALTY]))
 
         def venue(city: str) -> str:
             return registry.create_venue(tx, "system:test", VenueCreate(
@@ -133,6 +141,10 @@ def world(ctx: AppContext) -> World:
             scheduled_end=start + timedelta(hours=8)))
         other_session = sessions.create_session(tx, other_op, SessionCreate(
             code=unique_code("S"), title="另一个项目", scheduled_start=start, scheduled_end=start + timedelta(hours=8)))
+        for venue_id, kind in ((host, "shared"), (guest, "single"), (other, "shared")):
+            inventory.report_inventory(tx, "system:test", venue_id, Inventory(rooms=[RoomReport(
+                code="R1", name="评标室1", kind=kind,
+                seats=[SeatReport(code=f"A-{i:02d}", devices=ALL_OK) for i in range(1, 5)])]))
         sessions.assign_supervisor(tx, "system:test", session.id, SupervisorAssign(account_id=primary, level=SupervisorLevel.PRIMARY))
         sessions.assign_supervisor(tx, "system:test", session.id, SupervisorAssign(account_id=secondary, level=SupervisorLevel.SECONDARY))
     return World(region_id=region.id, host_venue_id=host, guest_venue_id=guest, other_venue_id=other,

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from evalroom.clock import format_time
+from evalroom.config import Settings
 from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import SessionCreate, SessionUpdate, SupervisorAssign
+from evalroom.services.offers import event_view_for
 from evalroom.services.access import can_read_session, check_can_change_session, check_can_read_session
 from evalroom.storage.models import Account, EvalSession, SessionSupervisor, Venue
 from evalroom.storage.store import Store, Tx, read_events
@@ -25,6 +28,7 @@ __all__ = [
     "create_session",
     "get_session",
     "list_sessions",
+    "open_check_in",
     "session_events",
     "update_session",
 ]
@@ -32,6 +36,8 @@ __all__ = [
 WAITING = "waiting"
 # A session may be scheduled to start a little in the past: the request may have been typed a minute ago.
 START_GRACE = timedelta(minutes=5)
+# How long before the scheduled start the host may open check-in.
+CHECK_IN_LEAD = timedelta(hours=2)
 
 
 def _check_window(tx: Tx, start: datetime, end: datetime) -> None:
@@ -125,8 +131,27 @@ def get_session(store: Store, principal: Principal, session_id: str) -> EvalSess
         return check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
 
 
-def session_events(store: Store, principal: Principal, session_id: str, *, after: int, limit: int) -> list[Event]:
-    """The session's events after ``after`` that ``principal`` may see."""
+def open_check_in(tx: Tx, principal: Principal, session_id: str) -> EvalSession:
+    """The host opens check-in. From now on the host may know its guest venues (四不知 ends for the host);
+    the experts' check-in itself is the committee's business."""
+    session = check_can_change_session(principal, tx.session.get(EvalSession, session_id), session_id)
+    if session.state != WAITING:
+        raise ConflictError(f"check-in opens while the session is waiting (it is {session.state})")
+    if session.check_in_opened_at is not None:
+        raise ConflictError("check-in is already open")
+    if tx.now() < session.scheduled_start - CHECK_IN_LEAD:
+        raise ConflictError(f"check-in opens at most {CHECK_IN_LEAD} before the scheduled start")
+    session.check_in_opened_at = session.updated_at = tx.now()
+    tx.record(actor=principal.actor, kind="session.check_in_opened", session_id=session.id,
+              payload={"opened_at": format_time(session.check_in_opened_at)})
+    return session
+
+
+def session_events(store: Store, settings: Settings, principal: Principal, session_id: str, *, after: int,
+                   limit: int) -> list[dict[str, Any]]:
+    """The session's events after ``after``, each as ``principal`` may see it (the single place where
+    per-event visibility is decided, for the REST page and the websocket alike)."""
     with store.read() as s:
-        check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
-        return read_events(s, after_seq=after, session_id=session_id, limit=limit)
+        session = check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+        events = read_events(s, after_seq=after, session_id=session_id, limit=limit)
+    return [event_view_for(principal, settings, session, ev) for ev in events]

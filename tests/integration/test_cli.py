@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from evalroom.storage import migrate
+
 import json
 import os
 import subprocess
@@ -24,7 +26,7 @@ def test_db_upgrade_then_current_and_verify(tmp_path: Path) -> None:
     data = str(tmp_path)
     assert evalroom("db", "current", "--data", data).returncode == 1  # empty database: not current
     up = evalroom("db", "upgrade", "--data", data)
-    assert up.returncode == 0 and "empty -> 0001" in up.stdout
+    assert up.returncode == 0 and f"empty -> {migrate.head_revision()}" in up.stdout
     assert evalroom("db", "current", "--data", data).returncode == 0
     verified = evalroom("db", "verify-events", "--data", data)
     assert verified.returncode == 0 and "0 events" in verified.stdout

@@ -74,6 +74,13 @@ def update(ctx: Ctx, principal: Operator, session_id: SessionId, body: SessionUp
     return SessionPublic.model_validate(session)
 
 
+@router.post("/{session_id}/check-in/open", summary="Open check-in (host venue operators); ends 四不知 for the host")
+def open_check_in(ctx: Ctx, principal: Operator, session_id: SessionId) -> SessionPublic:
+    with ctx.store.write() as tx:
+        session = sessions.open_check_in(tx, principal, session_id)
+    return SessionPublic.model_validate(session)
+
+
 @router.post("/{session_id}/supervisors", status_code=201, summary="Assign a supervisor as primary or secondary")
 def assign_supervisor(ctx: Ctx, admin: Admin, session_id: SessionId, body: SupervisorAssign) -> dict[str, str]:
     with ctx.store.write() as tx:
@@ -84,8 +91,8 @@ def assign_supervisor(ctx: Ctx, admin: Admin, session_id: SessionId, body: Super
 @router.get("/{session_id}/events", summary="The session's events after a sequence number")
 def events(ctx: Ctx, principal: Reader, session_id: SessionId, after: Annotated[int, Query(ge=0)] = 0,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventPage:
-    evs = sessions.session_events(ctx.store, principal, session_id, after=after, limit=limit)
-    return EventPage(events=[EventPublic(**e.as_dict()) for e in evs], next_after=evs[-1].seq if evs else after)
+    evs = sessions.session_events(ctx.store, ctx.settings, principal, session_id, after=after, limit=limit)
+    return EventPage(events=[EventPublic(**e) for e in evs], next_after=evs[-1]["seq"] if evs else after)
 
 
 class _Closed(Exception):
@@ -158,11 +165,11 @@ async def stream(ws: WebSocket, session_id: str) -> None:
             # The head is read before the events: every event up to it is committed and will be in the query.
             seen_head = broadcaster.head
             while True:
-                batch = await run_in_threadpool(sessions.session_events, ctx.store, verified.principal, session_id,
-                                                after=cursor, limit=STREAM_BATCH)
+                batch = await run_in_threadpool(sessions.session_events, ctx.store, ctx.settings, verified.principal,
+                                                session_id, after=cursor, limit=STREAM_BATCH)
                 for ev in batch:
-                    await ws.send_json({"type": "event", "event": ev.as_dict()})
-                    cursor = ev.seq
+                    await ws.send_json({"type": "event", "event": ev})
+                    cursor = ev["seq"]
                 if len(batch) < STREAM_BATCH:
                     break
             cursor = max(cursor, seen_head)

@@ -1,19 +1,33 @@
-"""Venues (trading centres). Admins manage them; a venue's own operators and site agent may read it."""
+"""Venues (trading centres): the registry, their rooms, calendar and site-agent credentials.
+
+Admins manage venues and credentials; a venue's own operators manage its rooms; its operators and site agent
+read its rooms and calendar. Another venue's operator gets 404 for all of it, as if it did not exist.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from evalroom.api.deps import Admin, Ctx, require
 from evalroom.domain.roles import Principal, Role
-from evalroom.errors import NotFoundError
-from evalroom.schemas import VenueCreate, VenuePublic
-from evalroom.services import registry
+from evalroom.errors import ApiError, ErrorCode
+from evalroom.schemas import (
+    BookingPublic,
+    CredentialCreate,
+    CredentialPublic,
+    RoomCreate,
+    RoomPublic,
+    VenueCreate,
+    VenuePublic,
+)
+from evalroom.services import inventory, offers, registry
 
 router = APIRouter(prefix="/venues", tags=["registry"])
 VenueReader = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SITE_AGENT))]
+VenueManager = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR))]
 VenueId = Annotated[str, Path(max_length=64)]
 
 
@@ -31,6 +45,48 @@ def list_(ctx: Ctx, _admin: Admin) -> list[VenuePublic]:
 
 @router.get("/{venue_id}", summary="One venue; operators and site agents see only their own")
 def get(ctx: Ctx, principal: VenueReader, venue_id: VenueId) -> VenuePublic:
-    if principal.role is not Role.COORDINATOR_ADMIN and principal.venue_id != venue_id:
-        raise NotFoundError("venue", venue_id)
+    inventory.check_venue_scope(principal, venue_id)
     return VenuePublic.model_validate(registry.get_venue(ctx.store, venue_id))
+
+
+@router.post("/{venue_id}/rooms", status_code=201, summary="Register a room (admins; the venue's operators)")
+def create_room(ctx: Ctx, principal: VenueManager, venue_id: VenueId, body: RoomCreate) -> RoomPublic:
+    with ctx.store.write() as tx:
+        room = inventory.create_room(tx, principal, venue_id, body)
+    return RoomPublic(id=room.id, venue_id=room.venue_id, code=room.code, name=room.name, kind=room.kind,
+                      fault=room.fault, seats=[])
+
+
+@router.get("/{venue_id}/rooms", summary="Rooms and seats with device states and whether each seat is usable")
+def list_rooms(ctx: Ctx, principal: VenueReader, venue_id: VenueId) -> list[RoomPublic]:
+    return inventory.list_rooms(ctx.store, principal, venue_id)
+
+
+@router.get("/{venue_id}/calendar", summary="Live seat bookings overlapping a period (at most 92 days)")
+def calendar(ctx: Ctx, principal: VenueReader, venue_id: VenueId, start: Annotated[datetime, Query(alias="from")],
+             end: Annotated[datetime, Query(alias="to")]) -> list[BookingPublic]:
+    return offers.venue_calendar(ctx.store, principal, venue_id, _aware(start, "from"), _aware(end, "to"))
+
+
+@router.post("/{venue_id}/credentials", status_code=201, summary="Register a site-agent key (Ed25519 public key)")
+def register_credential(ctx: Ctx, admin: Admin, venue_id: VenueId, body: CredentialCreate) -> CredentialPublic:
+    with ctx.store.write() as tx:
+        return CredentialPublic.model_validate(inventory.register_credential(tx, admin.actor, venue_id, body))
+
+
+@router.get("/{venue_id}/credentials", summary="The venue's site-agent keys")
+def list_credentials(ctx: Ctx, _admin: Admin, venue_id: VenueId) -> list[CredentialPublic]:
+    return [CredentialPublic.model_validate(c) for c in inventory.list_credentials(ctx.store, venue_id)]
+
+
+@router.delete("/{venue_id}/credentials/{credential_id}", summary="Revoke a site-agent key; its links close")
+def revoke_credential(ctx: Ctx, admin: Admin, venue_id: VenueId,
+                      credential_id: Annotated[str, Path(max_length=64)]) -> CredentialPublic:
+    with ctx.store.write() as tx:
+        return CredentialPublic.model_validate(inventory.revoke_credential(tx, admin.actor, venue_id, credential_id))
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise ApiError(ErrorCode.INVALID_INPUT, f"'{name}' needs a time zone, e.g. 2026-12-01T00:00:00+08:00")
+    return value

@@ -1,0 +1,276 @@
+"""The site link: the websocket a venue's site agent keeps open to the coordinator.
+
+Protocol (docs/protocols.md, "Site link", has the full catalogue with examples; sites/protocol.py the
+envelope and its checks):
+
+1. The coordinator sends ``challenge`` (signed, message 1) with a fresh connection id ``ch``.
+2. The agent answers ``hello`` signed with its venue credential: its venue code and ``after``, the last
+   event sequence number it processed. A bad signature, an unknown or revoked credential, a credential of
+   another venue, a stale or replayed message: ``error`` and close (4401 / 4409).
+3. The coordinator sends ``welcome`` (heartbeat interval, ``head``), then every event routed to the venue
+   with ``seq > after`` in order (offers in their blind guest view), first the backlog, then live.
+4. The agent sends ``inventory`` (rooms, seats, device states), ``heartbeat`` every few seconds, and
+   ``confirm`` / ``decline`` for offers; each but heartbeat gets a ``result`` naming the message's ``n``.
+
+Every message in both directions is signed and numbered (replay protection). Business errors (an expired
+offer, too few seats) come back as ``result`` with ``ok: false`` and keep the link; protocol errors close it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from evalroom.api.context import AppContext
+from evalroom.api.errors import error_body
+from evalroom.api.live import EventBroadcaster
+from evalroom.domain.roles import Principal, Role
+from evalroom.errors import ApiError, ErrorCode
+from evalroom.services import inventory, offers, site_link
+from sites.errors import RuleViolation
+from sites.offers import guest_view
+from sites.protocol import (
+    PROTOCOL,
+    Channel,
+    Confirm,
+    Decline,
+    ES256Signer,
+    Heartbeat,
+    Hello,
+    Inventory,
+    decode,
+    ed25519_verify,
+    encode,
+    parse_body,
+)
+
+router = APIRouter(prefix="/site", tags=["site link"])
+log = logging.getLogger(__name__)
+
+FEED_BATCH = 500
+
+
+class _Closed(Exception):
+    """The agent went away."""
+
+
+class _Fatal(ApiError):
+    """An error after which the link is closed (as opposed to a business error answered with a result)."""
+
+
+class _Link:
+    """One connected agent: the channel, serialised sending, and who it speaks for once it said hello."""
+
+    def __init__(self, ws: WebSocket, ctx: AppContext) -> None:
+        self.ws, self.ctx = ws, ctx
+        self.channel = Channel(secrets.token_hex(16),
+                               skew=timedelta(seconds=ctx.settings.site_message_skew_seconds))
+        self._send_lock = asyncio.Lock()
+        self.principal: Principal | None = None
+        self.signed_by: tuple[Any, str] | None = None
+        """The venue and credential id that signed the last message received."""
+        self.last_heard = ctx.clock.now()
+
+    async def send(self, type_: str, body: dict[str, Any]) -> None:
+        key = self.ctx.keyring.active()
+        async with self._send_lock:  # seal and send in one step, so numbers go out in order
+            env = self.channel.seal(type_, body, now=self.ctx.clock.now(),
+                                    signer=ES256Signer(kid=key.kid, private_key=key.private_key))
+            await self.ws.send_text(encode(env))
+
+    async def receive(self, timeout: float | None = None) -> tuple[str, dict[str, Any]]:
+        try:
+            msg = await asyncio.wait_for(self.ws.receive(), timeout)
+        except TimeoutError:
+            raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no hello in time") from None
+        if msg["type"] == "websocket.disconnect":
+            raise _Closed
+        frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes", b"")
+        try:
+            env = decode(frame)
+            # The live credential named by kid, looked up on every message so that a revocation bites at once.
+            kid = env.get("kid")
+            found = await run_in_threadpool(inventory.credential_public_key, self.ctx.store, kid) \
+                if isinstance(kid, str) else None
+
+            def verify(_kid: str, data: bytes, sig: bytes) -> bool:
+                if found is None:
+                    return False
+                # Once the link said hello, only that venue's credentials count.
+                if self.principal is not None and found[0].id != self.principal.venue_id:
+                    return False
+                return ed25519_verify(found[1], data, sig)
+
+            type_, body = self.channel.open(env, now=self.ctx.clock.now(), verify=verify)
+        except RuleViolation as exc:
+            raise ApiError(ErrorCode(exc.code), exc.message) from None
+        self.last_heard = self.ctx.clock.now()
+        self.signed_by = (found[0], kid)  # type: ignore[index]
+        return type_, body
+
+    async def fail(self, exc: ApiError) -> None:
+        with contextlib.suppress(Exception):
+            await self.send("error", error_body(exc.code, exc.message))
+            await self.ws.close(code=4000 + exc.http_status, reason=exc.code.value)
+
+
+@router.websocket("/ws")
+async def site_ws(ws: WebSocket) -> None:
+    ctx: AppContext = ws.app.state.ctx
+    broadcaster: EventBroadcaster = ws.app.state.broadcaster
+    await ws.accept()
+    link = _Link(ws, ctx)
+    try:
+        await link.send("challenge", {"protocol": PROTOCOL})
+        cursor = await _hello(link, broadcaster)
+    except ApiError as exc:
+        await link.fail(exc)
+        return
+    except (_Closed, WebSocketDisconnect, RuntimeError):
+        return
+    principal = link.principal
+    assert principal is not None and principal.venue_id is not None
+    reader = asyncio.create_task(_read_loop(link))
+    reason = "disconnected"
+    try:
+        while not reader.done():
+            cursor = await _push_feed(link, broadcaster, cursor)
+            silent = (ctx.clock.now() - link.last_heard).total_seconds()
+            if silent > ctx.settings.site_offline_after_seconds:
+                reason = "heartbeat_timeout"
+                raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no heartbeat in time; reconnect")
+            waiter = asyncio.create_task(broadcaster.wait_beyond(
+                broadcaster.head, min(ctx.settings.site_heartbeat_seconds, 15.0)))
+            await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        exc = reader.exception()
+        if isinstance(exc, ApiError):
+            reason = "protocol_error"
+            raise exc
+    except ApiError as exc:
+        await link.fail(exc)
+    except (_Closed, WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+        await run_in_threadpool(_close_link, ctx, principal.venue_id, link.channel.id, reason)
+
+
+def _close_link(ctx: AppContext, venue_id: str, link_id: str, reason: str) -> None:
+    with ctx.store.write() as tx:
+        site_link.link_closed(tx, venue_id, link_id, reason)
+
+
+async def _hello(link: _Link, broadcaster: EventBroadcaster) -> int:
+    ctx = link.ctx
+    type_, body = await link.receive(timeout=ctx.settings.websocket_auth_seconds)
+    if type_ != "hello":
+        raise ApiError(ErrorCode.VALIDATION_FAILED, "the first message must be hello")
+    hello = _parse(type_, body)
+    assert isinstance(hello, Hello)
+    # receive() verified the signature with the credential named by kid; it must belong to the venue named.
+    venue, cred_kid = link.signed_by
+    if venue.code != hello.venue:
+        raise ApiError(ErrorCode.SIGNATURE_INVALID, f"this credential is not one of venue {hello.venue!r}")
+    link.principal = Principal(role=Role.SITE_AGENT, subject=cred_kid, venue_id=venue.id)
+
+    def open_link() -> None:
+        with ctx.store.write() as tx:
+            site_link.link_opened(tx, link.principal.actor, venue.id, link.channel.id)
+    await run_in_threadpool(open_link)
+    await link.send("welcome", {
+        "venue_id": venue.id, "venue_code": venue.code, "after": hello.after, "head": broadcaster.head,
+        "heartbeat_ms": int(ctx.settings.site_heartbeat_seconds * 1000),
+        "offline_after_ms": int(ctx.settings.site_offline_after_seconds * 1000),
+    })
+    return hello.after
+
+
+def _parse(type_: str, body: dict[str, Any]) -> Any:
+    try:
+        return parse_body(type_, body)
+    except RuleViolation as exc:
+        raise ApiError(ErrorCode(exc.code), exc.message) from None
+
+
+async def _push_feed(link: _Link, broadcaster: EventBroadcaster, cursor: int) -> int:
+    """Send every event routed to the venue after ``cursor``; return the new cursor."""
+    ctx = link.ctx
+    venue_id = link.principal.venue_id  # type: ignore[union-attr]
+    seen_head = broadcaster.head  # read before the query: every event up to it is committed and in the query
+    while True:
+        batch = await run_in_threadpool(site_link.venue_feed, ctx.store, ctx.settings, venue_id, after=cursor,
+                                        limit=FEED_BATCH)
+        for item in batch:
+            await link.send("event", item)
+            cursor = item["seq"]
+        if len(batch) < FEED_BATCH:
+            return max(cursor, seen_head)
+
+
+async def _read_loop(link: _Link) -> None:
+    """Handle the agent's messages until it goes away (returns) or breaks the protocol (raises ApiError)."""
+    while True:
+        try:
+            type_, body = await link.receive()
+        except (_Closed, WebSocketDisconnect, RuntimeError):
+            return
+        except ApiError as exc:  # not authentic, not fresh, replayed: the link cannot be trusted any more
+            raise _Fatal(exc.code, exc.message) from None
+        n = link.channel.received
+        try:
+            message = _parse(type_, body)
+            result = await _handle(link, message)
+        except ApiError as exc:
+            if isinstance(exc, _Fatal):
+                raise
+            await link.send("result", {"ref": n, "ok": False, **error_body(exc.code, exc.message)})
+            continue
+        if result is not None:
+            await link.send("result", {"ref": n, "ok": True, **result})
+
+
+async def _handle(link: _Link, message: Any) -> dict[str, Any] | None:
+    ctx, principal = link.ctx, link.principal
+    assert principal is not None and principal.venue_id is not None
+    venue_id = principal.venue_id
+
+    def write(step: Callable[[Any], Any]) -> Any:
+        with ctx.store.write() as tx:
+            return step(tx)
+
+    match message:
+        case Heartbeat():
+            if not await run_in_threadpool(site_link.record_heartbeat, ctx.store, venue_id, link.channel.id):
+                # Swept offline meanwhile (a slow link), or superseded by a newer connection of the venue.
+                reopened = await run_in_threadpool(write, lambda tx: site_link.reopen_link(
+                    tx, principal.actor, venue_id, link.channel.id))
+                if not reopened:
+                    raise _Fatal(ErrorCode.CONFLICT, "a newer connection speaks for this venue; this one is closed")
+            return None
+        case Inventory():
+            changes = await run_in_threadpool(write, lambda tx: inventory.report_inventory(
+                tx, principal.actor, venue_id, message))
+            return {"changes": changes}
+        case Confirm():
+            offer = await run_in_threadpool(write, lambda tx: offers.offer_record(tx.session, offers.confirm_offer(
+                tx, principal, message.offer_id, message.version, seat_codes=message.seat_codes)))
+            return {"offer": guest_view(offer, ctx.settings.zone)}
+        case Decline():
+            offer = await run_in_threadpool(write, lambda tx: offers.offer_record(tx.session, offers.decline_offer(
+                tx, principal, message.offer_id, message.version, message.reason)))
+            return {"offer": guest_view(offer, ctx.settings.zone)}
+        case Hello():
+            raise ApiError(ErrorCode.CONFLICT, "hello was already said on this connection")
+    raise ApiError(ErrorCode.VALIDATION_FAILED, "unexpected message")
+
