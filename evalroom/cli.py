@@ -1,4 +1,4 @@
-"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens.
+"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens, the site agent and its key.
 
 Every subcommand but ``demo`` takes ``--config FILE`` and ``--data DIR``; settings come from defaults < file <
 ``EVALROOM_*`` environment < flags (evalroom.config). ``demo`` is self-contained: it ignores ``EVALROOM_*`` and
@@ -193,6 +193,59 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- site agent -------------------------------------------------------------------------------------------
+def cmd_site_agent(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from sites.agent import AgentConfig, SiteAgent
+
+    try:
+        agent = SiteAgent(AgentConfig(venue=args.venue, coordinator=args.coordinator, key_file=args.key,
+                                      inventory_file=args.inventory, state_dir=args.state_dir,
+                                      auto_confirm=args.auto_confirm, ping_interval=args.ping_interval,
+                                      ping_timeout=args.ping_timeout))
+    except (OSError, ValueError) as exc:
+        print(f"evalroom site-agent: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, agent.stop)
+        await agent.run()
+
+    print(f"site agent for {args.venue} -> {args.coordinator} (state in {args.state_dir})", flush=True)
+    asyncio.run(run())
+    return 0
+
+
+def cmd_site_key(args: argparse.Namespace) -> int:
+    """Make a venue credential: the private key stays in --out (mode 0600); the public key is printed for the
+    coordinator admin to register (POST /api/v1/venues/{id}/credentials)."""
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sites.protocol import credential_id
+
+    if args.out.exists():
+        print(f"evalroom site-key: {args.out} exists; refusing to overwrite a credential", file=sys.stderr)
+        return 2
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    print(f"credential id: {credential_id(key.public_key())}")
+    print(f"public key:    {base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}")
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------------
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -253,6 +306,24 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--level", default="primary", choices=["primary", "secondary"])
     sp.add_argument("--audience", default="evalroom-api", choices=["evalroom-api", "evalroom-site", "evalroom-media"])
     sp.add_argument("--minutes", type=int)
+
+    sp = sub.add_parser("site-agent", help="run a venue's site agent (connects to the coordinator)",
+                        description="Run a venue's site agent: report rooms, seats and devices, send heartbeats, "
+                                    "receive offers; reconnects and resumes by itself.")
+    sp.set_defaults(fn=cmd_site_agent)
+    sp.add_argument("--venue", required=True, help="the venue's code, e.g. JN-GGZY")
+    sp.add_argument("--coordinator", required=True, help="the coordinator's URL, e.g. https://coordinator.example")
+    sp.add_argument("--key", type=Path, required=True, help="the venue credential (from 'evalroom site-key')")
+    sp.add_argument("--inventory", type=Path, required=True, help="rooms, seats and device states (TOML)")
+    sp.add_argument("--state-dir", type=Path, required=True, help="where received events and status are kept")
+    sp.add_argument("--auto-confirm", action="store_true", help="confirm pending offers (seats chosen by the coordinator)")
+    sp.add_argument("--ping-interval", type=float, default=5.0, help="seconds between websocket pings")
+    sp.add_argument("--ping-timeout", type=float, default=10.0, help="seconds without a pong before the link is lost")
+
+    sp = sub.add_parser("site-key", help="make a venue credential (Ed25519 key) for a site agent",
+                        description="Make a venue credential: writes the private key, prints the public key.")
+    sp.set_defaults(fn=cmd_site_key)
+    sp.add_argument("--out", type=Path, required=True, help="file for the private key (created with mode 0600)")
     return p
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
@@ -80,7 +81,7 @@ class _Link:
         self.last_heard = ctx.clock.now()
 
     async def send(self, type_: str, body: dict[str, Any]) -> None:
-        key = self.ctx.keyring.active()
+        key = self.ctx.keyring.active
         async with self._send_lock:  # seal and send in one step, so numbers go out in order
             env = self.channel.seal(type_, body, now=self.ctx.clock.now(),
                                     signer=ES256Signer(kid=key.kid, private_key=key.private_key))
@@ -142,13 +143,13 @@ async def site_ws(ws: WebSocket) -> None:
     reason = "disconnected"
     try:
         while not reader.done():
-            cursor = await _push_feed(link, broadcaster, cursor)
+            cursor, seen_head = await _push_feed(link, broadcaster, cursor)
             silent = (ctx.clock.now() - link.last_heard).total_seconds()
             if silent > ctx.settings.site_offline_after_seconds:
                 reason = "heartbeat_timeout"
                 raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no heartbeat in time; reconnect")
             waiter = asyncio.create_task(broadcaster.wait_beyond(
-                broadcaster.head, min(ctx.settings.site_heartbeat_seconds, 15.0)))
+                seen_head, min(ctx.settings.site_heartbeat_seconds, 15.0)))
             await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
         exc = reader.exception()
@@ -163,7 +164,9 @@ async def site_ws(ws: WebSocket) -> None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
-        await run_in_threadpool(_close_link, ctx, principal.venue_id, link.channel.id, reason)
+        # Shielded: the venue must go offline even when the handler itself is being cancelled (shutdown).
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_close_link, ctx, principal.venue_id, link.channel.id, reason)
 
 
 def _close_link(ctx: AppContext, venue_id: str, link_id: str, reason: str) -> None:
@@ -203,8 +206,9 @@ def _parse(type_: str, body: dict[str, Any]) -> Any:
         raise ApiError(ErrorCode(exc.code), exc.message) from None
 
 
-async def _push_feed(link: _Link, broadcaster: EventBroadcaster, cursor: int) -> int:
-    """Send every event routed to the venue after ``cursor``; return the new cursor."""
+async def _push_feed(link: _Link, broadcaster: EventBroadcaster, cursor: int) -> tuple[int, int]:
+    """Send every event routed to the venue after ``cursor``; return the new cursor and the head it is
+    complete up to (wait for news beyond that one, so that nothing committed meanwhile is slept through)."""
     ctx = link.ctx
     venue_id = link.principal.venue_id  # type: ignore[union-attr]
     seen_head = broadcaster.head  # read before the query: every event up to it is committed and in the query
@@ -215,7 +219,7 @@ async def _push_feed(link: _Link, broadcaster: EventBroadcaster, cursor: int) ->
             await link.send("event", item)
             cursor = item["seq"]
         if len(batch) < FEED_BATCH:
-            return max(cursor, seen_head)
+            return max(cursor, seen_head), seen_head
 
 
 async def _read_loop(link: _Link) -> None:
