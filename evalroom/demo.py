@@ -2,8 +2,10 @@
 
 The demo starts a real coordinator (uvicorn, SQLite under OUT) and then plays the people of a remote
 evaluation against it over HTTP and the websocket, as their clients would: the coordinator admin registers
-the regions and venues (济南 as host, 西安 as guest) and staff, the host operator creates the session, the
-supervisors follow its events live. Each later capability extends the script, so that in the end the demo
+the regions and venues (济南 as host, 西安 as guest), their site-agent keys and staff; each venue's site agent
+(a real ``evalroom site-agent`` process) connects and reports its rooms and seats; the host operator creates
+the session, the supervisors follow its events live, the host asks for guest seats, the coordinator draws
+the guest venue blind, and the guest's site agent confirms the offer by itself. Each later capability extends the script, so that in the end the demo
 runs a whole remote evaluation by itself.
 
 ``--exit`` stops after the script and writes ``OUT/summary.json`` listing what was produced, by kind.
@@ -12,10 +14,13 @@ Without it the coordinator keeps serving, so a person can log in with the printe
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +31,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from websockets.sync.client import connect as ws_connect
 
 from evalroom import __version__
@@ -40,6 +47,9 @@ from evalroom.storage.store import read_events, verify_stored_chain
 __all__ = ["run_demo"]
 
 MARKER = ".evalroom-demo"
+SPECIALTIES = ["B01", "B02"]
+"""Specialty codes the demo's expert pools cover (e.g. B01 roads and bridges, B02 construction cost)."""
+AGENT_SEATS = 4
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -49,6 +59,7 @@ class DemoRun:
     out: Path
     passwords: dict[str, str] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    agents: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def say(self, text: str) -> None:
         print(f"  · {text}", flush=True)
@@ -83,13 +94,21 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
     admin = _login(client, run, "admin")
     run.say("coordinator admin logged in")
 
-    sd = _check(client.post("/api/v1/regions", json={"code": "SD", "name": "山东省"}, headers=admin), 201)
-    sn = _check(client.post("/api/v1/regions", json={"code": "SN", "name": "陕西省"}, headers=admin), 201)
+    sd = _check(client.post("/api/v1/regions", headers=admin, json={
+        "code": "SD", "name": "山东省", "ca_name": "山东CA", "specialties": SPECIALTIES}), 201)
+    sn = _check(client.post("/api/v1/regions", headers=admin, json={
+        "code": "SN", "name": "陕西省", "ca_name": "陕西CA", "specialties": SPECIALTIES}), 201)
     host = _check(client.post("/api/v1/venues", headers=admin, json={
         "code": "JN-GGZY", "name": "济南市公共资源交易中心", "city": "济南", "region_id": sd["id"]}), 201)
     guest = _check(client.post("/api/v1/venues", headers=admin, json={
         "code": "XA-GGZY", "name": "西安市公共资源交易中心", "city": "西安", "region_id": sn["id"]}), 201)
     run.say(f"registered host venue {host['name']} and guest venue {guest['name']}")
+    for venue in (host, guest):
+        run.agents.append(_start_agent(client, run, admin, venue))
+    _wait(lambda: all(_check(client.get(f"/api/v1/venues/{v['id']}", headers=admin))["online"] for v in (host, guest))
+          and all(_usable_seats(client, admin, v) == AGENT_SEATS for v in (host, guest)),
+          "both site agents online with their rooms reported")
+    run.say(f"site agents of both venues connected and reported {AGENT_SEATS} working seats each")
 
     staff = [("jn-operator", "济南 场地工作人员", "hall-operator", host["id"]),
              ("xa-operator", "西安 场地工作人员", "hall-operator", guest["id"]),
@@ -132,8 +151,73 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
                             json={"scheduled_start": later.isoformat()}))
         live = json.loads(ws.recv(timeout=10))["event"]
     run.say(f"supervisor saw {len(backlog)} past events, then live: {live['kind']} (seq {live['seq']})")
+
+    # 要约: the host asks for 2 guest seats; with 四不知 on, the coordinator draws the guest venue.
+    offer = _check(client.post(f"/api/v1/sessions/{session['id']}/offers", headers=operator,
+                               json={"seats": 2, "specialties": ["B01"]}), 201)
+    run.say(f"host asked for 2 guest seats; the coordinator drew a guest (hidden from the host: "
+            f"{offer.get('guest_hidden', False)})")
+    confirmed = _wait(lambda: (o := _check(client.get(f"/api/v1/offers/{offer['offer_id']}", headers=admin)))["state"]
+                      == "confirmed" and o, "the guest's site agent confirms the offer")
+    guest_operator = _login(client, run, "xa-operator")
+    guest_view = _check(client.get(f"/api/v1/offers/{offer['offer_id']}", headers=guest_operator))
+    run.say(f"the guest's site agent confirmed it, seats {', '.join(guest_view['assigned_seats'])}; the guest "
+            f"operator sees only {guest_view['date']}, {guest_view['duration_minutes']} min, "
+            f"{guest_view['seats']} seats, {', '.join(guest_view['specialties'])}")
     run.facts.update(session=session, ws_url=ws_url, live_event=live["kind"],
-                     venues={"host": host["name"], "guest": guest["name"]})
+                     venues={"host": host["name"], "guest": guest["name"]},
+                     offer={"state": confirmed["state"], "guest_venue": confirmed["guest_venue_id"] == guest["id"],
+                            "assigned_seats": guest_view["assigned_seats"],
+                            "hidden_from_host": bool(offer.get("guest_hidden"))})
+
+
+def _wait(check: Any, what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting until {what}")
+        time.sleep(0.2)
+    return value
+
+
+def _usable_seats(client: httpx.Client, headers: dict[str, str], venue: dict[str, Any]) -> int:
+    rooms = _check(client.get(f"/api/v1/venues/{venue['id']}/rooms", headers=headers))
+    return sum(seat["usable"] for room in rooms for seat in room["seats"])
+
+
+def _start_agent(client: httpx.Client, run: DemoRun, admin: dict[str, str], venue: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """A venue's site agent as the venue would run it: its own key (registered by the admin), its inventory
+    file, its own process, confirming offers by itself."""
+    home = run.out / "agents" / venue["code"]
+    home.mkdir(parents=True)
+    key = ed25519.Ed25519PrivateKey.generate()
+    key_file = home / "venue-key.pem"
+    key_file.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    os.chmod(key_file, 0o600)
+    public = base64.urlsafe_b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).rstrip(b"=")
+    _check(client.post(f"/api/v1/venues/{venue['id']}/credentials", headers=admin,
+                       json={"public_key": public.decode(), "label": "demo site agent"}), 201)
+    seats = "\n".join(f'  {{ code = "A-{i:02d}", pc = "ok", network = "ok", microphone = "ok", speaker = "ok", '
+                       f'camera = "ok" }},' for i in range(1, AGENT_SEATS + 1))
+    (home / "rooms.toml").write_text(f'[[rooms]]\ncode = "R1"\nname = "远程异地评标室"\nkind = "single"\n'
+                                     f'seats = [\n{seats}\n]\n', encoding="utf-8")
+    log = (home / "agent.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "evalroom", "site-agent", "--venue", venue["code"],
+                             "--coordinator", run.base, "--key", str(key_file), "--inventory", str(home / "rooms.toml"),
+                             "--state-dir", str(home / "state"), "--auto-confirm"],
+                            stdout=log, stderr=subprocess.STDOUT, env={k: v for k, v in os.environ.items()
+                                                                       if not k.startswith("EVALROOM_")})
+
+
+def _stop_agents(run: DemoRun) -> None:
+    for proc in run.agents:
+        proc.terminate()
+    for proc in run.agents:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
@@ -155,6 +239,7 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
         "keys": rel(list((run.out / "keys").glob("*.pem"))),
         "exports": rel(list(exports.iterdir())),
         "credentials": rel([creds]),
+        "site_agents": rel([p for p in (run.out / "agents").rglob("*") if p.is_file() and p.suffix != ".pem"]),
     }
 
 
@@ -192,7 +277,8 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
         run.say(f"event chain verified: {events} events, intact")
         files = _write_outputs(run, ctx)
         summary = {"evalroom_version": __version__, "base_url": run.base, "files": files,
-                   "session": run.facts["session"], "checks": {"event_chain": "intact", "events": events}}
+                   "session": run.facts["session"], "offer": run.facts["offer"],
+                   "checks": {"event_chain": "intact", "events": events}}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _print_where_to_look(run)
         if exit_after:
@@ -202,6 +288,7 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
             thread.join(0.5)
         return 0
     finally:
+        _stop_agents(run)
         server.should_exit = True
         thread.join(15)
 

@@ -98,14 +98,22 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
     result = evalroom("demo", "--out", str(out), "--exit", "--port", "0")
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["checks"] == {"event_chain": "intact", "events": 16}
-    for kind in ("database", "keys", "exports", "credentials"):
+    assert summary["checks"]["event_chain"] == "intact"
+    assert summary["offer"] == {"state": "confirmed", "guest_venue": True, "assigned_seats": ["R1/A-01", "R1/A-02"],
+                                "hidden_from_host": True}
+    for kind in ("database", "keys", "exports", "credentials", "site_agents"):
         assert summary["files"][kind], kind
         for rel in summary["files"][kind]:
             assert (out / rel).is_file(), rel
     events = [json.loads(line) for line in (out / "exports/events.jsonl").read_text().splitlines()]
-    assert [e["seq"] for e in events] == list(range(1, 17))
-    assert events[-1]["kind"] == "session.updated"
+    assert [e["seq"] for e in events] == list(range(1, summary["checks"]["events"] + 1))
+    kinds = [e["kind"] for e in events]
+    for kind in ("venue.credential_registered", "venue.online", "seat.created", "session.updated",
+                 "offer.guest_drawn", "offer.created", "offer.confirmed"):
+        assert kind in kinds, kind
+    # The guest's agent got the offer, blind: nothing in its inbox names the host or the project.
+    inbox = (out / "agents/XA-GGZY/state/inbox.jsonl").read_text(encoding="utf-8")
+    assert "offer.created" in inbox and "济南" not in inbox and "JN-GGZY" not in inbox and "道路" not in inbox
     assert "http://127.0.0.1:" in result.stdout and "/docs" in result.stdout
     # A second run starts afresh in its own directory; a foreign directory is never emptied.
     assert evalroom("demo", "--out", str(out), "--exit", "--port", "0").returncode == 0
