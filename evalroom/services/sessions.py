@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from evalroom.clock import format_time
 from evalroom.config import Settings
-from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import SessionCreate, SessionUpdate, SupervisorAssign

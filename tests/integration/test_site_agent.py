@@ -161,11 +161,12 @@ def test_agents_catch_up_after_an_outage_on_an_impaired_link(tmp_path: Path) -> 
         db = sqlite3.connect(f"file:{data / 'evalroom.db'}?mode=ro", uri=True)
         try:
             for agent in agents:
-                def routed() -> list[int]:
-                    return [row[0] for row in db.execute(
+                def caught_up(agent: Agent = agent) -> bool:
+                    routed = [row[0] for row in db.execute(
                         "SELECT seq FROM event_venues WHERE venue_id = ? ORDER BY seq", (agent.venue["id"],))]
-                _eventually(lambda: agent.inbox() and [e["seq"] for e in agent.inbox()] == routed(),
-                            f"{agent.venue['code']}'s agent has every event routed to it, in order", timeout=30)
+                    return [e["seq"] for e in agent.inbox()] == routed
+                _eventually(caught_up, f"{agent.venue['code']}'s agent has every event routed to it, in order",
+                            timeout=30)
                 status = agent.status()
                 assert status["duplicates"] == 0
                 assert status["connections"] >= 2  # it did reconnect
