@@ -7,20 +7,18 @@ broadcaster and disposes of the engine at shutdown.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from evalroom import __version__
 from evalroom.api.context import AppContext, build_context
 from evalroom.api.errors import install_error_handlers
 from evalroom.api.limits import BodyLimitMiddleware
 from evalroom.api.live import EventBroadcaster
+from evalroom.api.periodic import Periodic
 from evalroom.api.routes import accounts, auth, events, health, offers, regions, rooms, sessions, site, venues
 from evalroom.clock import Clock
 from evalroom.config import Settings
@@ -33,17 +31,6 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
 
-async def _housekeep(ctx: AppContext) -> None:
-    """Expire overdue offers and mark silent venues offline, every ``housekeeping_seconds``. Every
-    coordinator process runs it; the work is idempotent and done under the write lock."""
-    while True:
-        await asyncio.sleep(ctx.settings.housekeeping_seconds)
-        try:
-            await run_in_threadpool(site_link.housekeep, ctx.store, ctx.settings)
-        except Exception:  # a failed round (database away) must not stop the next one
-            log.warning("housekeeping failed", exc_info=True)
-
-
 def create_app(settings: Settings, clock: Clock | None = None, *, context: AppContext | None = None) -> FastAPI:
     ctx = context or build_context(settings, clock)
     broadcaster = EventBroadcaster(ctx.store, ctx.settings.event_poll_seconds)
@@ -51,14 +38,16 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broadcaster.start()
-        housekeeper = asyncio.create_task(_housekeep(ctx), name="housekeeping")
+        # Expires overdue offers and marks silent venues offline. Every coordinator process runs it; the work
+        # is idempotent and done under the write lock.
+        housekeeper = Periodic("housekeeping", ctx.settings.housekeeping_seconds,
+                               lambda: site_link.housekeep(ctx.store, ctx.settings))
+        housekeeper.start()
         log.info("coordinator ready (database: %s)", ctx.engine.url.get_backend_name())
         try:
             yield
         finally:
-            housekeeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeper
+            await housekeeper.stop()
             await broadcaster.stop()
             ctx.close()
 

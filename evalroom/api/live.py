@@ -14,6 +14,8 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
+from evalroom.api.periodic import Periodic
+
 from evalroom.storage.store import Store
 
 __all__ = ["EventBroadcaster"]
@@ -28,7 +30,7 @@ class EventBroadcaster:
         self._head = 0
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._poller = Periodic("event-head-poll", poll_seconds, store.head, lambda head: self._advance(head[0]))
 
     @property
     def head(self) -> int:
@@ -38,13 +40,10 @@ class EventBroadcaster:
         self._loop = asyncio.get_running_loop()
         self._head = (await run_in_threadpool(self._store.head))[0]
         self._store.on_commit(self.notify_threadsafe)
-        self._task = asyncio.create_task(self._poll(), name="event-head-poll")
+        self._poller.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._poller.stop()
 
     def notify_threadsafe(self, seq: int) -> None:
         """Called after a commit, from whatever thread committed."""
@@ -64,11 +63,3 @@ class EventBroadcaster:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
         return self._head
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_seconds)
-            try:
-                self._advance((await run_in_threadpool(self._store.head))[0])
-            except Exception:  # the database may be briefly unreachable; streams fall back to their own timeouts
-                log.warning("polling the event head failed", exc_info=True)
