@@ -33,7 +33,7 @@ from evalroom.storage.models import EvalSession, Offer, RegionSpecialty, Room, S
 from evalroom.storage.store import Store, Tx
 from sites.calendar import FreeSeat, Window, check_window, choose_seats
 from sites.errors import RuleViolation
-from sites.offers import LIVE, OfferAction, OfferState, guest_view, host_view, next_state, response_deadline
+from sites.offers import OfferAction, OfferState, guest_view, host_view, next_state, response_deadline
 from sites.pairing import Candidate, rank
 
 __all__ = [
@@ -173,6 +173,9 @@ def offer_view_for(principal: Principal, settings: Settings, record: Mapping[str
 
 
 _PROPOSAL_HIDDEN = ("seed", "candidates", "chosen")
+_GUEST_ANSWERS = ("offer.confirmed", "offer.declined")
+"""Offer events whose actor is the guest venue (its operator or site agent): while blind, the host is not
+told who that is; an operator's user name or an agent's credential id would name the guest."""
 
 
 def event_view_for(principal: Principal, settings: Settings, session: EvalSession, event: Event) -> dict[str, Any]:
@@ -182,6 +185,8 @@ def event_view_for(principal: Principal, settings: Settings, session: EvalSessio
     if principal.role is Role.HALL_OPERATOR and not _host_may_see_guest(settings, session):
         if event.kind.startswith("offer.") and "offer" in event.payload:
             data["payload"] = {**event.payload, "offer": host_view(event.payload["offer"], reveal_guest=False)}
+            if event.kind in _GUEST_ANSWERS:
+                data["actor"] = "guest-venue"
             data["redacted"] = True
         elif event.kind == "offer.guest_drawn":
             data["payload"] = {k: v for k, v in event.payload.items() if k not in _PROPOSAL_HIDDEN}
