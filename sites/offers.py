@@ -103,15 +103,18 @@ def guest_view(record: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     return view
 
 
-_GUEST_IDENTIFYING = ("guest_venue_id", "seat_ids", "seat_codes", "reason")
+_GUEST_IDENTIFYING = ("guest_venue_id", "seat_ids", "seat_codes")
 
 
 def host_view(record: Mapping[str, Any], *, reveal_guest: bool) -> dict[str, Any]:
     """What the host venue's operators may know of an offer: everything but who the guest is, until
-    ``reveal_guest`` (blindness off, or check-in open)."""
+    ``reveal_guest`` (blindness off, or check-in open). The guest's decline reason is its own words and is
+    hidden too; the host's own cancel reason is not."""
     view = dict(record)
     if not reveal_guest:
         for key in _GUEST_IDENTIFYING:
             view.pop(key, None)
+        if record.get("state") == OfferState.DECLINED:
+            view.pop("reason", None)
         view["guest_hidden"] = True
     return view

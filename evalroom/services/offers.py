@@ -287,9 +287,14 @@ def _guest_offer(tx: Tx, principal: Principal, offer_id: str) -> Offer:
     return offer
 
 
-def _check_answerable(offer: Offer, version: int, now: datetime, action: OfferAction) -> None:
+def _check_not_overdue(offer: Offer, now: datetime) -> None:
+    """A pending offer past its deadline is expired, whether or not the housekeeper has recorded it yet."""
     if offer.state == OfferState.EXPIRED or (offer.state == OfferState.PENDING and now >= offer.respond_by):
         raise ApiError(ErrorCode.OFFER_EXPIRED, f"the offer's deadline {format_time(offer.respond_by)} has passed")
+
+
+def _check_answerable(offer: Offer, version: int, now: datetime, action: OfferAction) -> None:
+    _check_not_overdue(offer, now)
     try:
         next_state(OfferState(offer.state), action)
     except RuleViolation as exc:
@@ -380,8 +385,9 @@ def _transition(offer: Offer, action: OfferAction) -> OfferState:
 
 def change_offer(tx: Tx, settings: Settings, principal: Principal, offer_id: str, data: OfferChange) -> Offer:
     offer = _host_offer(tx, principal, offer_id)
-    state = _transition(offer, OfferAction.CHANGE)
     now = tx.now()
+    _check_not_overdue(offer, now)
+    state = _transition(offer, OfferAction.CHANGE)
     window = _window(data.starts_at or offer.starts_at, data.ends_at or offer.ends_at)
     _check_window(settings, window, now)
     changes: dict[str, Any] = {}

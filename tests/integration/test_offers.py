@@ -229,6 +229,9 @@ def test_an_unanswered_offer_expires(api: Api) -> None:
     before = snapshot(api.ctx)
     refused(api.confirm(api.guest_op, created["offer_id"]), 409, "offer_expired")
     refused(api.decline(api.guest_op, created["offer_id"], "太晚了"), 409, "offer_expired")
+    # Overdue is expired even before the housekeeper records it: the host cannot revive it by a change.
+    refused(api.client.patch(f"{API}/offers/{created['offer_id']}", headers=api.op(), json={"seats": 3}),
+            409, "offer_expired")
     assert snapshot(api.ctx) == before
     assert api.offer(created["offer_id"])["state"] == "pending"
 

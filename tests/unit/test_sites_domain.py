@@ -454,6 +454,11 @@ def test_host_view_hides_the_guest_until_revealed() -> None:
     assert record["guest_venue_id"] == GUEST_ID, "the record itself is not changed"
 
 
+def test_host_view_keeps_the_hosts_own_cancel_reason() -> None:
+    hidden = host_view(_record(state="cancelled", reason="项目暂停"), reveal_guest=False)
+    assert hidden["reason"] == "项目暂停" and "guest_venue_id" not in hidden
+
+
 # --- pairing ----------------------------------------------------------------------------------------------
 SEED = bytes(range(32))
 OTHER_SEED = bytes(range(1, 33))
