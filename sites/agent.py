@@ -68,6 +68,9 @@ def load_inventory(path: Path) -> Inventory:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"inventory {path}: {exc}") from None
+    unknown = sorted(set(data) - {"rooms"})
+    if unknown:
+        raise ValueError(f"inventory {path}: unknown key(s) {', '.join(unknown)} (only [[rooms]])")
     rooms = []
     for room in data.get("rooms", []):
         seats = [{"code": seat.get("code"), "devices": {k: v for k, v in seat.items() if k != "code"}}
@@ -94,6 +97,8 @@ class AgentConfig:
     ping_timeout: float = 10.0
     backoff_initial: float = 0.5
     backoff_max: float = 15.0
+    skew_seconds: float = 120.0
+    """How far the coordinator's message times may be from this machine's clock (as site_message_skew_seconds)."""
 
 
 @dataclass
@@ -126,13 +131,23 @@ class SiteAgent:
 
     # --- durable state --------------------------------------------------------------------------------
     def _last_inbox_seq(self) -> int:
-        last = 0
-        if self.inbox.exists():
-            with self.inbox.open(encoding="utf-8") as f:
-                for line in f:
-                    if line.strip():
-                        last = json.loads(line)["seq"]
-        return last
+        items = self._read_inbox()
+        return items[-1]["seq"] if items else 0
+
+    def _pending_offers(self) -> list[dict[str, Any]]:
+        """Offers whose latest state in the inbox is pending."""
+        latest: dict[str, dict[str, Any]] = {}
+        for item in self._read_inbox():
+            offer = item["data"].get("offer")
+            if offer:
+                latest[offer["offer_id"]] = offer
+        return [o for o in latest.values() if o["state"] == "pending"]
+
+    def _read_inbox(self) -> list[dict[str, Any]]:
+        if not self.inbox.exists():
+            return []
+        with self.inbox.open(encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
 
     def _append_inbox(self, item: dict[str, Any]) -> None:
         with self.inbox.open("a", encoding="utf-8") as f:
@@ -229,7 +244,7 @@ class SiteAgent:
         """One connection: handshake, inventory, then heartbeats and events until it ends. Returns whether
         the handshake completed (which resets the backoff)."""
         first = decode(await asyncio.wait_for(ws.recv(), self.config.open_timeout))
-        channel = Channel(str(first.get("ch")), skew=timedelta(minutes=2))
+        channel = Channel(str(first.get("ch")), skew=timedelta(seconds=self.config.skew_seconds))
         try:
             type_, _ = channel.open(first, now=self.clock(), verify=es256_verifier(self._coordinator_key))
         except RuleViolation as exc:
@@ -259,6 +274,11 @@ class SiteAgent:
         await send("inventory", self.inventory.model_dump(mode="json"))
         heartbeat = asyncio.create_task(self._heartbeats(send, body["heartbeat_ms"] / 1000))
         pending: dict[int, dict[str, Any]] = {}
+        if self.config.auto_confirm:
+            # An offer recorded in the inbox but not acted on (the agent stopped in between) is answered now;
+            # one already answered meanwhile gets a harmless conflict back.
+            for offer in self._pending_offers():
+                pending[await send("confirm", {"offer_id": offer["offer_id"], "version": offer["version"]})] = offer
         try:
             while True:
                 try:

@@ -50,10 +50,11 @@ def _inventory(path: Path, seats: int) -> Path:
 
 
 class Agent:
-    def __init__(self, root: Path, venue: dict[str, Any], api: httpx.Client, env: dict[str, str], url: str) -> None:
+    def __init__(self, root: Path, venue: dict[str, Any], api: httpx.Client, env: dict[str, str], url: str,
+                 state_exists: bool = False) -> None:
         self.venue = venue
         self.dir = root / venue["code"]
-        self.dir.mkdir()
+        self.dir.mkdir(exist_ok=state_exists)
         key = self.dir / "venue-key.pem"
         out = evalroom_cli("site-key", "--out", str(key), env=env).stdout
         public = next(line.split()[-1] for line in out.splitlines() if line.startswith("public key:"))
@@ -188,4 +189,48 @@ def test_agents_catch_up_after_an_outage_on_an_impaired_link(tmp_path: Path) -> 
         for agent in agents:
             agent.stop()
         relay.stop()
+        coordinator.stop()
+
+
+def test_an_offer_recorded_but_not_acted_on_is_answered_after_a_restart(tmp_path: Path) -> None:
+    """The agent stopped after writing an offer to its inbox and before confirming it: on the next start it
+    resumes after that event (so the coordinator does not send it again) and still confirms the offer."""
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    evalroom_cli("account", "create", "--data", str(data), "--username", "admin", "--role", "coordinator-admin",
+                 env=env, stdin=PASSWORD + "\n")
+    coordinator = Coordinator(data, env)
+    token = httpx.post(f"{coordinator.base}/api/v1/auth/login",
+                       json={"username": "admin", "password": PASSWORD}).json()["access_token"]
+    api = httpx.Client(base_url=coordinator.base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    agent: Agent | None = None
+    try:
+        region = api.post("/api/v1/regions", json={"code": unique_code("R"), "name": "测试省"}).json()
+        host, guest = (api.post("/api/v1/venues", json={"code": unique_code("V"), "name": n, "city": n,
+                                                        "region_id": region["id"]}).json() for n in ("甲", "乙"))
+        start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=1, minute=0, second=0, microsecond=0)
+        session = api.post("/api/v1/sessions", json={
+            "code": unique_code("S"), "title": "t", "host_venue_id": host["id"],
+            "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=2)).isoformat()}).json()
+        offer = api.post(f"/api/v1/sessions/{session['id']}/offers",
+                         json={"guest_venue_id": guest["id"], "seats": 1}).json()
+        # The inbox as the agent left it: the offer's event written, nothing done about it.
+        db = sqlite3.connect(f"file:{data / 'evalroom.db'}?mode=ro", uri=True)
+        try:
+            seq = db.execute("SELECT max(seq) FROM event_venues WHERE venue_id = ?", (guest["id"],)).fetchone()[0]
+        finally:
+            db.close()
+        state = tmp_path / guest["code"] / "state"
+        state.mkdir(parents=True)
+        guest_offer = {k: offer[k] for k in ("offer_id", "state", "version", "seats")}
+        (state / "inbox.jsonl").write_text(json.dumps({"seq": seq, "kind": "offer.created", "at": "",
+                                                       "data": {"offer": guest_offer}}) + "\n", encoding="utf-8")
+        agent = Agent(tmp_path, guest, api, env, coordinator.base, state_exists=True)
+        _eventually(lambda: api.get(f"/api/v1/offers/{offer['offer_id']}").json()["state"] == "confirmed",
+                    "the restarted agent confirms the offer it had not answered")
+        assert all(e["seq"] > seq for e in agent.inbox()[1:]), "the offer's event was not sent again"
+    finally:
+        if agent is not None:
+            agent.stop()
+        api.close()
         coordinator.stop()

@@ -156,6 +156,9 @@ async def site_ws(ws: WebSocket) -> None:
         if isinstance(exc, ApiError):
             reason = "protocol_error"
             raise exc
+        if exc is not None:
+            reason = "internal_error"
+            log.error("site link of venue %s failed", principal.venue_id, exc_info=exc)
     except ApiError as exc:
         await link.fail(exc)
     except (_Closed, WebSocketDisconnect, RuntimeError):
