@@ -21,7 +21,11 @@ rules that a schema cannot express.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
+
+from sites.errors import RuleViolation
 
 __all__ = [
     "ApiError",
@@ -32,6 +36,7 @@ __all__ = [
     "EvalroomError",
     "ForbiddenError",
     "NotFoundError",
+    "domain_rules",
 ]
 
 
@@ -167,3 +172,13 @@ class NotFoundError(ApiError):
 class ConflictError(ApiError):
     def __init__(self, message: str) -> None:
         super().__init__(ErrorCode.CONFLICT, message)
+
+
+@contextmanager
+def domain_rules() -> Iterator[None]:
+    """Run code of the ``sites`` domain: a :class:`~sites.errors.RuleViolation` it raises (which carries the
+    value of one of these codes, since ``sites`` cannot import them) becomes the ApiError with that code."""
+    try:
+        yield
+    except RuleViolation as exc:
+        raise ApiError(ErrorCode(exc.code), exc.message) from None

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Candidate", "lot", "rank"]
+__all__ = ["Candidate", "least_recently_used_first", "lot", "rank"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class Candidate:
     """When this venue last confirmed an offer as a guest; None if never (those come first)."""
 
 
+def least_recently_used_first(last_lent_at: datetime | None) -> tuple[bool, datetime]:
+    """A sort key: venues that never lent come first, then the one that lent longest ago."""
+    return last_lent_at is not None, last_lent_at or datetime.min
+
+
 def lot(seed: bytes, venue_id: str) -> str:
     return hmac.new(seed, venue_id.encode(), hashlib.sha256).hexdigest()
 
@@ -37,5 +42,4 @@ def rank(candidates: Sequence[Candidate], seed: bytes) -> list[Candidate]:
     """Candidates in the order they are proposed: least recently used first, ties by the seeded lot."""
     if len(seed) < 16:
         raise ValueError("the seed must have at least 128 bits")
-    return sorted(candidates, key=lambda c: (c.last_lent_at is not None, c.last_lent_at or datetime.min,
-                                             lot(seed, c.venue_id)))
+    return sorted(candidates, key=lambda c: (*least_recently_used_first(c.last_lent_at), lot(seed, c.venue_id)))

@@ -7,6 +7,7 @@ allow and calls every route as every role.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,10 +16,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from evalroom.api.context import AppContext
 from evalroom.auth.tokens import AUDIENCE_API, VerifiedToken
 from evalroom.domain.roles import Principal, Role
-from evalroom.errors import AuthError, ErrorCode, ForbiddenError
+from evalroom.errors import ApiError, AuthError, ErrorCode, ForbiddenError
 from evalroom.services.accounts import is_revoked
 
-__all__ = ["Admin", "AnyUser", "Ctx", "CurrentToken", "authenticate", "require"]
+__all__ = ["Admin", "AnyUser", "Ctx", "CurrentToken", "authenticate", "aware", "require"]
+
+
+def aware(value: datetime, name: str) -> datetime:
+    """A time from a query string must carry its zone (bodies use schemas.Time, which insists on it)."""
+    if value.tzinfo is None:
+        raise ApiError(ErrorCode.INVALID_INPUT, f"'{name}' needs a time zone, e.g. 2026-12-01T09:00:00+08:00")
+    return value
 
 
 def get_ctx(request: Request) -> AppContext:

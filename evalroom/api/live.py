@@ -15,7 +15,6 @@ import logging
 from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.periodic import Periodic
-
 from evalroom.storage.store import Store
 
 __all__ = ["EventBroadcaster"]

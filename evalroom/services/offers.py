@@ -26,15 +26,17 @@ from evalroom.clock import format_time
 from evalroom.config import Settings
 from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role
-from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
+from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError, domain_rules
 from evalroom.schemas import BookingPublic, OfferChange, OfferCreate, VenueCapacity
 from evalroom.services.access import check_can_change_session
+from evalroom.services.inventory import check_venue_scope
 from evalroom.storage.models import EvalSession, Offer, RegionSpecialty, Room, Seat, SeatBooking, Venue
 from evalroom.storage.store import Store, Tx
 from sites.calendar import FreeSeat, Window, check_window, choose_seats
+from sites.devices import DEVICES, DeviceState
 from sites.errors import RuleViolation
 from sites.offers import OfferAction, OfferState, guest_view, host_view, next_state, response_deadline
-from sites.pairing import Candidate, rank
+from sites.pairing import Candidate, least_recently_used_first, rank
 
 __all__ = [
     "cancel_offer",
@@ -56,27 +58,25 @@ __all__ = [
 SYSTEM = "system:coordinator"
 
 
-def rule(exc: RuleViolation) -> ApiError:
-    return ApiError(ErrorCode(exc.code), exc.message)
-
-
 def _window(start: datetime, end: datetime) -> Window:
-    try:
+    with domain_rules():
         return Window(start, end)
-    except RuleViolation as exc:
-        raise rule(exc) from None
 
 
 def _check_window(settings: Settings, window: Window, now: datetime) -> None:
-    try:
+    with domain_rules():
         check_window(window, now=now, zone=settings.zone, may_cross_midnight=settings.booking_may_cross_midnight)
-    except RuleViolation as exc:
-        raise rule(exc) from None
+
+
+def _deadline(settings: Settings, now: datetime, window: Window, requested: datetime | None) -> datetime:
+    with domain_rules():
+        return response_deadline(now=now, window_start=window.start, requested=requested,
+                                 default=timedelta(minutes=settings.offer_response_minutes))
 
 
 # --- free seats and search --------------------------------------------------------------------------------
 _USABLE = and_(Seat.fault.is_(None), Room.fault.is_(None),
-               *(getattr(Seat, d) == "ok" for d in ("pc", "network", "microphone", "speaker", "camera")))
+               *(getattr(Seat, d) == DeviceState.OK.value for d in DEVICES))
 
 
 def free_seats(s: Session, venue_ids: Sequence[str], window: Window, *, session_id: str | None) -> dict[str, list[FreeSeat]]:
@@ -122,8 +122,7 @@ def search(store: Store, settings: Settings, principal: Principal, *, seats: int
     with store.read() as s:
         found = _capacities(s, seats, specialties, window, session_id=None,
                             exclude=[principal.venue_id] if principal.venue_id else [])
-    ordered = sorted(found, key=lambda vc: (vc[0].last_lent_at is not None, vc[0].last_lent_at or datetime.min,
-                                            vc[0].code))
+    ordered = sorted(found, key=lambda vc: (*least_recently_used_first(vc[0].last_lent_at), vc[0].code))
     if principal.role is not Role.COORDINATOR_ADMIN and settings.blind_pairing:
         return len(ordered), None
     return len(ordered), [VenueCapacity(venue_id=v.id, code=v.code, name=v.name, city=v.city, region_id=v.region_id,
@@ -225,11 +224,7 @@ def create_offer(tx: Tx, settings: Settings, principal: Principal, session_id: s
     now = tx.now()
     window = _window(data.starts_at or session.scheduled_start, data.ends_at or session.scheduled_end)
     _check_window(settings, window, now)
-    try:
-        respond_by = response_deadline(now=now, window_start=window.start, requested=data.respond_by,
-                                       default=timedelta(minutes=settings.offer_response_minutes))
-    except RuleViolation as exc:
-        raise rule(exc) from None
+    respond_by = _deadline(settings, now, window, data.respond_by)
     asked = set(tx.session.scalars(select(Offer.guest_venue_id).where(Offer.session_id == session.id)))
     draw: dict[str, Any] | None = None
     if data.guest_venue_id is not None:
@@ -295,10 +290,7 @@ def _check_not_overdue(offer: Offer, now: datetime) -> None:
 
 def _check_answerable(offer: Offer, version: int, now: datetime, action: OfferAction) -> None:
     _check_not_overdue(offer, now)
-    try:
-        next_state(OfferState(offer.state), action)
-    except RuleViolation as exc:
-        raise rule(exc) from None
+    _transition(offer, action)
     if version != offer.version:
         raise ConflictError(f"the offer was changed: it is at version {offer.version}, not {version}; "
                             "read it again and answer the current terms")
@@ -313,13 +305,11 @@ def confirm_offer(tx: Tx, principal: Principal, offer_id: str, version: int, *,
     _check_answerable(offer, version, now, OfferAction.CONFIRM)
     window = Window(offer.starts_at, offer.ends_at)
     free = free_seats(tx.session, [offer.guest_venue_id], window, session_id=offer.session_id)[offer.guest_venue_id]
-    try:
+    with domain_rules():
         if seat_ids is None and seat_codes is None:
             chosen = choose_seats(free, offer.seats)
         else:
             chosen = _named_seats(tx.session, offer, free, seat_ids, seat_codes)
-    except RuleViolation as exc:
-        raise rule(exc) from None
     kinds = dict(tx.session.execute(select(Room.id, Room.kind).where(Room.id.in_({c.room_id for c in chosen}))).all())
     tx.session.add_all(SeatBooking(id=str(uuid.uuid4()), seat_id=c.seat_id, room_id=c.room_id,
                                    venue_id=offer.guest_venue_id, session_id=offer.session_id, offer_id=offer.id,
@@ -364,9 +354,7 @@ def decline_offer(tx: Tx, principal: Principal, offer_id: str, version: int, rea
 # --- host changes -----------------------------------------------------------------------------------------
 def _host_offer(tx: Tx, principal: Principal, offer_id: str) -> Offer:
     offer = tx.session.get(Offer, offer_id)
-    if offer is None:
-        raise NotFoundError("offer", offer_id)
-    if principal.role is not Role.COORDINATOR_ADMIN and principal.venue_id != offer.host_venue_id:
+    if offer is None or (principal.role is not Role.COORDINATOR_ADMIN and principal.venue_id != offer.host_venue_id):
         raise NotFoundError("offer", offer_id)
     return offer
 
@@ -377,10 +365,8 @@ def _release(tx: Tx, offer: Offer) -> None:
 
 
 def _transition(offer: Offer, action: OfferAction) -> OfferState:
-    try:
+    with domain_rules():
         return next_state(OfferState(offer.state), action)
-    except RuleViolation as exc:
-        raise rule(exc) from None
 
 
 def change_offer(tx: Tx, settings: Settings, principal: Principal, offer_id: str, data: OfferChange) -> Offer:
@@ -401,11 +387,7 @@ def change_offer(tx: Tx, settings: Settings, principal: Principal, offer_id: str
     if window.end != offer.ends_at:
         offer.ends_at = window.end
         changes["ends_at"] = format_time(window.end)
-    try:
-        respond_by = response_deadline(now=now, window_start=window.start, requested=data.respond_by,
-                                       default=timedelta(minutes=settings.offer_response_minutes))
-    except RuleViolation as exc:
-        raise rule(exc) from None
+    respond_by = _deadline(settings, now, window, data.respond_by)
     if not changes and data.respond_by is None:
         raise ApiError(ErrorCode.INVALID_INPUT, "the change changes nothing")
     if respond_by != offer.respond_by:
@@ -475,12 +457,11 @@ def list_guest_offers(store: Store, settings: Settings, principal: Principal) ->
 
 
 def venue_calendar(store: Store, principal: Principal, venue_id: str, start: datetime, end: datetime) -> list[BookingPublic]:
+    check_venue_scope(principal, venue_id)
     window = _window(start, end)
     if window.duration > timedelta(days=92):
         raise ApiError(ErrorCode.INVALID_INPUT, "ask for at most 92 days at a time")
     with store.read() as s:
-        if principal.role is not Role.COORDINATOR_ADMIN and principal.venue_id != venue_id:
-            raise NotFoundError("venue", venue_id)
         if s.get(Venue, venue_id) is None:
             raise NotFoundError("venue", venue_id)
         q = (select(SeatBooking, Seat, Room).join(Seat, Seat.id == SeatBooking.seat_id)

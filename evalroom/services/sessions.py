@@ -17,8 +17,8 @@ from evalroom.config import Settings
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import SessionCreate, SessionUpdate, SupervisorAssign
-from evalroom.services.offers import event_view_for
 from evalroom.services.access import can_read_session, check_can_change_session, check_can_read_session
+from evalroom.services.offers import event_view_for
 from evalroom.storage.models import Account, EvalSession, SessionSupervisor, Venue
 from evalroom.storage.store import Store, Tx, read_events
 

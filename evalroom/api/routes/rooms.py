@@ -11,9 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from evalroom.api.deps import Ctx, require
+from evalroom.api.deps import Ctx, aware, require
 from evalroom.domain.roles import Principal, Role
-from evalroom.errors import ApiError, ErrorCode
 from evalroom.schemas import FaultMark, RoomPublic, SearchResult, SeatCreate, SeatPublic, Specialty
 from evalroom.services import inventory, offers
 
@@ -47,8 +46,6 @@ def mark_seat(ctx: Ctx, principal: Manager, seat_id: Annotated[str, Path(max_len
 def search(ctx: Ctx, principal: Manager, seats: Annotated[int, Query(ge=1, le=500)],
            start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
            specialty: Annotated[list[Specialty], Query(max_length=50)] = []) -> SearchResult:  # noqa: B006
-    if start.tzinfo is None or end.tzinfo is None:
-        raise ApiError(ErrorCode.INVALID_INPUT, "'from' and 'to' need a time zone, e.g. 2026-12-01T09:00:00+08:00")
     count, venues = offers.search(ctx.store, ctx.settings, principal, seats=seats, specialties=specialty,
-                                  start=start, end=end)
+                                  start=aware(start, "from"), end=aware(end, "to"))
     return SearchResult(count=count, venues=venues)

@@ -27,9 +27,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from evalroom.api.context import AppContext
 from evalroom.api.deps import Admin, Ctx, authenticate, require
 from evalroom.api.errors import error_body
-from evalroom.api.context import AppContext
 from evalroom.auth.tokens import VerifiedToken
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode

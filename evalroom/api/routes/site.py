@@ -34,9 +34,8 @@ from evalroom.api.context import AppContext
 from evalroom.api.errors import error_body
 from evalroom.api.live import EventBroadcaster
 from evalroom.domain.roles import Principal, Role
-from evalroom.errors import ApiError, ErrorCode
+from evalroom.errors import ApiError, ErrorCode, domain_rules
 from evalroom.services import inventory, offers, site_link
-from sites.errors import RuleViolation
 from sites.offers import guest_view
 from sites.protocol import (
     PROTOCOL,
@@ -95,7 +94,7 @@ class _Link:
         if msg["type"] == "websocket.disconnect":
             raise _Closed
         frame = msg.get("text") if msg.get("text") is not None else msg.get("bytes", b"")
-        try:
+        with domain_rules():
             env = decode(frame)
             # The live credential named by kid, looked up on every message so that a revocation bites at once.
             kid = env.get("kid")
@@ -111,8 +110,6 @@ class _Link:
                 return ed25519_verify(found[1], data, sig)
 
             type_, body = self.channel.open(env, now=self.ctx.clock.now(), verify=verify)
-        except RuleViolation as exc:
-            raise ApiError(ErrorCode(exc.code), exc.message) from None
         self.last_heard = self.ctx.clock.now()
         self.signed_by = (found[0], kid)  # type: ignore[index]
         return type_, body
@@ -203,10 +200,8 @@ async def _hello(link: _Link, broadcaster: EventBroadcaster) -> int:
 
 
 def _parse(type_: str, body: dict[str, Any]) -> Any:
-    try:
+    with domain_rules():
         return parse_body(type_, body)
-    except RuleViolation as exc:
-        raise ApiError(ErrorCode(exc.code), exc.message) from None
 
 
 async def _push_feed(link: _Link, broadcaster: EventBroadcaster, cursor: int) -> tuple[int, int]:

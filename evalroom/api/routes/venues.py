@@ -11,9 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from evalroom.api.deps import Admin, Ctx, require
+from evalroom.api.deps import Admin, Ctx, aware, require
 from evalroom.domain.roles import Principal, Role
-from evalroom.errors import ApiError, ErrorCode
 from evalroom.schemas import (
     BookingPublic,
     CredentialCreate,
@@ -65,7 +64,7 @@ def list_rooms(ctx: Ctx, principal: VenueReader, venue_id: VenueId) -> list[Room
 @router.get("/{venue_id}/calendar", summary="Live seat bookings overlapping a period (at most 92 days)")
 def calendar(ctx: Ctx, principal: VenueReader, venue_id: VenueId, start: Annotated[datetime, Query(alias="from")],
              end: Annotated[datetime, Query(alias="to")]) -> list[BookingPublic]:
-    return offers.venue_calendar(ctx.store, principal, venue_id, _aware(start, "from"), _aware(end, "to"))
+    return offers.venue_calendar(ctx.store, principal, venue_id, aware(start, "from"), aware(end, "to"))
 
 
 @router.post("/{venue_id}/credentials", status_code=201, summary="Register a site-agent key (Ed25519 public key)")
@@ -85,8 +84,3 @@ def revoke_credential(ctx: Ctx, admin: Admin, venue_id: VenueId,
     with ctx.store.write() as tx:
         return CredentialPublic.model_validate(inventory.revoke_credential(tx, admin.actor, venue_id, credential_id))
 
-
-def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None:
-        raise ApiError(ErrorCode.INVALID_INPUT, f"'{name}' needs a time zone, e.g. 2026-12-01T00:00:00+08:00")
-    return value
