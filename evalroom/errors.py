@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from typing import Any
 
 from sites.errors import RuleViolation
 
@@ -93,6 +94,13 @@ class ErrorCode(StrEnum):
     """The offer's deadline to respond has passed."""
     MESSAGE_REPLAYED = "message_replayed"
     """A signed site-link message was sent again (its sequence number was already used on this connection)."""
+    POOL_TOO_SMALL = "pool_too_small"
+    """An expert draw cannot fill its quotas: too few eligible experts; ``details`` names each short venue and
+    specialty with the numbers needed and eligible."""
+    IMPORT_REJECTED = "import_rejected"
+    """An import file has errors; ``details`` lists them by row and field. Nothing was imported."""
+    NOT_ON_COMMITTEE = "not_on_committee"
+    """No drawn member of this session at this venue has the identity number presented at check-in."""
     # 5xx
     NOT_READY = "not_ready"
     """The service is up but cannot serve yet (database unreachable, schema not current)."""
@@ -127,6 +135,9 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_ENOUGH_SEATS: 409,
     ErrorCode.OFFER_EXPIRED: 409,
     ErrorCode.MESSAGE_REPLAYED: 409,
+    ErrorCode.POOL_TOO_SMALL: 409,
+    ErrorCode.IMPORT_REJECTED: 422,
+    ErrorCode.NOT_ON_COMMITTEE: 404,
     ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }
@@ -143,10 +154,12 @@ class ConfigError(EvalroomError):
 class ApiError(EvalroomError):
     """A failure a client should see, with a stable code and a human-readable message."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.details = details
+        """Where and what, item by item (rows of an import, problems of a plan); never the offending input."""
 
     @property
     def http_status(self) -> int:

@@ -42,7 +42,7 @@ def _www_authenticate(code: ErrorCode) -> dict[str, str] | None:
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.code, exc.message, headers=_www_authenticate(exc.code))
+    return error_response(exc.code, exc.message, exc.details, headers=_www_authenticate(exc.code))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
