@@ -87,6 +87,19 @@ class Settings(BaseModel):
     site_message_skew_seconds: float = Field(default=120, gt=0, le=3600)
     """How far a signed site-link message's timestamp may be from the receiver's clock."""
 
+    # --- the committee ---
+    specialty_tree_file: Path | None = None
+    """The specialty classification (JSON, docs/formats.md). Unset: the built-in tree shaped like the national
+    2018 classification (evalroom/data/specialties.json)."""
+    committee_rules_file: Path | None = None
+    """The committee-size rules by project type (TOML). Unset: evalroom/data/committee_rules.toml, with the
+    national minimums and its sources."""
+    avoid_same_tenderer_days: int = Field(default=90, ge=0, le=3650)
+    """An expert who evaluated for the same tenderer within this many days before the session is not drawn
+    (a local rule; 0 turns it off)."""
+    expert_login_code_minutes: int = Field(default=10, ge=1, le=120)
+    """How long the one-time login code an expert gets at check-in stays valid."""
+
     @field_validator("local_timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from evalroom.auth.passwords import MIN_LENGTH
 from evalroom.domain.roles import Role, SupervisorLevel
@@ -328,6 +338,118 @@ class SessionPublic(Public):
 class SupervisorAssign(Request):
     account_id: Id
     level: SupervisorLevel
+
+
+# --- expert pools and the committee -----------------------------------------------------------------------
+Text200 = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=500)]
+DateText = Annotated[StrictStr, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+
+
+class ExpertImport(Request):
+    format: Literal["csv", "json"]
+    content: Annotated[StrictStr, Field(min_length=1, description="The file's text (docs/formats.md)")]
+
+
+class ImportResult(BaseModel):
+    region_id: str
+    created: int
+    updated: int
+    unchanged: int
+    file_sha256: str
+
+
+class DateRange(Request):
+    from_: DateText = Field(alias="from")
+    to: DateText
+
+
+class ExpertUpdate(Request):
+    credit_status: Literal["active", "suspended", "blacklisted"] | None = None
+    reason: Reason = Field(description="Why: recorded with the change")
+    punished: StrictBool | None = None
+    unavailable: Annotated[list[DateRange], Field(max_length=100)] | None = None
+
+
+class ExpertPublic(BaseModel):
+    id: str
+    region_id: str
+    code: str | None
+    name: str
+    id_number: str = Field(description="Masked: the address code and the last four characters")
+    employer: str
+    specialties: list[str]
+    certificate: str | None
+    credit_status: str
+    credit_reason: str | None
+    punished: bool
+    ties: list[str]
+    unavailable: list[list[str]]
+    recent_evaluations: list[dict[str, str]]
+    updated_at: datetime
+
+
+class PlanQuota(Request):
+    venue: Annotated[StrictStr, Field(pattern=r"^(host|offer:[0-9a-f-]{36})$",
+                                      description="'host', or 'offer:<id>' for the guest venue of a confirmed offer")]
+    specialties: Annotated[dict[Specialty, StrictInt], Field(min_length=1, max_length=20)]
+
+
+class PlanParties(Request):
+    tenderer: Text200
+    authority: Text200 | None = None
+    supervisor: Text200 | None = None
+    bidders: Annotated[list[Text200], Field(max_length=500)] = Field(default_factory=list)
+
+
+class CommitteePlanSet(Request):
+    project_type: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    total: Annotated[StrictInt, Field(ge=1, le=99)]
+    representatives: Annotated[StrictInt, Field(ge=0, le=99)] = 0
+    quotas: Annotated[list[PlanQuota], Field(min_length=1, max_length=20)]
+    budget_yuan: Annotated[StrictStr, Field(pattern=r"^\d{1,15}(\.\d{1,2})?$")] | None = None
+    complex_project: StrictBool = False
+    exclude_home_region: StrictBool = False
+    parties: PlanParties
+
+
+class RepresentativeCreate(Request):
+    name: Annotated[StrictStr, Field(min_length=1, max_length=50)]
+    id_number: Annotated[StrictStr, Field(min_length=18, max_length=18)]
+
+
+class Vacate(Request):
+    reason: Reason
+
+
+class CheckIn(Request):
+    id_number: Annotated[StrictStr, Field(min_length=1, max_length=32, description="As read from the ID card")]
+    id_card: Literal["pass", "fail"] = Field(description="The card reader's verdict on the card itself")
+    face_match: Literal["pass", "fail"]
+    face_score: Annotated[StrictStr, Field(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$")] | None = None
+    seat: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,32}/[A-Za-z0-9-]{1,32}$",
+                                     description="ROOM/SEAT code at the operator's venue")]
+
+
+class ExpertLogin(Request):
+    code: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+
+
+class Declaration(Request):
+    conflict: StrictBool
+    reason: Reason | None = None
+    text_sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$",
+                                            description="The hash of the declaration text as it was read")]
+
+    @model_validator(mode="after")
+    def _reason_with_conflict(self) -> Declaration:
+        if self.conflict != (self.reason is not None):
+            raise ValueError("a declared conflict needs a reason, and only a conflict has one")
+        return self
+
+
+class VoteCast(Request):
+    candidate_member_id: Id
 
 
 # --- events -----------------------------------------------------------------------------------------------

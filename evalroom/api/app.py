@@ -19,10 +19,24 @@ from evalroom.api.errors import install_error_handlers
 from evalroom.api.limits import BodyLimitMiddleware
 from evalroom.api.live import EventBroadcaster
 from evalroom.api.periodic import Periodic
-from evalroom.api.routes import accounts, auth, events, health, offers, regions, rooms, sessions, site, venues
+from evalroom.api.routes import (
+    accounts,
+    auth,
+    committee,
+    events,
+    experts,
+    health,
+    offers,
+    regions,
+    rooms,
+    sessions,
+    site,
+    venues,
+)
 from evalroom.clock import Clock
 from evalroom.config import Settings
 from evalroom.schemas import ERROR_RESPONSES
+from evalroom.services import committee as committee_service
 from evalroom.services import site_link
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -38,10 +52,13 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broadcaster.start()
-        # Expires overdue offers and marks silent venues offline. Every coordinator process runs it; the work
-        # is idempotent and done under the write lock.
-        housekeeper = Periodic("housekeeping", ctx.settings.housekeeping_seconds,
-                               lambda: site_link.housekeep(ctx.store, ctx.settings))
+        # Expires overdue offers, marks silent venues offline and finishes draws a crash interrupted. Every
+        # coordinator process runs it; the work is idempotent and done under the write lock.
+        def housekeep() -> int:
+            return (site_link.housekeep(ctx.store, ctx.settings)
+                    + committee_service.complete_pending_draws(ctx.store, ctx.sealer, ctx.committee, ctx.settings))
+
+        housekeeper = Periodic("housekeeping", ctx.settings.housekeeping_seconds, housekeep)
         housekeeper.start()
         log.info("coordinator ready (database: %s)", ctx.engine.url.get_backend_name())
         try:
@@ -65,6 +82,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     app.state.broadcaster = broadcaster
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
-    for module in (health, auth, accounts, regions, venues, rooms, sessions, offers, site, events):
+    for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee, site,
+                   events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

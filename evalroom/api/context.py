@@ -14,8 +14,10 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from evalroom.auth.keys import KeyDirectory, KeyRing
+from evalroom.auth.sealing import Sealer, load_or_create_sealer
 from evalroom.auth.tokens import TokenService
 from evalroom.clock import Clock, SystemClock
+from evalroom.committee_config import CommitteeConfig, load_committee_config
 from evalroom.config import Settings
 from evalroom.errors import ConfigError
 from evalroom.storage import migrate
@@ -35,6 +37,8 @@ class AppContext:
     store: Store
     keyring: KeyDirectory
     tokens: TokenService
+    sealer: Sealer
+    committee: CommitteeConfig
 
     def close(self) -> None:
         self.engine.dispose()
@@ -74,5 +78,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     keyring = load_or_create_keyring(settings, clock)
     tokens = TokenService(keyring, issuer=settings.issuer, clock=clock,
                           lifetime=timedelta(minutes=settings.access_token_minutes))
+    committee = load_committee_config(settings)
+    sealer = load_or_create_sealer(settings.effective_key_dir,
+                                   may_create=settings.is_embedded or settings.environment == "development")
     return AppContext(settings=settings, clock=clock, engine=store.engine, store=store, keyring=keyring,
-                      tokens=tokens)
+                      tokens=tokens, sealer=sealer, committee=committee)

@@ -11,7 +11,7 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ForbiddenError, NotFoundError
 from evalroom.storage.models import EvalSession
 
-__all__ = ["can_read_session", "check_can_change_session", "check_can_read_session"]
+__all__ = ["can_read_session", "check_can_change_session", "check_can_read_session", "check_host_or_admin"]
 
 
 def can_read_session(principal: Principal, session: EvalSession) -> bool:
@@ -38,3 +38,12 @@ def check_can_change_session(principal: Principal, session: EvalSession | None, 
     if not (principal.role is Role.HALL_OPERATOR and principal.venue_id == session.host_venue_id):
         raise ForbiddenError("only an operator of the host venue may change this session")
     return session
+
+
+def check_host_or_admin(principal: Principal, session: EvalSession | None, session_id: str) -> EvalSession:
+    """The host venue's operators, or the coordinator admin acting for the coordinator (offers, draws)."""
+    if principal.role is Role.COORDINATOR_ADMIN:
+        if session is None:
+            raise NotFoundError("session", session_id)
+        return session
+    return check_can_change_session(principal, session, session_id)

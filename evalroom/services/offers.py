@@ -28,7 +28,7 @@ from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError, domain_rules
 from evalroom.schemas import BookingPublic, OfferChange, OfferCreate, VenueCapacity
-from evalroom.services.access import check_can_change_session
+from evalroom.services.access import check_host_or_admin
 from evalroom.services.inventory import check_venue_scope
 from evalroom.storage.models import EvalSession, Offer, RegionSpecialty, Room, Seat, SeatBooking, Venue
 from evalroom.storage.store import Store, Tx
@@ -208,17 +208,8 @@ def _record_offer_event(tx: Tx, actor: str, kind: str, offer: Offer, **extra: An
 
 
 # --- creating offers --------------------------------------------------------------------------------------
-def _session_for_host(tx: Tx, principal: Principal, session_id: str) -> EvalSession:
-    session = tx.session.get(EvalSession, session_id)
-    if principal.role is Role.COORDINATOR_ADMIN:
-        if session is None:
-            raise NotFoundError("session", session_id)
-        return session
-    return check_can_change_session(principal, session, session_id)
-
-
 def create_offer(tx: Tx, settings: Settings, principal: Principal, session_id: str, data: OfferCreate) -> Offer:
-    session = _session_for_host(tx, principal, session_id)
+    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
     if session.state != "waiting":
         raise ConflictError(f"offers are made while the session is waiting (it is {session.state})")
     now = tx.now()

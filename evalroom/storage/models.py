@@ -11,7 +11,7 @@ both SQLite and PostgreSQL, so even a bug or a hand-typed statement cannot rewri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -34,10 +35,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Account",
     "Base",
+    "ChairVote",
+    "Committee",
+    "CommitteeMember",
+    "Draw",
     "EvalSession",
     "EventHead",
     "EventRow",
     "EventVenue",
+    "Expert",
+    "ExpertEvaluation",
     "Offer",
     "Region",
     "RegionSpecialty",
@@ -335,3 +342,149 @@ class RevokedToken(Base):
     __tablename__ = "revoked_tokens"
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+
+# --- the committee (issue 4): expert pools, plans, draws, members, the chair ---------------------------------
+_LIVE_MEMBER = "state IN ('drawn', 'checked_in', 'seated')"
+
+
+class Expert(Base):
+    """An expert in a region's pool (专家库). The identity number is kept sealed (AES-GCM under the coordinator's
+    sealing key, evalroom.auth.sealing), findable only by its keyed hash, and shown masked."""
+
+    __tablename__ = "experts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), nullable=False, index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+    """The pool's own number for the expert, if it has one."""
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    id_number_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    id_number_sealed: Mapped[str] = mapped_column(String(200), nullable=False)
+    id_number_masked: Mapped[str] = mapped_column(String(18), nullable=False)
+    employer: Mapped[str] = mapped_column(String(200), nullable=False)
+    specialties: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    certificate: Mapped[str | None] = mapped_column(String(200))
+    """A reference to the expert's signing certificate (issuer and serial), checked when signing lands."""
+    credit_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    credit_reason: Mapped[str | None] = mapped_column(String(500))
+    punished: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    ties: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    unavailable: Mapped[list[list[str]]] = mapped_column(JSON, nullable=False)
+    """Inclusive date ranges as ``[["2026-12-01", "2026-12-03"], ...]``."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("region_id", "code"),
+        CheckConstraint("credit_status IN ('active', 'suspended', 'blacklisted')", name="credit_status"),
+    )
+
+
+class ExpertEvaluation(Base):
+    """An evaluation the expert sat on: imported history, or a session of this coordinator. Feeds the
+    "same tenderer within N days" avoidance rule."""
+
+    __tablename__ = "expert_evaluations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    expert_id: Mapped[str] = mapped_column(ForeignKey("experts.id"), nullable=False, index=True)
+    tenderer: Mapped[str] = mapped_column(String(200), nullable=False)
+    evaluated_on: Mapped[date] = mapped_column(Date, nullable=False)
+    source: Mapped[str] = mapped_column(String(8), nullable=False)
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("eval_sessions.id"))
+    __table_args__ = (CheckConstraint("source IN ('import', 'session')", name="source"),)
+
+
+class Committee(Base):
+    """A session's committee: its plan, the project facts avoidance is judged by, and the chair election."""
+
+    __tablename__ = "committees"
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), primary_key=True)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    """The plan as set (quotas name the host or a confirmed offer); see services/committee.py."""
+    parties: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    """Tenderer, project authority, supervising body, bidders: what avoidance compares employers with."""
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    election_round: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    election_candidates: Mapped[list[str] | None] = mapped_column(JSON)
+    chair_member_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Draw(Base):
+    """One draw (initial or a replacement): commitment, outcome, revealed seed. The seed is sealed until it is
+    revealed, so a crash between commit and reveal resumes with the committed seed (domain/draw.py)."""
+
+    __tablename__ = "draws"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    vacancy_member_id: Mapped[str | None] = mapped_column(String(36))
+    """For a replacement: the member whose place is refilled."""
+    commitment: Mapped[str] = mapped_column(String(64), nullable=False)
+    seed_sealed: Mapped[str] = mapped_column(String(200), nullable=False)
+    seed_hex: Mapped[str | None] = mapped_column(String(64))
+    """Set when revealed."""
+    outcome: Mapped[str | None] = mapped_column(String(8))
+    requested_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint("purpose IN ('initial', 'replacement')", name="purpose"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('drawn', 'failed')", name="outcome"),
+    )
+
+
+class CommitteeMember(Base):
+    """A place on a committee: a drawn expert or a named representative of the tenderer (domain/members.py)."""
+
+    __tablename__ = "committee_members"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    expert_id: Mapped[str | None] = mapped_column(ForeignKey("experts.id"), index=True)
+    draw_id: Mapped[str | None] = mapped_column(ForeignKey("draws.id"))
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False, index=True)
+    specialty: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    id_number_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    replaces_member_id: Mapped[str | None] = mapped_column(String(36))
+    seat_id: Mapped[str | None] = mapped_column(ForeignKey("seats.id"))
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    login_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    login_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_jti: Mapped[str | None] = mapped_column(String(64))
+    """The expert's newest access token, revoked when the member leaves the committee."""
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declaration_sha256: Mapped[str | None] = mapped_column(String(64))
+    vacancy_reason: Mapped[str | None] = mapped_column(String(500))
+    vacated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        CheckConstraint("kind IN ('expert', 'representative')", name="kind"),
+        CheckConstraint("state IN ('drawn', 'checked_in', 'seated', 'declined', 'no_show', 'recused', 'voided')",
+                        name="state"),
+        CheckConstraint("(kind = 'expert') = (expert_id IS NOT NULL)", name="expert_has_expert"),
+        # An expert is drawn at most once per session, whatever became of the first draw.
+        Index("uq_committee_members_expert", "session_id", "expert_id", unique=True,
+              sqlite_where=text("expert_id IS NOT NULL"), postgresql_where=text("expert_id IS NOT NULL")),
+        # A person holds at most one live place, and a seat at most one live member, per session.
+        Index("uq_committee_members_live_person", "session_id", "id_number_hash", unique=True,
+              sqlite_where=text(_LIVE_MEMBER), postgresql_where=text(_LIVE_MEMBER)),
+        Index("uq_committee_members_live_seat", "session_id", "seat_id", unique=True,
+              sqlite_where=text(f"seat_id IS NOT NULL AND {_LIVE_MEMBER}"),
+              postgresql_where=text(f"seat_id IS NOT NULL AND {_LIVE_MEMBER}")),
+    )
+
+
+class ChairVote(Base):
+    """One member's vote in one round of the chair election."""
+
+    __tablename__ = "chair_votes"
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)
+    voter_member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), primary_key=True)
+    candidate_member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -41,6 +41,9 @@ PINNED = {
     "not_enough_seats": 409,
     "offer_expired": 409,
     "message_replayed": 409,
+    "pool_too_small": 409,
+    "import_rejected": 422,
+    "not_on_committee": 404,
     "not_ready": 503,
     "internal": 500,
 }
@@ -51,7 +54,8 @@ def test_the_set_of_code_values_is_pinned():
         "bad_request", "validation_failed", "invalid_input", "malformed_json", "body_too_large", "unsupported_media_type",
         "not_authenticated", "token_invalid", "token_expired", "token_wrong_audience", "token_revoked",
         "login_failed", "signature_invalid", "message_stale", "forbidden", "not_found", "method_not_allowed",
-        "conflict", "double_booked", "not_enough_seats", "offer_expired", "message_replayed", "not_ready", "internal",
+        "conflict", "double_booked", "not_enough_seats", "offer_expired", "message_replayed", "pool_too_small",
+        "import_rejected", "not_on_committee", "not_ready", "internal",
     }
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from evalroom.api.deps import AnyUser, Ctx, CurrentToken
-from evalroom.schemas import LoginRequest, PrincipalPublic, TokenResponse
-from evalroom.services import accounts
+from evalroom.api.deps import AnyUser, Ctx, CurrentToken, require
+from evalroom.domain.roles import Principal, Role
+from evalroom.schemas import ExpertLogin, LoginRequest, PrincipalPublic, TokenResponse
+from evalroom.services import accounts, committee
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -16,6 +17,18 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/login", summary="Exchange a staff username and password for a short-lived access token")
 def login(ctx: Ctx, body: LoginRequest) -> TokenResponse:
     issued = accounts.login(ctx.store, ctx.tokens, ctx.settings, body.username, body.password)
+    return TokenResponse(access_token=issued.token, expires_at=issued.expires_at, role=issued.principal.role)
+
+
+@router.post("/expert-login", summary="Exchange the one-time code from check-in for an expert token (session and seat)")
+def expert_login(ctx: Ctx, body: ExpertLogin) -> TokenResponse:
+    issued = committee.redeem_login_code(ctx.store, ctx.tokens, body.code)
+    return TokenResponse(access_token=issued.token, expires_at=issued.expires_at, role=issued.principal.role)
+
+
+@router.post("/refresh", summary="Experts: a fresh token for the seat's current login (the old one is revoked)")
+def refresh(ctx: Ctx, principal: Annotated[Principal, Depends(require(Role.EXPERT))], token: CurrentToken) -> TokenResponse:
+    issued = committee.refresh_expert_token(ctx.store, ctx.tokens, principal, token.jti)
     return TokenResponse(access_token=issued.token, expires_at=issued.expires_at, role=issued.principal.role)
 
 

@@ -1,0 +1,179 @@
+"""Expert pools (专家库): import from CSV or JSON, read, change an expert's credit status or availability.
+
+An import is all or nothing: the file is parsed and checked in full (evalroom.domain.expert_rows) and then
+checked against the database (an identity number already in another region's pool, a pool number held by
+another expert), and only a file without a single error is written, in one transaction with one event. An
+expert is identified by the keyed hash of their identity number: importing the same person again updates
+them. Identity numbers never appear in events or answers other than masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from evalroom.auth.sealing import Sealer
+from evalroom.domain.avoidance import CreditStatus, ExpertFacts
+from evalroom.domain.expert_rows import ExpertRow, parse_expert_file
+from evalroom.domain.identity import mask_id_number
+from evalroom.domain.specialties import SpecialtyTree
+from evalroom.errors import ApiError, ErrorCode, NotFoundError
+from evalroom.schemas import ExpertPublic, ExpertUpdate, ImportResult
+from evalroom.storage.models import Expert, ExpertEvaluation, Region
+from evalroom.storage.store import Store, Tx
+
+__all__ = ["ID_CONTEXT", "expert_public", "get_expert", "import_experts", "list_experts", "pool_facts",
+           "update_expert"]
+
+ID_CONTEXT = "expert.id_number"
+"""The sealing and lookup context of identity numbers (evalroom.auth.sealing)."""
+RECENT_DAYS = 365
+"""How far back an expert's answer lists their evaluations."""
+
+
+def _fields(row: ExpertRow) -> dict[str, Any]:
+    return {"code": row.code, "name": row.name, "employer": row.employer, "specialties": list(row.specialties),
+            "certificate": row.certificate, "credit_status": row.credit_status.value, "punished": row.punished,
+            "ties": list(row.ties), "unavailable": [[a.isoformat(), b.isoformat()] for a, b in row.unavailable]}
+
+
+def import_experts(tx: Tx, sealer: Sealer, tree: SpecialtyTree, actor: str, region_id: str, data: bytes,
+                   fmt: str) -> ImportResult:
+    if tx.session.get(Region, region_id) is None:
+        raise NotFoundError("region", region_id)
+    rows = parse_expert_file(data, fmt, tree)
+    hashes = {r.row: sealer.lookup(r.id_number, ID_CONTEXT) for r in rows}
+    existing = {e.id_number_hash: e for e in tx.session.scalars(
+        select(Expert).where(Expert.id_number_hash.in_(list(hashes.values()))))}
+    codes = {e.code: e for e in tx.session.scalars(
+        select(Expert).where(Expert.region_id == region_id, Expert.code.in_([r.code for r in rows if r.code])))}
+    errors = []
+    for r in rows:
+        found = existing.get(hashes[r.row])
+        if found is not None and found.region_id != region_id:
+            errors.append({"row": r.row, "field": "id_number", "code": "in_other_pool",
+                           "message": "this person is already in another region's pool"})
+        holder = codes.get(r.code) if r.code else None
+        if holder is not None and holder.id_number_hash != hashes[r.row]:
+            errors.append({"row": r.row, "field": "code", "code": "duplicate",
+                           "message": f"pool number {r.code} belongs to another expert of this region"})
+    if errors:
+        raise ApiError(ErrorCode.IMPORT_REJECTED, f"nothing was imported: {len(errors)} error(s); the first: row "
+                       f"{errors[0]['row']}, {errors[0]['message']}", details=errors)
+    now = tx.now()
+    created, updated, unchanged = [], [], 0
+    for r in rows:
+        fields = _fields(r)
+        expert = existing.get(hashes[r.row])
+        if expert is None:
+            expert = Expert(id=str(uuid.uuid4()), region_id=region_id, id_number_hash=hashes[r.row],
+                            id_number_sealed=sealer.seal(r.id_number.encode(), ID_CONTEXT),
+                            id_number_masked=mask_id_number(r.id_number), created_at=now, updated_at=now, **fields)
+            tx.session.add(expert)
+            created.append(expert.id)
+        elif any(getattr(expert, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(expert, k, v)
+            expert.updated_at = now
+            updated.append(expert.id)
+        else:
+            unchanged += 1
+        tx.session.flush()
+        # The file's history replaces what an earlier import said; evaluations of our own sessions stay.
+        tx.session.execute(delete(ExpertEvaluation).where(ExpertEvaluation.expert_id == expert.id,
+                                                          ExpertEvaluation.source == "import"))
+        tx.session.add_all(ExpertEvaluation(id=str(uuid.uuid4()), expert_id=expert.id, tenderer=t, evaluated_on=d,
+                                            source="import") for t, d in r.evaluations)
+    digest = hashlib.sha256(data).hexdigest()
+    tx.record(actor=actor, kind="experts.imported",
+              payload={"region_id": region_id, "format": fmt, "file_sha256": digest, "rows": len(rows),
+                       "created": created, "updated": updated, "unchanged": unchanged})
+    return ImportResult(region_id=region_id, created=len(created), updated=len(updated), unchanged=unchanged,
+                        file_sha256=digest)
+
+
+def _evaluations(s: Session, expert_id: str, since: date) -> list[ExpertEvaluation]:
+    return list(s.scalars(select(ExpertEvaluation).where(ExpertEvaluation.expert_id == expert_id,
+                                                         ExpertEvaluation.evaluated_on >= since)
+                          .order_by(ExpertEvaluation.evaluated_on.desc())))
+
+
+def expert_public(s: Session, expert: Expert, today: date) -> ExpertPublic:
+    recent = _evaluations(s, expert.id, today - timedelta(days=RECENT_DAYS))
+    return ExpertPublic(
+        id=expert.id, region_id=expert.region_id, code=expert.code, name=expert.name,
+        id_number=expert.id_number_masked, employer=expert.employer, specialties=list(expert.specialties),
+        certificate=expert.certificate, credit_status=expert.credit_status, credit_reason=expert.credit_reason,
+        punished=expert.punished, ties=list(expert.ties), unavailable=[list(r) for r in expert.unavailable],
+        recent_evaluations=[{"date": e.evaluated_on.isoformat(), "tenderer": e.tenderer, "source": e.source}
+                            for e in recent],
+        updated_at=expert.updated_at)
+
+
+def list_experts(store: Store, region_id: str, today: date) -> list[ExpertPublic]:
+    with store.read() as s:
+        if s.get(Region, region_id) is None:
+            raise NotFoundError("region", region_id)
+        experts = s.scalars(select(Expert).where(Expert.region_id == region_id).order_by(Expert.code, Expert.id))
+        return [expert_public(s, e, today) for e in experts]
+
+
+def get_expert(store: Store, expert_id: str, today: date) -> ExpertPublic:
+    with store.read() as s:
+        expert = s.get(Expert, expert_id)
+        if expert is None:
+            raise NotFoundError("expert", expert_id)
+        return expert_public(s, expert, today)
+
+
+def update_expert(tx: Tx, actor: str, expert_id: str, data: ExpertUpdate) -> Expert:
+    expert = tx.session.get(Expert, expert_id)
+    if expert is None:
+        raise NotFoundError("expert", expert_id)
+    changes: dict[str, Any] = {}
+    if data.credit_status is not None and data.credit_status != expert.credit_status:
+        expert.credit_status = changes["credit_status"] = data.credit_status
+        expert.credit_reason = data.reason
+    if data.punished is not None and data.punished != expert.punished:
+        expert.punished = changes["punished"] = data.punished
+    if data.unavailable is not None:
+        ranges = []
+        for r in data.unavailable:
+            try:
+                a, b = date.fromisoformat(r.from_), date.fromisoformat(r.to)
+            except ValueError:
+                raise ApiError(ErrorCode.INVALID_INPUT, f"{r.from_}..{r.to} is not a pair of dates") from None
+            if b < a:
+                raise ApiError(ErrorCode.INVALID_INPUT, f"the range {a}..{b} ends before it starts")
+            ranges.append([a.isoformat(), b.isoformat()])
+        if ranges != expert.unavailable:
+            expert.unavailable = changes["unavailable"] = ranges
+    if not changes:
+        raise ApiError(ErrorCode.INVALID_INPUT, "the change changes nothing")
+    expert.updated_at = tx.now()
+    tx.record(actor=actor, kind="expert.updated", payload={"expert_id": expert.id, "reason": data.reason, **changes})
+    return expert
+
+
+def pool_facts(s: Session, region_ids: Iterable[str], since: date) -> list[tuple[Expert, ExpertFacts]]:
+    """Every expert of the regions' pools with what avoidance judges them by (evalroom.domain.avoidance),
+    evaluations since ``since`` included; two queries whatever the pool's size."""
+    regions = sorted(set(region_ids))
+    experts = list(s.scalars(select(Expert).where(Expert.region_id.in_(regions)).order_by(Expert.id)))
+    history: dict[str, list[tuple[str, date]]] = {}
+    q = (select(ExpertEvaluation.expert_id, ExpertEvaluation.tenderer, ExpertEvaluation.evaluated_on)
+         .join(Expert, Expert.id == ExpertEvaluation.expert_id)
+         .where(Expert.region_id.in_(regions), ExpertEvaluation.evaluated_on >= since))
+    for expert_id, tenderer, on in s.execute(q):
+        history.setdefault(expert_id, []).append((tenderer, on))
+    return [(e, ExpertFacts(
+        expert_id=e.id, region_id=e.region_id, employer=e.employer, credit_status=CreditStatus(e.credit_status),
+        ties=tuple(e.ties), punished=e.punished,
+        unavailable=tuple((date.fromisoformat(a), date.fromisoformat(b)) for a, b in e.unavailable),
+        evaluations=tuple(history.get(e.id, ())))) for e in experts]
