@@ -97,6 +97,8 @@ class Settings(BaseModel):
     avoid_same_tenderer_days: int = Field(default=90, ge=0, le=3650)
     """An expert who evaluated for the same tenderer within this many days before the session is not drawn
     (a local rule; 0 turns it off)."""
+    check_in_lead_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    """How long before the scheduled start the host may open check-in (and with it, end 四不知 for itself)."""
     expert_login_code_minutes: int = Field(default=10, ge=1, le=120)
     """How long the one-time login code an expert gets at check-in stays valid."""
 

@@ -39,6 +39,9 @@ from evalroom import __version__
 from evalroom.api.app import create_app
 from evalroom.api.context import build_context
 from evalroom.config import load_settings
+from evalroom.domain.draw_audit import audit_draws
+from evalroom.domain.events import Event
+from evalroom.domain.identity import id_number_with_check
 from evalroom.errors import ConfigError
 from evalroom.schemas import AccountCreate
 from evalroom.services.accounts import create_account
@@ -47,8 +50,8 @@ from evalroom.storage.store import read_events, verify_stored_chain
 __all__ = ["run_demo"]
 
 MARKER = ".evalroom-demo"
-SPECIALTIES = ["B01", "B02"]
-"""Specialty codes the demo's expert pools cover (e.g. B01 roads and bridges, B02 construction cost)."""
+SPECIALTIES = ["A02", "D01"]
+"""Specialty codes the demo's expert pools cover: A02 市政公用工程 (A0202 道路桥梁 below it), D01 工程造价."""
 AGENT_SEATS = 4
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -154,7 +157,7 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
 
     # 要约: the host asks for 2 guest seats; with 四不知 on, the coordinator draws the guest venue.
     offer = _check(client.post(f"/api/v1/sessions/{session['id']}/offers", headers=operator,
-                               json={"seats": 2, "specialties": ["B01"]}), 201)
+                               json={"seats": 2, "specialties": ["A02"]}), 201)
     run.say(f"host asked for 2 guest seats; the coordinator drew a guest (hidden from the host: "
             f"{offer.get('guest_hidden', False)})")
     confirmed = _wait(lambda: (o := _check(client.get(f"/api/v1/offers/{offer['offer_id']}", headers=admin)))["state"]
@@ -169,6 +172,124 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
                      offer={"state": confirmed["state"], "guest_venue": confirmed["guest_venue_id"] == guest["id"],
                             "assigned_seats": guest_view["assigned_seats"],
                             "hidden_from_host": bool(offer.get("guest_hidden"))})
+    _committee(client, run, admin, operator, guest_operator, session, offer, guest_view["assigned_seats"],
+               {"host": host, "guest": guest, "sd": sd, "sn": sn})
+
+
+BIDDERS = ["山东路桥集团有限公司", "中铁十局集团有限公司", "济南城建集团有限公司"]
+TENDERER = "济南市城市建设管理局"
+
+
+def _pool(region: str, address: str, count: int, first: int) -> list[dict[str, Any]]:
+    """A generated expert pool: valid identity numbers, road and cost specialties, and a few experts the
+    avoidance rules must keep out (a bidder's employee, one tied to the tenderer, one blacklisted)."""
+    surnames = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+    rows = []
+    for i in range(first, first + count):
+        number = id_number_with_check(f"{address}{1965 + i % 25}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}")
+        rows.append({"code": f"{region}-{i + 1:04d}", "name": f"{surnames[i % len(surnames)]}{'明华强军平磊'[i % 6]}{'一二三四五六七八九'[i % 9]}",
+                     "id_number": number, "employer": f"{region}某设计研究院第{i % 5 + 1}分院",
+                     "specialties": ["D01"] if i % 4 == 3 else ["A0202"], "ties": [], "credit_status": "active"})
+    if len({r["name"] for r in rows}) != len(rows):
+        raise AssertionError("demo expert names must be unique")
+    rows[0]["employer"] = BIDDERS[0]
+    rows[1]["ties"] = [TENDERER]
+    rows[2]["credit_status"] = "blacklisted"
+    return rows
+
+
+def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operator: dict[str, str],
+               guest_operator: dict[str, str], session: dict[str, Any], offer: dict[str, Any],
+               guest_seats: list[str], places: dict[str, dict[str, Any]]) -> None:
+    """专家抽取 to 组长: pools imported, the plan (3 host + 2 guest experts), the verifiable draw, check-in
+    by ID card and face match, the no-conflict declaration (one conflict, replaced by a new draw), the
+    chair elected over two rounds."""
+    sid = session["id"]
+    pools = run.out / "pools"
+    pools.mkdir()
+    sd_rows, sn_rows = _pool("SD", "370102", 16, 0), _pool("SN", "610102", 10, 16)
+    (pools / "sd-experts.json").write_text(json.dumps(sd_rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    header = "专家编号,姓名,身份证号,工作单位,专业,利害关系单位,信用状态"
+    lines = [header] + [",".join([r["code"], r["name"], r["id_number"], r["employer"], ";".join(r["specialties"]),
+                                  ";".join(r["ties"]), r["credit_status"]]) for r in sn_rows]
+    (pools / "sn-experts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for region, path, fmt in ((places["sd"], pools / "sd-experts.json", "json"), (places["sn"], pools / "sn-experts.csv", "csv")):
+        result = _check(client.post(f"/api/v1/regions/{region['id']}/experts/import", headers=admin,
+                                    json={"format": fmt, "content": path.read_text(encoding="utf-8")}))
+        run.say(f"imported {result['created']} experts into the {region['name']} pool from {path.name}")
+    ids = {r["name"]: r["id_number"] for r in sd_rows + sn_rows}
+
+    plan = {"project_type": "works", "total": 5,
+            "quotas": [{"venue": "host", "specialties": {"A02": 2, "D01": 1}},
+                       {"venue": f"offer:{offer['offer_id']}", "specialties": {"A02": 2}}],
+            "parties": {"tenderer": TENDERER, "authority": "济南市住房和城乡建设局",
+                        "supervisor": "济南市公共资源交易监督管理办公室", "bidders": BIDDERS}}
+    _check(client.put(f"/api/v1/sessions/{sid}/committee/plan", headers=operator, json=plan))
+    [draw] = _check(client.post(f"/api/v1/sessions/{sid}/committee/draws", headers=operator))
+    events = _check(client.get(f"/api/v1/sessions/{sid}/events", headers=admin, params={"limit": 1000}))["events"]
+    performed = next(e for e in events if e["kind"] == "draw.performed")["payload"]
+    reasons = sorted({r for x in performed["excluded"] for r in x["reasons"]})
+    run.say(f"drew the committee (3 host + 2 guest experts): commitment {draw['commitment'][:16]}… logged first, "
+            f"seed {draw['seed'][:16]}… revealed after; {len(performed['pool'])} eligible, "
+            f"{len(performed['excluded'])} excluded ({', '.join(reasons)})")
+
+    _check(client.post(f"/api/v1/sessions/{sid}/check-in/open", headers=operator))
+    seats = {places["host"]["id"]: [f"R1/A-{i:02d}" for i in range(1, AGENT_SEATS + 1)], places["guest"]["id"]: list(guest_seats)}
+    desks = {places["host"]["id"]: operator, places["guest"]["id"]: guest_operator}
+    experts: dict[str, dict[str, str]] = {}
+    seated_at: dict[str, tuple[str, str]] = {}
+
+    def check_in_all() -> None:
+        members = _check(client.get(f"/api/v1/sessions/{sid}/committee", headers=admin))["members"]
+        for m in (m for m in members if m["state"] == "drawn"):
+            seat = seats[m["venue_id"]].pop(0)
+            answer = _check(client.post("/api/v1/committee/check-in", headers=desks[m["venue_id"]], json={
+                "id_number": ids[m["name"]], "id_card": "pass", "face_match": "pass", "face_score": "0.96",
+                "seat": seat}))
+            seated_at[m["member_id"]] = (m["venue_id"], seat)
+            token = _check(client.post("/api/v1/auth/expert-login", json={"code": answer["login_code"]}))
+            experts[m["member_id"]] = {"Authorization": f"Bearer {token['access_token']}"}
+
+    check_in_all()
+    run.say(f"operators at both venues checked in {len(experts)} experts (ID card + face match); each logged in "
+            "at the seat with a one-time code")
+    conflicted = None
+    for member_id, headers in list(experts.items()):
+        text = _check(client.get(f"/api/v1/sessions/{sid}/committee/declaration", headers=headers))
+        declare = {"conflict": False, "text_sha256": text["sha256"]}
+        if conflicted is None:
+            conflicted = member_id
+            declare = {"conflict": True, "reason": "近三年曾受聘于投标人中铁十局集团有限公司", "text_sha256": text["sha256"]}
+        answer = _check(client.post(f"/api/v1/sessions/{sid}/committee/declaration", headers=headers, json=declare))
+        if answer["replacements"]:
+            run.say(f"one expert declared a conflict and left; a replacement was drawn with a new commitment "
+                    f"({answer['replacements'][0]['commitment'][:16]}…)")
+    del experts[conflicted]
+    venue_id, seat = seated_at[conflicted]
+    seats[venue_id].insert(0, seat)  # the seat is free again for whoever replaces them
+    check_in_all()
+    for headers in experts.values():
+        text = _check(client.get(f"/api/v1/sessions/{sid}/committee/declaration", headers=headers))
+        if text["state"] == "checked_in":
+            _check(client.post(f"/api/v1/sessions/{sid}/committee/declaration", headers=headers,
+                               json={"conflict": False, "text_sha256": text["sha256"]}))
+    # 组长: round 1 splits 2-2-1, so only the two tied stand again; round 2 decides.
+    voters = sorted(experts)
+    first = [voters[0], voters[0], voters[1], voters[1], voters[2]]
+    for voter, candidate in zip(voters, first, strict=True):
+        result = _check(client.post(f"/api/v1/sessions/{sid}/chair/votes", headers=experts[voter],
+                                    json={"candidate_member_id": candidate}))
+    for voter in voters:
+        result = _check(client.post(f"/api/v1/sessions/{sid}/chair/votes", headers=experts[voter],
+                                    json={"candidate_member_id": voters[0]}))
+    final = _check(client.get(f"/api/v1/sessions/{sid}/committee", headers=admin))
+    chair = next(m for m in final["members"] if m["member_id"] == result["chair"])
+    run.say(f"chair elected in round {final['election']['round']} after a tie: {chair['name']}")
+    run.facts["committee"] = {
+        "members": sorted((m["name"], m["state"]) for m in final["members"]),
+        "seated": sum(m["state"] == "seated" for m in final["members"]),
+        "draws": len(final["draws"]), "chair": chair["name"], "chair_round": final["election"]["round"],
+        "excluded_reasons": reasons}
 
 
 def _wait(check: Any, what: str, timeout: float = 60) -> Any:
@@ -240,6 +361,7 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
         "exports": rel(list(exports.iterdir())),
         "credentials": rel([creds]),
         "site_agents": rel([p for p in (run.out / "agents").rglob("*") if p.is_file() and p.suffix != ".pem"]),
+        "expert_pools": rel(list((run.out / "pools").iterdir())),
     }
 
 
@@ -259,8 +381,9 @@ def _serve_in_thread(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thr
 def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
     out = out.resolve()
     _prepare_out(out)
-    settings = load_settings(environ={},
-                             overrides={"data_dir": out, "port": port, "environment": "development"})
+    # The demo's session is tomorrow morning; a two-day check-in lead lets it show check-in today.
+    settings = load_settings(environ={}, overrides={"data_dir": out, "port": port, "environment": "development",
+                                                    "check_in_lead_minutes": 2 * 24 * 60})
     ctx = build_context(settings)
     run = DemoRun(base="", out=out)
     run.passwords["admin"] = _password()
@@ -276,8 +399,15 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
         events = verify_stored_chain(ctx.store)
         run.say(f"event chain verified: {events} events, intact")
         files = _write_outputs(run, ctx)
+        with (out / "exports" / "events.jsonl").open(encoding="utf-8") as f:
+            audits = audit_draws(Event(**json.loads(line)) for line in f)
+        if not audits or not all(a.ok for a in audits):
+            raise RuntimeError(f"a draw does not verify: {[a.problems for a in audits]}")
+        run.say(f"verify-draw: all {len(audits)} draws recomputed from the exported events and match")
+        run.facts["committee"]["draws_verified"] = len(audits)
         summary = {"evalroom_version": __version__, "base_url": run.base, "files": files,
                    "session": run.facts["session"], "offer": run.facts["offer"],
+                   "committee": run.facts["committee"],
                    "checks": {"event_chain": "intact", "events": events}}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _print_where_to_look(run)
@@ -301,6 +431,8 @@ Where to look
   health / readiness:     {run.base}/api/v1/health   {run.base}/api/v1/ready
   session {s['code']}:   {run.base}/api/v1/sessions/{s['id']}
   its live events:        {run.facts['ws_url']}  (send {{"type":"subscribe","token":...,"after":0}})
+  its committee:          {run.base}/api/v1/sessions/{s['id']}/committee
+  check the draws:        evalroom verify-draw --events {run.out / 'exports' / 'events.jsonl'}
   logins (POST /api/v1/auth/login; also in {run.out / 'credentials.json'}):""")
     for user, pw in run.passwords.items():
         print(f"    {user:<14} {pw}")

@@ -36,8 +36,6 @@ __all__ = [
 WAITING = "waiting"
 # A session may be scheduled to start a little in the past: the request may have been typed a minute ago.
 START_GRACE = timedelta(minutes=5)
-# How long before the scheduled start the host may open check-in.
-CHECK_IN_LEAD = timedelta(hours=2)
 
 
 def _check_window(tx: Tx, start: datetime, end: datetime) -> None:
@@ -131,7 +129,7 @@ def get_session(store: Store, principal: Principal, session_id: str) -> EvalSess
         return check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
 
 
-def open_check_in(tx: Tx, principal: Principal, session_id: str) -> EvalSession:
+def open_check_in(tx: Tx, settings: Settings, principal: Principal, session_id: str) -> EvalSession:
     """The host opens check-in. From now on the host may know its guest venues (四不知 ends for the host);
     the experts' check-in itself is the committee's business."""
     session = check_can_change_session(principal, tx.session.get(EvalSession, session_id), session_id)
@@ -139,8 +137,9 @@ def open_check_in(tx: Tx, principal: Principal, session_id: str) -> EvalSession:
         raise ConflictError(f"check-in opens while the session is waiting (it is {session.state})")
     if session.check_in_opened_at is not None:
         raise ConflictError("check-in is already open")
-    if tx.now() < session.scheduled_start - CHECK_IN_LEAD:
-        raise ConflictError(f"check-in opens at most {CHECK_IN_LEAD} before the scheduled start")
+    lead = timedelta(minutes=settings.check_in_lead_minutes)
+    if tx.now() < session.scheduled_start - lead:
+        raise ConflictError(f"check-in opens at most {lead} before the scheduled start")
     session.check_in_opened_at = session.updated_at = tx.now()
     tx.record(actor=principal.actor, kind="session.check_in_opened", session_id=session.id,
               payload={"opened_at": format_time(session.check_in_opened_at)})

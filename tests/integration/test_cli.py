@@ -101,7 +101,7 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
     assert summary["checks"]["event_chain"] == "intact"
     assert summary["offer"] == {"state": "confirmed", "guest_venue": True, "assigned_seats": ["R1/A-01", "R1/A-02"],
                                 "hidden_from_host": True}
-    for kind in ("database", "keys", "exports", "credentials", "site_agents"):
+    for kind in ("database", "keys", "exports", "credentials", "site_agents", "expert_pools"):
         assert summary["files"][kind], kind
         for rel in summary["files"][kind]:
             assert (out / rel).is_file(), rel
@@ -109,8 +109,21 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
     assert [e["seq"] for e in events] == list(range(1, summary["checks"]["events"] + 1))
     kinds = [e["kind"] for e in events]
     for kind in ("venue.credential_registered", "venue.online", "seat.created", "session.updated",
-                 "offer.guest_drawn", "offer.created", "offer.confirmed"):
+                 "offer.guest_drawn", "offer.created", "offer.confirmed", "experts.imported", "committee.plan_set",
+                 "draw.committed", "draw.performed", "draw.revealed", "committee.member_checked_in",
+                 "committee.declaration", "committee.member_recused", "chair.round_closed", "chair.elected"):
         assert kind in kinds, kind
+    # The committee: 3 host + 2 guest experts drawn, one conflict replaced by a second draw, a chair after a tie.
+    committee = summary["committee"]
+    assert committee["seated"] == 5 and committee["draws"] == 2 and committee["draws_verified"] == 2
+    assert committee["chair_round"] == 2
+    assert {"employed_by_bidder", "tied_to_tenderer", "blacklisted"} <= set(committee["excluded_reasons"])
+    checked = evalroom("verify-draw", "--events", str(out / "exports/events.jsonl"))
+    assert checked.returncode == 0 and checked.stdout.count(": ok: ") == 2, checked.stdout
+    # Identity numbers are in the pool files the admin imported, never in the event log.
+    pool = json.loads((out / "pools/sd-experts.json").read_text(encoding="utf-8"))
+    log = (out / "exports/events.jsonl").read_text(encoding="utf-8")
+    assert not any(row["id_number"] in log for row in pool)
     # The guest's agent got the offer, blind: nothing in its inbox names the host or the project.
     inbox = (out / "agents/XA-GGZY/state/inbox.jsonl").read_text(encoding="utf-8")
     assert "offer.created" in inbox and "济南" not in inbox and "JN-GGZY" not in inbox and "道路" not in inbox

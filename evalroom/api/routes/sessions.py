@@ -77,7 +77,7 @@ def update(ctx: Ctx, principal: Operator, session_id: SessionId, body: SessionUp
 @router.post("/{session_id}/check-in/open", summary="Open check-in (host venue operators); ends 四不知 for the host")
 def open_check_in(ctx: Ctx, principal: Operator, session_id: SessionId) -> SessionPublic:
     with ctx.store.write() as tx:
-        session = sessions.open_check_in(tx, principal, session_id)
+        session = sessions.open_check_in(tx, ctx.settings, principal, session_id)
     return SessionPublic.model_validate(session)
 
 
