@@ -162,6 +162,40 @@ def cmd_verify_draw(args: argparse.Namespace) -> int:
     return 0 if chain.startswith("intact") and all(a.ok for a in audits) else 1
 
 
+def cmd_experts_import(args: argparse.Namespace) -> int:
+    """Import a region's expert pool from a file, as POST /regions/{id}/experts/import does (all or nothing)."""
+    from sqlalchemy import select
+
+    from evalroom.api.context import build_context
+    from evalroom.services.experts import import_experts
+    from evalroom.storage.models import Region
+
+    fmt = args.format or args.file.suffix.lstrip(".").lower()
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
+    ctx = build_context(_settings(args))
+    try:
+        with ctx.store.read() as s:
+            region_id = s.scalar(select(Region.id).where(Region.code == args.region))
+        if region_id is None:
+            raise ConfigError(f"no region with code {args.region!r}")
+        try:
+            with ctx.store.write() as tx:
+                result = import_experts(tx, ctx.sealer, ctx.committee.tree, "system:cli", region_id, data, fmt)
+        except ApiError as exc:
+            print(f"evalroom: {exc.message}", file=sys.stderr)
+            for d in exc.details or []:
+                print(f"  row {d['row']}: {d['field']}: {d['code']}: {d['message']}", file=sys.stderr)
+            return 1
+    finally:
+        ctx.close()
+    print(f"region {args.region}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged "
+          f"(file sha256 {result.file_sha256})")
+    return 0
+
+
 # --- keys -------------------------------------------------------------------------------------------------
 def _key_dir(args: argparse.Namespace) -> Path:
     return args.key_dir or _settings(args).effective_key_dir
@@ -342,6 +376,13 @@ def _parser() -> argparse.ArgumentParser:
     add("upgrade", cmd_db_upgrade, "upgrade the schema to the newest revision", db)
     add("current", cmd_db_current, "show the schema revision (exit 1 if not the newest)", db)
     add("verify-events", cmd_db_verify_events, "check the whole event chain (exit 1 if broken)", db)
+
+    experts = sub.add_parser("experts", help="expert pools").add_subparsers(dest="experts_command", required=True)
+    sp = add("import", cmd_experts_import, "import a region's expert pool from CSV or JSON (nothing on any error)",
+             experts)
+    sp.add_argument("--region", required=True, help="the region's code, e.g. SD")
+    sp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension")
+    sp.add_argument("file", type=Path)
 
     sp = add("verify-draw", cmd_verify_draw, "recompute expert draws from the log and say whether they match")
     sp.add_argument("draw_id", nargs="*", help="draws to check (default: every draw)")

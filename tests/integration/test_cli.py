@@ -135,3 +135,32 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
     (foreign / "thesis.txt").write_text("keep me")
     refused = evalroom("demo", "--out", str(foreign), "--exit", "--port", "0")
     assert refused.returncode == 2 and (foreign / "thesis.txt").exists()
+
+
+def test_experts_import_reports_every_bad_row_and_imports_nothing(tmp_path: Path) -> None:
+    from evalroom.api.context import build_context
+    from evalroom.config import load_settings
+    from evalroom.domain.identity import id_number_with_check
+    from evalroom.schemas import RegionCreate
+    from evalroom.services import registry
+
+    data = str(tmp_path)
+    ctx = build_context(load_settings(environ={}, overrides={"data_dir": tmp_path}))
+    with ctx.store.write() as tx:
+        registry.create_region(tx, "system:test", RegionCreate(code="SD", name="山东省"))
+    ctx.close()
+    good = id_number_with_check("37010219800101001")
+    bad = tmp_path / "pool.csv"
+    bad.write_text(f"姓名,身份证号,工作单位,专业\n张三,{good},某院,A0202\n李四,{good[:-1]}0,某院,A0202\n"
+                   f"王五,{good},某院,Z99\n", encoding="utf-8")
+    refused = evalroom("experts", "import", "--data", data, "--region", "SD", str(bad))
+    assert refused.returncode == 1
+    assert "row 2: id_number: invalid" in refused.stderr and "row 3: specialties: unknown_specialty" in refused.stderr
+    assert "row 3: id_number: duplicate" in refused.stderr
+    ok = tmp_path / "pool.json"
+    ok.write_text(json.dumps([{"name": "张三", "id_number": good, "employer": "某院", "specialties": ["A0202"]}],
+                             ensure_ascii=False), encoding="utf-8")
+    done = evalroom("experts", "import", "--data", data, "--region", "SD", str(ok))
+    assert done.returncode == 0 and "1 created, 0 updated" in done.stdout, done.stderr  # nothing from the bad file
+    assert evalroom("experts", "import", "--data", data, "--region", "XX", str(ok)).returncode == 2
+    assert good not in (tmp_path / "evalroom.db").read_bytes().decode("latin-1")
