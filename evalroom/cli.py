@@ -210,6 +210,20 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_sealing(args: argparse.Namespace) -> int:
+    """Create the sealing key (identity numbers, draw seeds) once; copy the same file to every coordinator."""
+    from evalroom.auth.sealing import SEALING_KEY_FILE, load_or_create_sealer
+
+    key_dir = _key_dir(args)
+    if (key_dir / SEALING_KEY_FILE).exists():
+        print(f"evalroom: {key_dir / SEALING_KEY_FILE} exists; a new key would make sealed data unreadable",
+              file=sys.stderr)
+        return 2
+    load_or_create_sealer(key_dir, may_create=True)
+    print(f"created {key_dir / SEALING_KEY_FILE}; back it up with the database and give every coordinator a copy")
+    return 0
+
+
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from evalroom.auth.keys import KeyRing
 
@@ -389,9 +403,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--session", help="only the draws of this session")
     sp.add_argument("--events", type=Path, help="an events.jsonl export to check instead of the database")
 
-    keys = sub.add_parser("keys", help="token-signing keys").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="token-signing and sealing keys").add_subparsers(dest="keys_command",
+                                                                                        required=True)
     for name, fn, help_ in (("rotate", cmd_keys_rotate, "add a new key and make it the active one"),
                             ("list", cmd_keys_list, "list keys"),
+                            ("sealing", cmd_keys_sealing, "create the sealing key (once, before the first start)"),
                             ("retire", cmd_keys_retire, "remove a key; tokens it signed stop verifying")):
         sp = add(name, fn, help_, keys)
         sp.add_argument("--key-dir", type=Path, help="default: <data>/keys")

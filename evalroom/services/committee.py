@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from evalroom.auth.sealing import Sealer
@@ -133,7 +133,9 @@ def set_plan(tx: Tx, cfg: CommitteeConfig, principal: Principal, session_id: str
     session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
     if session.state != "waiting":
         raise ConflictError(f"the committee is planned while the session is waiting (it is {session.state})")
-    if tx.session.scalar(select(Draw.id).where(Draw.session_id == session_id, Draw.purpose == "initial")):
+    # A failed draw leaves the plan open to change (e.g. a smaller guest quota); a drawn or pending one does not.
+    if tx.session.scalar(select(Draw.id).where(Draw.session_id == session_id, Draw.purpose == "initial",
+                                               or_(Draw.outcome.is_(None), Draw.outcome == "drawn"))):
         raise ConflictError("the committee has been drawn; its plan can no longer change")
     quotas = _resolve_quotas(tx.session, session, body)
     stored = {**body.model_dump(exclude={"parties", "quotas"}), "quotas": quotas}

@@ -164,3 +164,16 @@ def test_experts_import_reports_every_bad_row_and_imports_nothing(tmp_path: Path
     assert done.returncode == 0 and "1 created, 0 updated" in done.stdout, done.stderr  # nothing from the bad file
     assert evalroom("experts", "import", "--data", data, "--region", "XX", str(ok)).returncode == 2
     assert good not in (tmp_path / "evalroom.db").read_bytes().decode("latin-1")
+
+
+def test_the_sealing_key_is_made_once_and_never_overwritten(tmp_path: Path) -> None:
+    made = evalroom("keys", "sealing", "--data", str(tmp_path))
+    assert made.returncode == 0 and "sealing.key" in made.stdout
+    key = (tmp_path / "keys" / "sealing.key").read_bytes()
+    assert len(key) == 32 and oct((tmp_path / "keys" / "sealing.key").stat().st_mode & 0o777) == "0o600"
+    again = evalroom("keys", "sealing", "--data", str(tmp_path))
+    assert again.returncode == 2 and "unreadable" in again.stderr
+    assert (tmp_path / "keys" / "sealing.key").read_bytes() == key
+    assert evalroom("keys", "rotate", "--data", str(tmp_path)).returncode == 0
+    listed = evalroom("keys", "list", "--data", str(tmp_path))
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 1  # not mistaken for a token key
