@@ -317,8 +317,14 @@ def _run(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settings,
 def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, principal: Principal,
                   session_id: str) -> list[dict[str, Any]]:
     """The initial draw, or once that is done, a replacement draw for every open vacancy. The initial draw
-    that fails raises its error (nothing was drawn); replacement results carry theirs."""
-    complete_pending_draws(store, sealer, cfg, settings)
+    that fails raises its error (nothing was drawn); replacement results carry theirs. A draw of this session
+    that a crash interrupted is completed first, with its committed seed; if that leaves nothing else to draw,
+    its result is the answer."""
+    with store.read() as s:
+        interrupted = list(s.scalars(select(Draw.id).where(
+            Draw.session_id == session_id, (Draw.outcome.is_(None)) | (Draw.seed_hex.is_(None)))
+            .order_by(Draw.created_at)))
+    finished = _run(store, sealer, cfg, settings, interrupted) if interrupted else []
     with store.write() as tx:
         session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
         if session.state not in _OPEN_SESSION_STATES:
@@ -333,6 +339,8 @@ def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
         else:
             vacancies = _open_vacancies(tx.session, session_id)
             if not vacancies:
+                if finished:  # the request's work was a draw a crash had interrupted: that is the answer
+                    return finished
                 raise ConflictError("the committee is complete: there is no vacancy to draw for")
             ids = [_commit(tx, sealer, session_id, principal.actor, v).id for v in vacancies]
     results = _run(store, sealer, cfg, settings, ids)
@@ -358,7 +366,24 @@ def _leave(tx: Tx, actor: str, member: CommitteeMember, action: MemberAction, re
     _revoke_member_token(tx, member)
     tx.record(actor=actor, kind=f"committee.member_{state.value}", session_id=member.session_id,
               payload={"member_id": member.id, "reason": reason})
+    _restart_election_without(tx, member)
     return state
+
+
+def _restart_election_without(tx: Tx, member: CommitteeMember) -> None:
+    """A member who leaves takes no part in the chair election: an open election (or one they won) starts
+    again in a new round among whoever is seated once the committee is complete again."""
+    committee = tx.session.get(Committee, member.session_id)
+    if committee is None or committee.election_round == 0:
+        return
+    if committee.chair_member_id is not None and committee.chair_member_id != member.id:
+        return
+    committee.chair_member_id, committee.election_candidates = None, None
+    committee.election_round += 1
+    committee.updated_at = tx.now()
+    tx.record(actor=SYSTEM, kind="chair.election_restarted", session_id=member.session_id,
+              payload={"round": committee.election_round, "member_id": member.id,
+                       "reason": "a member left the committee"})
 
 
 _VACATE_ROLES = {MemberAction.DECLINE: "an expert's refusal is recorded by the coordinator",
@@ -604,7 +629,9 @@ def cast_vote(tx: Tx, principal: Principal, session_id: str, candidate_id: str) 
         raise ConflictError(f"the chair is elected once the whole committee is seated ({len(seated)} of "
                             f"{committee.plan['total']} are)")
     if committee.election_round == 0:
-        committee.election_round, committee.election_candidates = 1, seated
+        committee.election_round = 1
+    if committee.election_candidates is None:  # the round's first vote: everyone seated stands
+        committee.election_candidates = seated
     rnd, candidates = committee.election_round, list(committee.election_candidates or [])
     votes = dict(tx.session.execute(select(ChairVote.voter_member_id, ChairVote.candidate_member_id).where(
         ChairVote.session_id == session_id, ChairVote.round == rnd)).all())

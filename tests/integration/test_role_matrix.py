@@ -10,24 +10,48 @@ allowed roles succeed (2xx); public gets 401 ``not_authenticated``; other roles 
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from committee_world import (
+    HOST_AREA,
+    CommitteeWorld,
+    Existing,
+    bearer,
+    build,
+    draw,
+    expert_row,
+    host_only_plan,
+    new_id_number,
+    open_check_in,
+    pool,
+    seat_everyone,
+)
+from conftest import PASSWORD, TokenFor, World, unique_code
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from conftest import PASSWORD, TokenFor, World, unique_code
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from starlette.routing import Route
 
 from evalroom.api.context import AppContext
-from evalroom.domain.roles import Role
-from evalroom.domain.roles import Principal
-from evalroom.schemas import AccountCreate, CredentialCreate, OfferCreate, SessionCreate
-from evalroom.services import accounts, inventory, offers, sessions
+from evalroom.domain.roles import Principal, Role
+from evalroom.schemas import (
+    AccountCreate,
+    CheckIn,
+    CommitteePlanSet,
+    CredentialCreate,
+    OfferCreate,
+    SessionCreate,
+    SessionUpdate,
+)
+from evalroom.services import accounts, committee, experts, inventory, offers, sessions
+from evalroom.storage.models import CommitteeMember
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -38,6 +62,7 @@ SESSION_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SU
 MANAGERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR})
 VENUE_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SITE_AGENT})
 OFFER_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR})
+EXPERT = frozenset({Role.EXPERT})
 SIGNED: frozenset[Role] = frozenset()
 
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -85,6 +110,27 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/offers/{offer_id}/cancel"): MANAGERS,
     ("POST", "/api/v1/offers/{offer_id}/confirm"): frozenset({Role.HALL_OPERATOR}),
     ("POST", "/api/v1/offers/{offer_id}/decline"): frozenset({Role.HALL_OPERATOR}),
+    # Expert pools: the coordinator's alone (venue staff must not know who the experts are).
+    ("POST", "/api/v1/regions/{region_id}/experts/import"): ADMIN,
+    ("GET", "/api/v1/regions/{region_id}/experts"): ADMIN,
+    ("GET", "/api/v1/experts/{expert_id}"): ADMIN,
+    ("PATCH", "/api/v1/experts/{expert_id}"): ADMIN,
+    # The committee.
+    ("PUT", "/api/v1/sessions/{session_id}/committee/plan"): MANAGERS,
+    ("GET", "/api/v1/sessions/{session_id}/committee"): SESSION_READERS,
+    ("POST", "/api/v1/sessions/{session_id}/committee/draws"): MANAGERS,
+    ("POST", "/api/v1/sessions/{session_id}/committee/representatives"): MANAGERS,
+    ("POST", "/api/v1/sessions/{session_id}/committee/no-shows"): MANAGERS,
+    ("POST", "/api/v1/committee/members/{member_id}/decline"): ADMIN,
+    ("POST", "/api/v1/committee/members/{member_id}/void"): ADMIN,
+    ("POST", "/api/v1/committee/check-in"): frozenset({Role.HALL_OPERATOR}),
+    ("POST", "/api/v1/committee/members/{member_id}/login-code"): frozenset({Role.HALL_OPERATOR}),
+    ("GET", "/api/v1/sessions/{session_id}/committee/declaration"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/committee/declaration"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/chair/votes"): EXPERT,
+    # The one-time code from check-in is the credential: no token yet.
+    ("POST", "/api/v1/auth/expert-login"): ALL,
+    ("POST", "/api/v1/auth/refresh"): EXPERT,
     # Not token-authenticated: a site agent signs every message with its venue credential. Its own tests
     # (tests/integration/test_site_link.py) show that tokens of every role are refused there.
     ("WS", "/api/v1/site/ws"): SIGNED,
@@ -167,6 +213,140 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             session_offer.append(new_offer(sid, world.guest_venue_id))
         return session_offer[0]
 
+    # --- the committee ---------------------------------------------------------------------------------------
+    # Built at first need and reused by the calls of one test (each route is its own test). Nothing here moves
+    # the clock: the tokens of the roles are minted before their call, and a move would expire them. So the
+    # world session is brought to start in an hour, within the two hours in which check-in may open.
+    host_op = Principal(role=Role.HALL_OPERATOR, subject="matrix-op", venue_id=host)
+    built: dict[str, Any] = {}
+
+    def planned(c: TestClient) -> CommitteeWorld:
+        """The world session with a committee plan (host 2×B01 + 1×D01, a guest of another region 2×B01)."""
+        if "planned" not in built:
+            begin = ctx.clock.now() + timedelta(hours=1)
+            with ctx.store.write() as tx:
+                sessions.update_session(tx, host_op, sid, SessionUpdate(scheduled_start=begin,
+                                                                         scheduled_end=begin + timedelta(hours=8)))
+            built["planned"] = build(ctx, c, existing=Existing(world.region_id, host, sid, world.primary_supervisor_id),
+                                     host_rows=pool("专家H", HOST_AREA, {"B0101": 8, "D01": 5}))
+        return built["planned"]
+
+    def seated(c: TestClient) -> dict[str, dict[str, str]]:
+        """The world session's committee drawn, checked in and seated: member id → that expert's headers."""
+        if "seated" not in built:
+            w = planned(c)
+            draw(w)
+            open_check_in(w)
+            built["seated"] = seat_everyone(w)
+        return built["seated"]
+
+    def fresh_session(c: TestClient, plan: dict[str, Any] | None = None, *, drawn: bool = False,
+                      check_in_open: bool = False, hours_ahead: int = 1) -> str:
+        """A new session at the world's host, with a host-only plan (or ``plan``), drawn and open if asked."""
+        planned(c)  # the host region's pool
+        begin = ctx.clock.now() + timedelta(hours=hours_ahead)
+        with ctx.store.write() as tx:
+            session_id = sessions.create_session(tx, admin, SessionCreate(
+                code=unique_code("S"), title="t", host_venue_id=host, scheduled_start=begin,
+                scheduled_end=begin + timedelta(hours=8))).id
+            committee.set_plan(tx, ctx.committee, admin, session_id,
+                               CommitteePlanSet.model_validate(plan or host_only_plan()))
+        if drawn:
+            committee.request_draws(ctx.store, ctx.sealer, ctx.committee, ctx.settings, admin, session_id)
+        if check_in_open:
+            with ctx.store.write() as tx:
+                sessions.open_check_in(tx, ctx.settings, host_op, session_id)
+        return session_id
+
+    def drawn_members(session_id: str) -> list[CommitteeMember]:
+        with ctx.store.read() as s:
+            return list(s.scalars(select(CommitteeMember).where(CommitteeMember.session_id == session_id,
+                                                                CommitteeMember.state == "drawn")
+                                  .order_by(CommitteeMember.id)))
+
+    def check_in_body(c: TestClient, member: CommitteeMember) -> dict[str, Any]:
+        return {"id_number": planned(c).id_numbers[member.name], "id_card": "pass", "face_match": "pass",
+                "seat": "R1/A-01"}
+
+    def login_code(member_id: str) -> str:
+        with ctx.store.write() as tx:
+            return committee.reissue_login_code(tx, ctx.settings, host_op, member_id)["login_code"]
+
+    def a_seated_host_member(c: TestClient) -> str:
+        w = planned(c)
+        with ctx.store.read() as s:
+            return next(m for m in s.scalars(select(CommitteeMember).where(CommitteeMember.id.in_(list(seated(c)))))
+                        if m.venue_id == w.host_venue_id).id
+
+    def role_of(headers: dict[str, str]) -> Role | None:
+        token = headers.get("Authorization", "")[7:]
+        return ctx.tokens.verify(token).principal.role if token else None
+
+    # The expert routes need the expert to be a member: token_for(Role.EXPERT) is bound to the session, but its
+    # subject is nobody on the committee, so the services would answer 404. When a call is handed the expert's
+    # headers it swaps in the token of a real member (of the world session, or of a fresh session where the
+    # member must still be checked in); every other role's headers go through untouched, so their 401/403 is
+    # still what is tested.
+    def member_headers(h: dict[str, str], member: Callable[[], dict[str, str]]) -> dict[str, str]:
+        return member() if role_of(h) is Role.EXPERT else h
+
+    votes_cast: list[str] = []
+
+    def next_voter(c: TestClient) -> dict[str, str]:
+        experts_by_id = seated(c)
+        voter = sorted(experts_by_id)[len(votes_cast)]
+        votes_cast.append(voter)
+        return experts_by_id[voter]
+
+    def fresh_login(c: TestClient) -> dict[str, str]:
+        code = login_code(a_seated_host_member(c))
+        return bearer(c.post("/api/v1/auth/expert-login", json={"code": code}).json()["access_token"])
+
+    declared: dict[str, str] = {}
+
+    def checked_in_elsewhere(c: TestClient) -> dict[str, str]:
+        """A member of a fresh session, checked in and logged in, who has still to declare."""
+        session_id = fresh_session(c, drawn=True, check_in_open=True)
+        member = drawn_members(session_id)[0]
+        with ctx.store.write() as tx:
+            code = committee.check_in(tx, ctx.sealer, ctx.settings, host_op,
+                                      CheckIn.model_validate(check_in_body(c, member)))["login_code"]
+        declared["session_id"] = session_id
+        return bearer(c.post("/api/v1/auth/expert-login", json={"code": code}).json()["access_token"])
+
+    def declare(c: TestClient, h: dict[str, str]) -> Any:
+        expert = member_headers(h, lambda: checked_in_elsewhere(c))
+        session_id = declared.pop("session_id", sid)
+        text = c.get(f"/api/v1/sessions/{session_id}/committee/declaration", headers=expert)
+        digest = text.json()["sha256"] if text.status_code == 200 else "0" * 64
+        return c.post(f"/api/v1/sessions/{session_id}/committee/declaration", headers=expert,
+                      json={"conflict": False, "text_sha256": digest})
+
+    def new_expert_id() -> str:
+        with ctx.store.write() as tx:
+            row = expert_row(f"专家{uuid.uuid4().hex[:6]}", HOST_AREA, ["B01"])
+            experts.import_experts(tx, ctx.sealer, ctx.committee.tree, "system:test", world.region_id,
+                                   json.dumps([row], ensure_ascii=False).encode(), "json")
+        return next(e.id for e in experts.list_experts(ctx.store, world.region_id, ctx.clock.now().date())
+                    if e.name == row["name"])
+
+    def member_of_fresh_draw(c: TestClient) -> str:
+        return drawn_members(fresh_session(c, drawn=True))[0].id
+
+    def check_in(c: TestClient, h: dict[str, str]) -> Any:
+        member = drawn_members(fresh_session(c, drawn=True, check_in_open=True))[0]
+        return c.post("/api/v1/committee/check-in", headers=h, json=check_in_body(c, member))
+
+    def import_one(c: TestClient, h: dict[str, str]) -> Any:
+        content = json.dumps([expert_row(f"专家{uuid.uuid4().hex[:6]}", HOST_AREA, ["B01"])], ensure_ascii=False)
+        return c.post(f"/api/v1/regions/{world.region_id}/experts/import", headers=h,
+                      json={"format": "json", "content": content})
+
+    def representative(c: TestClient, h: dict[str, str]) -> Any:
+        session_id = fresh_session(c, host_only_plan(total=7, representatives=2))
+        return c.post(f"/api/v1/sessions/{session_id}/committee/representatives", headers=h,
+                      json={"name": "招标人代表", "id_number": new_id_number(HOST_AREA)})
+
     def session_body() -> dict[str, Any]:
         return {"code": unique_code("S"), "title": "t", "host_venue_id": world.host_venue_id,
                 "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=1)).isoformat()}
@@ -243,6 +423,40 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/offers/{offer_id}/decline"): lambda c, h: c.post(
             f"/api/v1/offers/{new_offer(new_session(world.other_venue_id), host)}/decline", headers=h,
             json={"version": 1, "reason": "no"}),
+        ("POST", "/api/v1/regions/{region_id}/experts/import"): import_one,
+        ("GET", "/api/v1/regions/{region_id}/experts"): lambda c, h: c.get(
+            f"/api/v1/regions/{world.region_id}/experts", headers=h),
+        ("GET", "/api/v1/experts/{expert_id}"): lambda c, h: c.get(f"/api/v1/experts/{new_expert_id()}", headers=h),
+        ("PATCH", "/api/v1/experts/{expert_id}"): lambda c, h: c.patch(
+            f"/api/v1/experts/{new_expert_id()}", headers=h, json={"credit_status": "suspended", "reason": "x"}),
+        ("PUT", "/api/v1/sessions/{session_id}/committee/plan"): lambda c, h: c.put(
+            f"/api/v1/sessions/{fresh_session(c)}/committee/plan", headers=h, json=host_only_plan()),
+        ("GET", "/api/v1/sessions/{session_id}/committee"): lambda c, h: (planned(c), c.get(
+            f"/api/v1/sessions/{sid}/committee", headers=h))[1],
+        ("POST", "/api/v1/sessions/{session_id}/committee/draws"): lambda c, h: c.post(
+            f"/api/v1/sessions/{fresh_session(c)}/committee/draws", headers=h),
+        ("POST", "/api/v1/sessions/{session_id}/committee/representatives"): representative,
+        ("POST", "/api/v1/sessions/{session_id}/committee/no-shows"): lambda c, h: c.post(
+            f"/api/v1/sessions/{fresh_session(c, drawn=True, check_in_open=True, hours_ahead=0)}/committee/no-shows",
+            headers=h),
+        ("POST", "/api/v1/committee/members/{member_id}/decline"): lambda c, h: c.post(
+            f"/api/v1/committee/members/{member_of_fresh_draw(c)}/decline", headers=h, json={"reason": "病假"}),
+        ("POST", "/api/v1/committee/members/{member_id}/void"): lambda c, h: c.post(
+            f"/api/v1/committee/members/{member_of_fresh_draw(c)}/void", headers=h, json={"reason": "利害关系"}),
+        ("POST", "/api/v1/committee/check-in"): check_in,
+        ("POST", "/api/v1/committee/members/{member_id}/login-code"): lambda c, h: c.post(
+            f"/api/v1/committee/members/{a_seated_host_member(c)}/login-code", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/committee/declaration"): lambda c, h: c.get(
+            f"/api/v1/sessions/{sid}/committee/declaration",
+            headers=member_headers(h, lambda: next(iter(seated(c).values())))),
+        ("POST", "/api/v1/sessions/{session_id}/committee/declaration"): declare,
+        ("POST", "/api/v1/sessions/{session_id}/chair/votes"): lambda c, h: c.post(
+            f"/api/v1/sessions/{sid}/chair/votes", headers=member_headers(h, lambda: next_voter(c)),
+            json={"candidate_member_id": min(seated(c))}),
+        ("POST", "/api/v1/auth/expert-login"): lambda c, h: c.post(
+            "/api/v1/auth/expert-login", headers=h, json={"code": login_code(a_seated_host_member(c))}),
+        ("POST", "/api/v1/auth/refresh"): lambda c, h: c.post(
+            "/api/v1/auth/refresh", headers=member_headers(h, lambda: fresh_login(c))),
     }
 
 
