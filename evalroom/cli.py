@@ -154,8 +154,12 @@ def cmd_verify_draw(args: argparse.Namespace) -> int:
     for a in audits:
         what = f"draw {a.draw_id} ({a.purpose or '?'}, session {a.session_id})"
         if a.ok:
-            detail = (f"{a.picks} pick(s) recomputed from the revealed seed" if a.outcome == "drawn"
-                      else "logged as failed, and it fails again when recomputed")
+            if a.outcome == "drawn":
+                detail = f"{a.picks} pick(s) recomputed from the revealed seed"
+            elif a.failure and a.failure.startswith("pool too small"):
+                detail = "logged as failed, and it fails again when recomputed"
+            else:
+                detail = f"logged as failed before drawing: {a.failure}"
             print(f"{what}: ok: commitment matches the revealed seed; {detail}")
         else:
             print(f"{what}: MISMATCH: " + "; ".join(a.problems))

@@ -159,7 +159,8 @@ class ApiError(EvalroomError):
         self.code = code
         self.message = message
         self.details = details
-        """Where and what, item by item (rows of an import, problems of a plan); never the offending input."""
+        """Where and what, item by item (rows of an import, problems of a plan, short quotas). Names a field
+        and a short value where that is the point (an unknown specialty code), never a whole input."""
 
     @property
     def http_status(self) -> int:

@@ -427,7 +427,7 @@ class CheckIn(Request):
     id_card: Literal["pass", "fail"] = Field(description="The card reader's verdict on the card itself")
     face_match: Literal["pass", "fail"]
     face_score: Annotated[StrictStr, Field(pattern=r"^(0(\.\d{1,4})?|1(\.0{1,4})?)$")] | None = None
-    seat: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{1,32}/[A-Za-z0-9-]{1,32}$",
+    seat: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}/[A-Za-z0-9][A-Za-z0-9._-]{0,31}$",
                                      description="ROOM/SEAT code at the operator's venue")]
 
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from evalroom.auth.keys import KeyDirectory, KeyRing
 from evalroom.auth.sealing import Sealer, load_or_create_sealer
@@ -22,6 +22,7 @@ from evalroom.config import Settings
 from evalroom.errors import ConfigError
 from evalroom.storage import migrate
 from evalroom.storage.db import make_engine
+from evalroom.storage.models import Draw, Expert
 from evalroom.storage.store import Store
 
 __all__ = ["AppContext", "build_context", "load_or_create_keyring", "open_store"]
@@ -72,6 +73,13 @@ def open_store(settings: Settings, clock: Clock) -> Store:
     return Store(engine, clock)
 
 
+def _holds_sealed_data(store: Store) -> bool:
+    """Whether the database holds values sealed with a sealing key: a missing key file then means a lost key
+    (restore it from the backup), never a reason to make a new one that cannot open them."""
+    with store.read() as s:
+        return s.scalar(select(Expert.id).limit(1)) is not None or s.scalar(select(Draw.id).limit(1)) is not None
+
+
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     clock = clock or SystemClock()
     store = open_store(settings, clock)
@@ -80,6 +88,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
                           lifetime=timedelta(minutes=settings.access_token_minutes))
     committee = load_committee_config(settings)
     sealer = load_or_create_sealer(settings.effective_key_dir,
-                                   may_create=settings.is_embedded or settings.environment == "development")
+                                   may_create=(settings.is_embedded or settings.environment == "development")
+                                   and not _holds_sealed_data(store))
     return AppContext(settings=settings, clock=clock, engine=store.engine, store=store, keyring=keyring,
                       tokens=tokens, sealer=sealer, committee=committee)

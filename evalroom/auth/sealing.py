@@ -70,8 +70,9 @@ def load_or_create_sealer(key_dir: Path, *, may_create: bool) -> Sealer:
     path = key_dir / SEALING_KEY_FILE
     if not path.exists():
         if not may_create:
-            raise ConfigError(f"no sealing key at {path}: with a shared database, create one file "
-                              "(32 random bytes, mode 0600) and give it to every coordinator")
+            raise ConfigError(f"no sealing key at {path}: restore it from the backup if the database holds sealed "
+                              "data; for a new shared database, create it with 'evalroom keys sealing' and give "
+                              "every coordinator a copy")
         key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:

@@ -62,14 +62,19 @@ class RuleTable:
             try:
                 share = Fraction(str(raw["expert_share"]))
                 budget = Decimal(str(raw["large_budget_yuan"])) if "large_budget_yuan" in raw else None
-                rule = SizeRule(project_type=project_type, name=str(raw["name"]), minimum=int(raw["minimum"]),
-                                expert_share=share, large_budget_yuan=budget, large_minimum=raw.get("large_minimum"),
-                                complex_minimum=raw.get("complex_minimum"))
+                counts = {"minimum": raw["minimum"], "large_minimum": raw.get("large_minimum"),
+                          "complex_minimum": raw.get("complex_minimum")}
+                if any(v is not None and (not isinstance(v, int) or isinstance(v, bool)) for v in counts.values()):
+                    raise ValueError("minimum, large_minimum and complex_minimum are whole numbers")
+                rule = SizeRule(project_type=project_type, name=str(raw["name"]), minimum=counts["minimum"],
+                                expert_share=share, large_budget_yuan=budget, large_minimum=counts["large_minimum"],
+                                complex_minimum=counts["complex_minimum"])
             except KeyError as exc:
                 raise ValueError(f"[{project_type}] lacks {exc.args[0]!r}") from None
             except (ValueError, ZeroDivisionError, InvalidOperation) as exc:
                 raise ValueError(f"[{project_type}]: {exc}") from None
-            if rule.minimum < 1 or not 0 < share <= 1 or (budget is None) != (rule.large_minimum is None):
+            if min(v for v in counts.values() if v is not None) < 1 or not 0 < share <= 1 \
+                    or (budget is None) != (rule.large_minimum is None):
                 raise ValueError(f"[{project_type}]: minimum must be positive, expert_share in (0, 1], and "
                                  "large_budget_yuan and large_minimum go together")
             rules.append(rule)

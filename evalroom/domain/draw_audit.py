@@ -28,6 +28,8 @@ class DrawAudit:
     purpose: str | None = None
     outcome: str | None = None
     picks: int = 0
+    failure: str | None = None
+    """Why a draw logged as failed failed (its error message)."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -65,6 +67,7 @@ def _check(audit: DrawAudit, found: dict[str, Event]) -> None:
     if drawing.commitment(seed) != committed.payload.get("commitment"):
         audit.problems.append("the revealed seed does not match the commitment logged before the draw")
     p = result.payload
+    audit.failure = p.get("error", {}).get("message")
     if p.get("error", {}).get("code") != "pool_too_small":
         return  # failed for another reason (e.g. the plan no longer held): nothing to recompute
     try:

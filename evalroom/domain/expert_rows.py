@@ -67,13 +67,19 @@ class ExpertRow:
     ties: tuple[str, ...] = ()
     unavailable: tuple[tuple[date, date], ...] = ()
     evaluations: tuple[tuple[str, date], ...] = ()
+    given: frozenset[str] = frozenset()
+    """The fields the file gave for this row: an update leaves the others as they are (a file without
+    ``credit_status`` must not lift a suspension)."""
 
 
 class _Errors:
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
+        self.count = 0
+        """All errors found; only the first MAX_ERRORS are kept."""
 
     def add(self, row: int, fld: str, code: str, message: str) -> None:
+        self.count += 1
         if len(self.items) < MAX_ERRORS:
             self.items.append({"row": row, "field": fld, "code": code, "message": message})
 
@@ -149,7 +155,7 @@ def _row(n: int, raw: Mapping[str, Any], tree: SpecialtyTree, errors: _Errors,
     """The checked row, or None after adding its errors. ``keys`` collects (row, field, value) of the fields
     that must be unique in the file, from bad rows too, so a duplicate is reported whatever else is wrong."""
     values: dict[str, Any] = {}
-    before = len(errors.items)
+    before = errors.count
 
     def take(fld: str, parse: Any) -> None:
         if fld not in raw or raw[fld] is None or raw[fld] == "":
@@ -178,12 +184,14 @@ def _row(n: int, raw: Mapping[str, Any], tree: SpecialtyTree, errors: _Errors,
         for code in tree.unknown(values["specialties"]):
             errors.add(n, "specialties", "unknown_specialty", f"unknown specialty {code} (not in the classification)")
     keys.extend((n, k, values[k]) for k in ("id_number", "code") if k in values)
-    if len(errors.items) > before:
+    if errors.count > before:
         return None
-    return ExpertRow(row=n, **values)
+    return ExpertRow(row=n, given=frozenset(values), **values)
 
 
-def _records(data: bytes, fmt: str, errors: _Errors) -> list[dict[str, Any]]:
+def _records(data: bytes, fmt: str, errors: _Errors) -> list[tuple[int, dict[str, Any]]]:
+    """The file's records with their row numbers: the position among the data rows (the JSON list's items,
+    the CSV lines after the header, blank lines counted so a number points at the line people see)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -195,13 +203,10 @@ def _records(data: bytes, fmt: str, errors: _Errors) -> list[dict[str, Any]]:
             raise ApiError(ErrorCode.IMPORT_REJECTED, f"the file is not valid JSON: {exc}") from None
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise ApiError(ErrorCode.IMPORT_REJECTED, "a JSON expert file is a list of objects, one per expert")
-        records = []
         for n, item in enumerate(items, 1):
-            unknown = sorted(set(item) - set(_ALIASES.values()))
-            for k in unknown:
+            for k in sorted(set(item) - set(_ALIASES.values())):
                 errors.add(n, k, "unknown_field", f"unknown field {k!r}")
-            records.append(item)
-        return records
+        return list(enumerate(items, 1))
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -225,9 +230,8 @@ def _records(data: bytes, fmt: str, errors: _Errors) -> list[dict[str, Any]]:
                 continue
             if len(cells) != len(columns):
                 errors.add(n, "*", "invalid", f"row has {len(cells)} cells, the header {len(columns)}")
-                records.append({})
                 continue
-            records.append(dict(zip(columns, cells, strict=True)))
+            records.append((n, dict(zip(columns, cells, strict=True))))
     except csv.Error as exc:
         raise ApiError(ErrorCode.IMPORT_REJECTED, f"the CSV file cannot be read: {exc}") from None
     return records
@@ -240,22 +244,21 @@ def parse_expert_file(data: bytes, fmt: str, tree: SpecialtyTree) -> list[Expert
         raise ApiError(ErrorCode.IMPORT_REJECTED, f"unknown format {fmt!r}: csv or json")
     errors = _Errors()
     records = _records(data, fmt, errors)
-    if not records:
+    if not records and not errors.count:
         raise ApiError(ErrorCode.IMPORT_REJECTED, "the file lists no experts")
     if len(records) > MAX_ROWS:
         raise ApiError(ErrorCode.IMPORT_REJECTED, f"the file lists {len(records)} experts; at most {MAX_ROWS} at once")
     keys: list[tuple[int, str, str]] = []
-    rows = [r for n, raw in enumerate(records, 1) if raw and (r := _row(n, raw, tree, errors, keys)) is not None]
+    rows = [r for n, raw in records if (r := _row(n, raw, tree, errors, keys)) is not None]
     first: dict[tuple[str, str], int] = {}
     for n, fld, value in keys:
         if (fld, value) in first:
             errors.add(n, fld, "duplicate", f"the same {fld} as row {first[(fld, value)]}")
         else:
             first[(fld, value)] = n
-    if errors.items:
-        total = len(errors.items)
-        raise ApiError(ErrorCode.IMPORT_REJECTED, f"nothing was imported: {total}{'+' if total >= MAX_ERRORS else ''} "
-                       f"error(s); the first: row {errors.items[0]['row']}, {errors.items[0]['message']}",
-                       details=errors.items)
+    if errors.count:
+        shown = f"{MAX_ERRORS}+" if errors.count > MAX_ERRORS else str(errors.count)
+        raise ApiError(ErrorCode.IMPORT_REJECTED, f"nothing was imported: {shown} error(s); the first: row "
+                       f"{errors.items[0]['row']}, {errors.items[0]['message']}", details=errors.items)
     return rows
 

@@ -22,7 +22,7 @@ __all__ = ["check_id_number", "id_number_with_check", "mask_id_number", "organis
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d would take any script's digits
 
 
 def _check_char(first17: str) -> str:
@@ -31,7 +31,7 @@ def _check_char(first17: str) -> str:
 
 def id_number_with_check(first17: str) -> str:
     """The full 18-character number for the first 17 digits (for generating test and demo data)."""
-    if not re.fullmatch(r"\d{17}", first17):
+    if not re.fullmatch(r"[0-9]{17}", first17):
         raise ValueError("expected 17 digits")
     return first17 + _check_char(first17)
 
@@ -40,7 +40,7 @@ def check_id_number(value: str) -> str:
     """The number in its canonical form (upper-case ``X``), or ValueError saying what is wrong."""
     if not isinstance(value, str):
         raise ValueError("the ID number must be text")
-    number = value.strip().upper()
+    number = unicodedata.normalize("NFKC", value).strip().upper()  # full-width digits typed with an IME
     if not _SHAPE.match(number):
         raise ValueError("an ID number has 17 digits and a check digit or X (18 characters)")
     try:

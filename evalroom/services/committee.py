@@ -49,6 +49,7 @@ from evalroom.storage.models import (
     CommitteeMember,
     Draw,
     EvalSession,
+    ExpertEvaluation,
     Offer,
     RevokedToken,
     Room,
@@ -321,6 +322,7 @@ def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
     that a crash interrupted is completed first, with its committed seed; if that leaves nothing else to draw,
     its result is the answer."""
     with store.read() as s:
+        check_host_or_admin(principal, s.get(EvalSession, session_id), session_id)
         interrupted = list(s.scalars(select(Draw.id).where(
             Draw.session_id == session_id, (Draw.outcome.is_(None)) | (Draw.seed_hex.is_(None)))
             .order_by(Draw.created_at)))
@@ -595,7 +597,8 @@ def declare(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settin
     ids: list[str] = []
     with store.write() as tx:
         member, session = _expert_member(tx.session, principal, session_id)
-        text = declaration_text(session, _committee(tx.session, session_id), member)
+        committee = _committee(tx.session, session_id)
+        text = declaration_text(session, committee, member)
         digest = hashlib.sha256(text.encode()).hexdigest()
         if body.text_sha256 != digest:
             raise ConflictError("the declaration changed since it was read; read it again")
@@ -611,6 +614,10 @@ def declare(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settin
                 ids = [_commit(tx, sealer, session_id, SYSTEM, member).id]
         else:
             member.state = state.value
+            if member.expert_id is not None:  # feeds the same-tenderer rule of later draws
+                tx.session.add(ExpertEvaluation(
+                    id=str(uuid.uuid4()), expert_id=member.expert_id, tenderer=committee.parties["tenderer"],
+                    evaluated_on=_evaluation_day(settings, session), source="session", session_id=session_id))
     return {"member_id": member.id, "state": member.state, "replacements": _run(store, sealer, cfg, settings, ids)}
 
 

@@ -4,7 +4,8 @@ An import is all or nothing: the file is parsed and checked in full (evalroom.do
 checked against the database (an identity number already in another region's pool, a pool number held by
 another expert), and only a file without a single error is written, in one transaction with one event. An
 expert is identified by the keyed hash of their identity number: importing the same person again updates
-them. Identity numbers never appear in events or answers other than masked.
+them, with the fields the file gives (a field a row leaves out keeps its value: a file without credit
+statuses does not lift a suspension). Identity numbers never appear in events or answers other than masked.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def _fields(row: ExpertRow) -> dict[str, Any]:
             "ties": list(row.ties), "unavailable": [[a.isoformat(), b.isoformat()] for a, b in row.unavailable]}
 
 
+def _given(row: ExpertRow) -> dict[str, Any]:
+    """The fields an update takes from the file: those the row gave."""
+    return {k: v for k, v in _fields(row).items() if k in row.given}
+
+
 def import_experts(tx: Tx, sealer: Sealer, tree: SpecialtyTree, actor: str, region_id: str, data: bytes,
                    fmt: str) -> ImportResult:
     if tx.session.get(Region, region_id) is None:
@@ -67,30 +73,40 @@ def import_experts(tx: Tx, sealer: Sealer, tree: SpecialtyTree, actor: str, regi
         raise ApiError(ErrorCode.IMPORT_REJECTED, f"nothing was imported: {len(errors)} error(s); the first: row "
                        f"{errors[0]['row']}, {errors[0]['message']}", details=errors)
     now = tx.now()
+    digest = hashlib.sha256(data).hexdigest()
     created, updated, unchanged = [], [], 0
     for r in rows:
-        fields = _fields(r)
         expert = existing.get(hashes[r.row])
         if expert is None:
             expert = Expert(id=str(uuid.uuid4()), region_id=region_id, id_number_hash=hashes[r.row],
                             id_number_sealed=sealer.seal(r.id_number.encode(), ID_CONTEXT),
-                            id_number_masked=mask_id_number(r.id_number), created_at=now, updated_at=now, **fields)
+                            id_number_masked=mask_id_number(r.id_number), created_at=now, updated_at=now,
+                            **_fields(r))
             tx.session.add(expert)
             created.append(expert.id)
-        elif any(getattr(expert, k) != v for k, v in fields.items()):
-            for k, v in fields.items():
-                setattr(expert, k, v)
-            expert.updated_at = now
-            updated.append(expert.id)
         else:
-            unchanged += 1
+            changes = {k: v for k, v in _given(r).items() if getattr(expert, k) != v}
+            if "credit_status" in changes:
+                expert.credit_reason = f"set by the import of file {digest[:16]}"
+            for k, v in changes.items():
+                setattr(expert, k, v)
+            history = sorted((t, d) for t, d in r.evaluations)
+            if "evaluations" in r.given and history != sorted(
+                    (e.tenderer, e.evaluated_on) for e in tx.session.scalars(select(ExpertEvaluation).where(
+                        ExpertEvaluation.expert_id == expert.id, ExpertEvaluation.source == "import"))):
+                changes["evaluations"] = True
+            if changes:
+                expert.updated_at = now
+                updated.append(expert.id)
+            else:
+                unchanged += 1
         tx.session.flush()
-        # The file's history replaces what an earlier import said; evaluations of our own sessions stay.
-        tx.session.execute(delete(ExpertEvaluation).where(ExpertEvaluation.expert_id == expert.id,
-                                                          ExpertEvaluation.source == "import"))
-        tx.session.add_all(ExpertEvaluation(id=str(uuid.uuid4()), expert_id=expert.id, tenderer=t, evaluated_on=d,
-                                            source="import") for t, d in r.evaluations)
-    digest = hashlib.sha256(data).hexdigest()
+        if expert.id in created or "evaluations" in r.given:
+            # The file's history replaces what an earlier import said; evaluations of our own sessions stay.
+            tx.session.execute(delete(ExpertEvaluation).where(ExpertEvaluation.expert_id == expert.id,
+                                                              ExpertEvaluation.source == "import"))
+            tx.session.add_all(ExpertEvaluation(id=str(uuid.uuid4()), expert_id=expert.id, tenderer=t,
+                                                evaluated_on=d, source="import") for t, d in r.evaluations)
     tx.record(actor=actor, kind="experts.imported",
               payload={"region_id": region_id, "format": fmt, "file_sha256": digest, "rows": len(rows),
                        "created": created, "updated": updated, "unchanged": unchanged})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from evalroom.storage import migrate
-
 import json
 import os
 import subprocess
@@ -12,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD
+
+from evalroom.storage import migrate
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -164,6 +164,11 @@ def test_experts_import_reports_every_bad_row_and_imports_nothing(tmp_path: Path
     assert done.returncode == 0 and "1 created, 0 updated" in done.stdout, done.stderr  # nothing from the bad file
     assert evalroom("experts", "import", "--data", data, "--region", "XX", str(ok)).returncode == 2
     assert good not in (tmp_path / "evalroom.db").read_bytes().decode("latin-1")
+    # A lost sealing key is not silently replaced while sealed data exists: it must come back from the backup.
+    (tmp_path / "keys" / "sealing.key").unlink()
+    lost = evalroom("experts", "import", "--data", data, "--region", "SD", str(ok))
+    assert lost.returncode == 2 and "restore it from the backup" in lost.stderr
+    assert not (tmp_path / "keys" / "sealing.key").exists()
 
 
 def test_the_sealing_key_is_made_once_and_never_overwritten(tmp_path: Path) -> None:

@@ -494,6 +494,10 @@ def test_declaration_seats_or_recuses_and_a_recusal_is_replaced(w: CommitteeWorl
     assert snapshot(ctx) == before
     assert ok(declare(w, expert)) == {"member_id": host_member["member_id"], "state": "seated", "replacements": []}
     assert declaration(w, expert)["state"] == "seated"
+    # Sitting on this committee goes on the expert's record, for the same-tenderer rule of later draws.
+    record = ok(client.get(f"{API}/experts/{host_member['expert_id']}", headers=w.admin()))
+    assert {"date": w.start.astimezone(ctx.settings.zone).date().isoformat(), "tenderer": TENDERER,
+            "source": "session"} in record["recent_evaluations"]
     refused(declare(w, expert), 409, "conflict")  # declared already
 
     recusing = checked_in(w, guest_member)

@@ -267,6 +267,15 @@ def test_a_suspended_expert_is_excluded_from_the_draw(ctx: AppContext, client: T
     assert len(updated) == 1 and updated[0]["payload"] == {"expert_id": target, "reason": "年度考核不合格，暂停一年",
                                                            "credit_status": "suspended"}
 
+    # Importing the pool again with a file that says nothing of credit status does not lift the suspension.
+    row = {"name": "专家H1", "id_number": w.id_numbers["专家H1"], "employer": "新单位", "specialties": ["B0101"]}
+    again = ok(client.post(f"{API}/regions/{w.host_region_id}/experts/import", headers=w.admin(),
+                           json={"format": "json", "content": json.dumps([row], ensure_ascii=False)}))
+    assert (again["updated"], again["created"]) == (1, 0)
+    after = ok(client.get(url, headers=w.admin()))
+    assert (after["employer"], after["credit_status"], after["credit_reason"]) == \
+        ("新单位", "suspended", "年度考核不合格，暂停一年")
+
     drawn = draw(w)[0]
     performed = draw_records(events(w))[drawn["draw_id"]]["performed"]["payload"]
     assert {x["expert_id"]: x["reasons"] for x in performed["excluded"]} == {target: ["suspended"]}

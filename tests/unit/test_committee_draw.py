@@ -378,7 +378,7 @@ def tight_pools(draw_: st.DrawFn) -> tuple[list[PoolEntry], list[Slot]]:
     slots = slots_for(draw_(plans()))
     ids = draw_(st.lists(expert_ids, unique=True, min_size=len(slots), max_size=len(slots)))
     extra = [draw_(st.frozensets(st.sampled_from(REQUESTED), max_size=4)) for _ in slots]
-    pool = [PoolEntry(i, s.region_id, frozenset({s.specialty}) | more) for i, s, more in zip(ids, slots, extra)]
+    pool = [PoolEntry(i, s.region_id, frozenset({s.specialty}) | more) for i, s, more in zip(ids, slots, extra, strict=True)]
     return sorted(pool, key=lambda e: e.expert_id), slots
 
 
@@ -630,7 +630,7 @@ def recorded_draws(draw_: st.DrawFn) -> tuple[bytes, list[PoolEntry], list[Slot]
     slots = slots_for(draw_(plans()))
     ids = draw_(st.lists(expert_ids, unique=True, min_size=len(slots) + 3, max_size=len(slots) + 12))
     n_extra = draw_(st.integers(0, len(ids) - len(slots) - 1))
-    pool = [PoolEntry(i, s.region_id, frozenset({s.specialty})) for i, s in zip(ids, slots)]
+    pool = [PoolEntry(i, s.region_id, frozenset({s.specialty})) for i, s in zip(ids, slots, strict=False)]
     pool += [PoolEntry(i, draw_(st.sampled_from(REGIONS)), draw_(st.frozensets(st.sampled_from(REQUESTED))))
              for i in ids[len(slots):len(slots) + n_extra]]
     excluded = {i: tuple(draw_(st.lists(st.sampled_from(list(Reason)), min_size=1, max_size=3, unique=True)))
