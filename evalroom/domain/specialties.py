@@ -33,6 +33,13 @@ class SpecialtyTree:
         for node in self._nodes.values():
             if node.parent is not None and node.parent not in self._nodes:
                 raise ValueError(f"specialty {node.code} names an unknown parent {node.parent}")
+        for node in self._nodes.values():  # a cycle would make ancestors_or_self loop for ever
+            seen, up = {node.code}, node.parent
+            while up is not None:
+                if up in seen:
+                    raise ValueError(f"specialty {node.code} is its own ancestor")
+                seen.add(up)
+                up = self._nodes[up].parent
 
     @classmethod
     def from_json(cls, data: Sequence[Mapping[str, Any]]) -> SpecialtyTree:

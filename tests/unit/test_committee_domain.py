@@ -30,8 +30,19 @@ from evalroom.domain.avoidance import (
 from evalroom.domain.chair import RoundResult, check_vote, tally
 from evalroom.domain.committee_rules import Plan, Quota, RuleTable, check_plan
 from evalroom.domain.expert_rows import MAX_ERRORS, ExpertRow, parse_expert_file
-from evalroom.domain.identity import check_id_number, id_number_with_check, mask_id_number, organisation_key
-from evalroom.domain.members import ACTIVE, VACANCIES, MemberAction, MemberState, next_member_state
+from evalroom.domain.identity import (
+    check_id_number,
+    id_number_with_check,
+    mask_id_number,
+    organisation_key,
+)
+from evalroom.domain.members import (
+    ACTIVE,
+    VACANCIES,
+    MemberAction,
+    MemberState,
+    next_member_state,
+)
 from evalroom.domain.specialties import Specialty, SpecialtyTree
 from evalroom.errors import ApiError, ConflictError, ErrorCode
 
@@ -153,14 +164,26 @@ def test_any_adjacent_transposition_is_caught(first17: str, pos: int) -> None:
             check_id_number(swapped)
 
 
-def test_full_width_digits_are_refused_or_canonicalised() -> None:
+def full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)
+
+
+def test_full_width_digits_are_canonicalised() -> None:
+    """Typed with a Chinese input method: the same number, in its ASCII form (so it compares equal)."""
     number = id_number_with_check("11010119900307123")
-    full_width = "".join(chr(ord(c) + 0xFEE0) for c in number[:17]) + number[17]
-    try:
-        result = check_id_number(full_width)
-    except ValueError:
-        return  # refusing is fine
-    assert result == number  # accepting is fine only in the canonical (ASCII) form
+    assert check_id_number(full_width(number[:17]) + number[17]) == number
+    assert check_id_number("\u3000" + full_width(number) + "\u3000") == number
+    assert check_id_number(full_width(ID_X[:17]) + "ｘ") == ID_X
+
+
+@pytest.mark.parametrize("digits", ["٠١٢٣٤٥٦٧٨٩", "०१२३४५६७८९"])  # Arabic-Indic, Devanagari
+def test_digits_of_other_scripts_are_refused(digits: str) -> None:
+    number = id_number_with_check("11010119900307123")
+    other = "".join(digits[int(c)] for c in number[:17]) + number[17]
+    with pytest.raises(ValueError, match="18 characters"):
+        check_id_number(other)
+    with pytest.raises(ValueError, match="17 digits"):
+        id_number_with_check(other[:17])
 
 
 def test_masking_keeps_the_address_code_and_the_last_four() -> None:
@@ -177,6 +200,7 @@ def test_masking_keeps_the_address_code_and_the_last_four() -> None:
 
 @pytest.mark.parametrize("a, b", [
     ("北京 某某（集团）有限公司", "北京某某(集团)有限公司"),
+    ("北京某某（集团）有限公司", "北京某某集团有限公司"),
     ("北京某某[集团]{分公司}", "北京某某集团分公司"),
     ("ACME Engineering Ltd.", "acme engineering ltd"),
     ("ＡＣＭＥ　Ｅｎｇｉｎｅｅｒｉｎｇ", "acme engineering"),
@@ -293,17 +317,17 @@ def test_the_default_rule_table_loads() -> None:
 
 @pytest.mark.parametrize("project_type, budget, complex_project, least", [
     ("works", None, False, 5),
-    ("works", Decimal("99999999999"), True, 5),       # no budget or complexity rule for works
+    ("works", Decimal(99999999999), True, 5),       # no budget or complexity rule for works
     ("water_works", None, False, 7),
     ("negotiation", None, False, 3),
     ("procurement", None, False, 5),
     ("procurement", Decimal("9999999.99"), False, 5),
-    ("procurement", Decimal("10000000"), False, 7),    # 10 million or more
+    ("procurement", Decimal(10000000), False, 7),    # 10 million or more
     ("procurement", Decimal("10000000.00"), False, 7),
-    ("procurement", Decimal("25000000"), False, 7),
-    ("procurement", Decimal("100"), True, 7),          # complex
+    ("procurement", Decimal(25000000), False, 7),
+    ("procurement", Decimal(100), True, 7),          # complex
     ("procurement", None, True, 7),
-    ("procurement", Decimal("50000000"), True, 7),
+    ("procurement", Decimal(50000000), True, 7),
 ])
 def test_minimum_sizes(project_type: str, budget: Decimal | None, complex_project: bool, least: int) -> None:
     rule = RULES.get(project_type)
@@ -347,16 +371,22 @@ def test_a_custom_rule_table() -> None:
                                                 (Decimal(1000), True)]] == [5, 5, 9, 11]
 
 
-@pytest.mark.parametrize("extra", [{"complex_minimum": "7"},
-                                   {"large_budget_yuan": "10000000", "large_minimum": "7"}])
-def test_a_non_integer_minimum_is_refused_when_the_table_is_read(extra: dict[str, Any]) -> None:
-    try:
-        rules = RuleTable.from_mapping({"procurement": {**GOOD_RULE, **extra}})
-    except ValueError:
-        return  # refused with the table: what a bad configuration file should get
-    # accepted: then checking a plan must still work (it raises TypeError: '>' not supported ... 'str' and 'int')
-    check_plan(plan(total=7, representatives=2, quotas=(q("v1", "r1", A0301=5),), complex_project=True,
-                    budget_yuan=Decimal("20000000")), rules, TREE)
+@pytest.mark.parametrize("extra, message", [
+    ({"complex_minimum": "7"}, "whole numbers"),
+    ({"large_budget_yuan": "10000000", "large_minimum": "7"}, "whole numbers"),
+    ({"minimum": "5"}, "whole numbers"),
+    ({"minimum": 5.0}, "whole numbers"),
+    ({"minimum": True}, "whole numbers"),
+    ({"complex_minimum": 7.5}, "whole numbers"),
+    ({"complex_minimum": 0}, "minimum must be positive"),
+    ({"large_budget_yuan": "10000000", "large_minimum": -1}, "minimum must be positive"),
+])
+def test_a_non_integer_or_non_positive_minimum_is_refused_when_the_table_is_read(extra: dict[str, Any],
+                                                                                 message: str) -> None:
+    """Found with the table at start, not as a TypeError when a plan is checked."""
+    with pytest.raises(ValueError, match=message) as info:
+        RuleTable.from_mapping({"procurement": {**GOOD_RULE, **extra}})
+    assert "[procurement]" in str(info.value)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -388,7 +418,7 @@ def problems(p: Plan) -> list[dict[str, str]]:
 @pytest.mark.parametrize("good", [
     plan(),
     plan(total=7, representatives=2, quotas=(q("v1", "r1", A0301=3), q("v2", "r2", D01=2)),
-         budget_yuan=Decimal("20000000")),
+         budget_yuan=Decimal(20000000)),
     plan(project_type="negotiation", total=3, representatives=1, quotas=(q("v1", "r1", B=2),)),  # exactly 2/3
     plan(project_type="works", total=5, representatives=0, quotas=(q("v1", "r1", A01=3, D01=2),)),
     plan(exclude_home_region=True, home_region_id="r0"),
@@ -406,7 +436,7 @@ def test_an_even_committee_is_refused() -> None:
 @pytest.mark.parametrize("p, least", [
     (plan(project_type="works", total=3, representatives=1, quotas=(q("v1", "r1", A01=2),)), 5),
     (plan(project_type="water_works", total=5), 7),
-    (plan(budget_yuan=Decimal("10000000")), 7),
+    (plan(budget_yuan=Decimal(10000000)), 7),
     (plan(complex_project=True), 7),
 ])
 def test_a_committee_below_the_minimum_is_refused(p: Plan, least: int) -> None:
@@ -470,7 +500,7 @@ def test_an_unknown_project_type() -> None:
 
 
 def test_every_problem_is_listed_at_once() -> None:
-    bad = Plan(project_type="procurement", total=6, representatives=3, budget_yuan=Decimal("10000000"),
+    bad = Plan(project_type="procurement", total=6, representatives=3, budget_yuan=Decimal(10000000),
                exclude_home_region=True, home_region_id="r1",
                quotas=(q("v1", "r1", A0301=4), q("v1", "r2", Z1=1, D01=0)))
     found = problems(bad)
@@ -708,11 +738,15 @@ def test_a_csv_file_with_chinese_headers_and_a_bom() -> None:
         row=1, name="张三", id_number=idn(1), employer="某大学", specialties=("A0301", "D01"), code="E-001",
         certificate="CN=CA;SN=01", credit_status=CreditStatus.ACTIVE, punished=False, ties=("甲公司", "乙公司"),
         unavailable=((date(2026, 12, 1), date(2026, 12, 3)), (date(2026, 12, 24), date(2026, 12, 24))),
-        evaluations=(("某市交通运输局", date(2026, 10, 1)),))
+        evaluations=(("某市交通运输局", date(2026, 10, 1)),),
+        given=frozenset({"name", "id_number", "employer", "specialties", "code", "certificate", "credit_status",
+                         "punished", "ties", "unavailable", "evaluations"}))
     assert rows[1].name == "李四" and rows[1].id_number == ID_X
     assert rows[1].specialties == ("A", "B01", "B0101")
     assert rows[1].credit_status is CreditStatus.SUSPENDED and rows[1].punished is True
     assert (rows[1].code, rows[1].certificate, rows[1].ties, rows[1].unavailable) == (None, None, (), ())
+    # empty cells are not given: an update from this file leaves those fields as they are
+    assert rows[1].given == {"name", "id_number", "employer", "specialties", "credit_status", "punished"}
     assert rows[2].credit_status is CreditStatus.BLACKLISTED and rows[2].punished is True
     assert [r.row for r in rows] == [1, 2, 3]
 
@@ -747,6 +781,10 @@ def test_a_json_file() -> None:
     assert rows[0].evaluations == (("某局", date(2026, 10, 1)), ("某院", date(2026, 9, 1)))
     assert rows[1].specialties == ("A", "B") and rows[1].punished is True and rows[1].code is None
     assert rows[1].id_number == idn(2)
+    # null is "not given"; an empty list is given (it clears the ties)
+    assert rows[1].given == {"name", "id_number", "employer", "specialties", "punished", "ties"}
+    assert rows[0].given == {"name", "id_number", "employer", "specialties", "punished", "credit_status", "ties",
+                             "unavailable", "evaluations"}
 
 
 def test_duplicate_identity_numbers() -> None:
@@ -814,15 +852,33 @@ def test_all_errors_of_a_row_and_of_the_file_at_once() -> None:
                      (3, "specialties", "unknown_specialty"), (3, "specialties", "unknown_specialty")]
 
 
+def test_an_identity_number_is_never_echoed_in_the_errors() -> None:
+    bad = idn(1)[:17] + ("1" if idn(1)[17] == "0" else "0")
+    exc = rejected(csv_bytes(HEADER_EN, f"a,{bad},b,A", f"c,{idn(2)},d,A", f"e,{idn(2)},f,A"), "csv")
+    assert exc.details is not None and len(exc.details) == 2
+    text = exc.message + json.dumps(exc.details, ensure_ascii=False)
+    assert bad not in text and idn(2) not in text and bad[:14] not in text
+
+
 def test_a_row_with_the_wrong_number_of_cells() -> None:
     found = errors_of(csv_bytes(HEADER_EN, f"a,{idn(1)},b,A", "only,three,cells", f"c,{idn(2)},d,A,extra"), "csv")
     assert found == [(2, "*", "invalid"), (3, "*", "invalid")]
 
 
-def test_row_numbers_stay_consistent_after_a_blank_line() -> None:
+def test_row_numbers_count_blank_lines_so_they_point_at_the_line() -> None:
     found = errors_of(csv_bytes(HEADER_EN, f"a,{idn(1)},b,A", "", "only,three,cells", "c,123,d,A"), "csv")
-    rows = [r for r, _, _ in found]
-    assert len(set(rows)) == 2, found  # two different bad rows must get two different numbers
+    assert found == [(3, "*", "invalid"), (4, "id_number", "invalid")]
+    found = errors_of(csv_bytes(HEADER_EN, "", f"a,{idn(1)},b,A", " , , , ", f"c,{idn(1)},d,A"), "csv")
+    assert found == [(4, "id_number", "duplicate")]
+    exc = rejected(csv_bytes(HEADER_EN, "", f"a,{idn(1)},b,A", " , , , ", f"c,{idn(1)},d,A"), "csv")
+    assert exc.details is not None and "the same id_number as row 2" in exc.details[0]["message"]
+    rows = parse_expert_file(csv_bytes(HEADER_EN, "", f"a,{idn(1)},b,A", "", f"c,{idn(2)},d,A"), "csv", TREE)
+    assert [r.row for r in rows] == [2, 4]
+
+
+def test_a_file_of_only_bad_rows_reports_them() -> None:
+    found = errors_of(csv_bytes(HEADER_EN, "only,three,cells"), "csv")
+    assert found == [(1, "*", "invalid")]
 
 
 def test_an_unknown_csv_column() -> None:
@@ -881,6 +937,13 @@ def test_a_file_with_more_errors_than_are_reported() -> None:
     assert f"{MAX_ERRORS}+ error(s)" in exc.message
 
 
+def test_exactly_max_errors_are_not_reported_as_more() -> None:
+    lines = [HEADER_EN] + [f",{idn(i)},b,A" for i in range(MAX_ERRORS)]
+    exc = rejected(csv_bytes(*lines), "csv")
+    assert exc.details is not None and len(exc.details) == MAX_ERRORS
+    assert f"nothing was imported: {MAX_ERRORS} error(s)" in exc.message
+
+
 def test_the_error_list_is_capped() -> None:
     # rows with an invalid value (not a missing one) stay on the ApiError path past the cap
     lines = [HEADER_EN] + [f"a,{idn(i)},b,ZZ" for i in range(MAX_ERRORS + 5)]
@@ -888,3 +951,10 @@ def test_the_error_list_is_capped() -> None:
     assert exc.details is not None and len(exc.details) == MAX_ERRORS
     assert [d["row"] for d in exc.details] == list(range(1, MAX_ERRORS + 1))
     assert f"nothing was imported: {MAX_ERRORS}+ error(s)" in exc.message
+
+
+def test_a_tree_with_a_cycle_is_refused() -> None:
+    with pytest.raises(ValueError, match="its own ancestor"):
+        SpecialtyTree([Specialty("A", "a", "B"), Specialty("B", "b", "A")])
+    with pytest.raises(ValueError, match="its own ancestor"):
+        SpecialtyTree([Specialty("A", "a", "A")])

@@ -75,6 +75,7 @@ VARIANTS: tuple[Callable[[str], str], ...] = (
     lambda s: s.upper(),
     lambda s: s.lower().replace("(", "（ ").replace(")", " ）"),
     lambda s: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s),  # full-width ASCII
+    lambda s: s.replace("(", "").replace(")", "").replace(".", ""),
 )
 
 
@@ -521,7 +522,7 @@ def test_every_expert_can_be_drawn_first() -> None:
     slots = slots_for([Quota("v1", "r-bj", LABELS["v1"], {"A": 1})])
     firsts = Counter(draw(hashlib.sha256(b"%d" % i).digest(), pool, slots)[0].expert_id for i in range(500))
     assert set(firsts) == {e.expert_id for e in pool}
-    assert min(firsts.values()) > 50  # each ~100 of 500; P(any below 50) is astronomically small
+    assert min(firsts.values()) > 50  # each ~100 of 500 (fixed seeds: deterministic; below 50 is >5 s.d. off)
 
 
 def test_commitment_and_lot_are_sha256_and_hmac_sha256() -> None:
