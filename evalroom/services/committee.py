@@ -187,7 +187,7 @@ def _offers_still_confirmed(s: Session, committee: Committee) -> str | None:
     return None
 
 
-def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d: Draw) -> drawing.PoolTooSmall | ApiError | None:
+def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d: Draw) -> ApiError | None:
     """Draw with the committed seed; record the members, or the failure. Returns the failure, if any."""
     s = tx.session
     session = s.get(EvalSession, d.session_id)
@@ -277,11 +277,16 @@ def _complete(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Sett
     return failure
 
 
+def _unfinished(s: Session, session_id: str | None = None) -> list[str]:
+    """Draws left committed or unrevealed (by a crash), oldest first; of one session, or all."""
+    q = select(Draw.id).where(or_(Draw.outcome.is_(None), Draw.seed_hex.is_(None))).order_by(Draw.created_at)
+    return list(s.scalars(q if session_id is None else q.where(Draw.session_id == session_id)))
+
+
 def complete_pending_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settings) -> int:
     """Finish every draw left committed or unrevealed (by a crash); return how many. Run by the housekeeper."""
     with store.read() as s:
-        pending = list(s.scalars(select(Draw.id).where((Draw.outcome.is_(None)) | (Draw.seed_hex.is_(None)))
-                                 .order_by(Draw.created_at)))
+        pending = _unfinished(s)
     for draw_id in pending:
         _complete(store, sealer, cfg, settings, draw_id)
     return len(pending)
@@ -323,10 +328,8 @@ def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
     its result is the answer."""
     with store.read() as s:
         check_host_or_admin(principal, s.get(EvalSession, session_id), session_id)
-        interrupted = list(s.scalars(select(Draw.id).where(
-            Draw.session_id == session_id, (Draw.outcome.is_(None)) | (Draw.seed_hex.is_(None)))
-            .order_by(Draw.created_at)))
-    finished = _run(store, sealer, cfg, settings, interrupted) if interrupted else []
+        interrupted = _unfinished(s, session_id)
+    finished = _run(store, sealer, cfg, settings, interrupted)
     with store.write() as tx:
         session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
         if session.state not in _OPEN_SESSION_STATES:
