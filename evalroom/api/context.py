@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from evalroom.auth.keys import KeyDirectory, KeyRing
-from evalroom.auth.sealing import Sealer, load_or_create_sealer
+from evalroom.auth.sealing import SEALING_KEY_FILE, Sealer, load_or_create_sealer
 from evalroom.auth.tokens import TokenService
 from evalroom.clock import Clock, SystemClock
 from evalroom.committee_config import CommitteeConfig, load_committee_config
@@ -87,8 +87,9 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     tokens = TokenService(keyring, issuer=settings.issuer, clock=clock,
                           lifetime=timedelta(minutes=settings.access_token_minutes))
     committee = load_committee_config(settings)
+    may_make_keys = settings.is_embedded or settings.environment == "development"
+    key_missing = not (settings.effective_key_dir / SEALING_KEY_FILE).exists()
     sealer = load_or_create_sealer(settings.effective_key_dir,
-                                   may_create=(settings.is_embedded or settings.environment == "development")
-                                   and not _holds_sealed_data(store))
+                                   may_create=may_make_keys and key_missing and not _holds_sealed_data(store))
     return AppContext(settings=settings, clock=clock, engine=store.engine, store=store, keyring=keyring,
                       tokens=tokens, sealer=sealer, committee=committee)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from evalroom.auth.sealing import Sealer
@@ -29,7 +29,7 @@ from evalroom.schemas import ExpertPublic, ExpertUpdate, ImportResult
 from evalroom.storage.models import Expert, ExpertEvaluation, Region
 from evalroom.storage.store import Store, Tx
 
-__all__ = ["ID_CONTEXT", "expert_public", "get_expert", "import_experts", "list_experts", "pool_facts",
+__all__ = ["ID_CONTEXT", "get_expert", "import_experts", "list_experts", "pool_facts",
            "update_expert"]
 
 ID_CONTEXT = "expert.id_number"
@@ -114,14 +114,18 @@ def import_experts(tx: Tx, sealer: Sealer, tree: SpecialtyTree, actor: str, regi
                         file_sha256=digest)
 
 
-def _evaluations(s: Session, expert_id: str, since: date) -> list[ExpertEvaluation]:
-    return list(s.scalars(select(ExpertEvaluation).where(ExpertEvaluation.expert_id == expert_id,
-                                                         ExpertEvaluation.evaluated_on >= since)
-                          .order_by(ExpertEvaluation.evaluated_on.desc())))
+def _recent(s: Session, which: ColumnElement[bool], since: date) -> dict[str, list[ExpertEvaluation]]:
+    """Evaluations since ``since`` of the experts ``which`` selects, newest first, by expert, in one query."""
+    found: dict[str, list[ExpertEvaluation]] = {}
+    q = (select(ExpertEvaluation).join(Expert, Expert.id == ExpertEvaluation.expert_id)
+         .where(which, ExpertEvaluation.evaluated_on >= since)
+         .order_by(ExpertEvaluation.evaluated_on.desc(), ExpertEvaluation.id))
+    for e in s.scalars(q):
+        found.setdefault(e.expert_id, []).append(e)
+    return found
 
 
-def expert_public(s: Session, expert: Expert, today: date) -> ExpertPublic:
-    recent = _evaluations(s, expert.id, today - timedelta(days=RECENT_DAYS))
+def _public(expert: Expert, recent: list[ExpertEvaluation]) -> ExpertPublic:
     return ExpertPublic(
         id=expert.id, region_id=expert.region_id, code=expert.code, name=expert.name,
         id_number=expert.id_number_masked, employer=expert.employer, specialties=list(expert.specialties),
@@ -136,8 +140,9 @@ def list_experts(store: Store, region_id: str, today: date) -> list[ExpertPublic
     with store.read() as s:
         if s.get(Region, region_id) is None:
             raise NotFoundError("region", region_id)
-        experts = s.scalars(select(Expert).where(Expert.region_id == region_id).order_by(Expert.code, Expert.id))
-        return [expert_public(s, e, today) for e in experts]
+        experts = list(s.scalars(select(Expert).where(Expert.region_id == region_id).order_by(Expert.code, Expert.id)))
+        recent = _recent(s, Expert.region_id == region_id, today - timedelta(days=RECENT_DAYS))
+        return [_public(e, recent.get(e.id, [])) for e in experts]
 
 
 def get_expert(store: Store, expert_id: str, today: date) -> ExpertPublic:
@@ -145,7 +150,8 @@ def get_expert(store: Store, expert_id: str, today: date) -> ExpertPublic:
         expert = s.get(Expert, expert_id)
         if expert is None:
             raise NotFoundError("expert", expert_id)
-        return expert_public(s, expert, today)
+        recent = _recent(s, Expert.id == expert.id, today - timedelta(days=RECENT_DAYS))
+        return _public(expert, recent.get(expert.id, []))
 
 
 def update_expert(tx: Tx, actor: str, expert_id: str, data: ExpertUpdate) -> Expert:
