@@ -3,6 +3,7 @@ pools are the coordinator's, and staff at venues must not know who the experts a
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -16,7 +17,8 @@ RegionId = Annotated[str, Path(max_length=64)]
 ExpertId = Annotated[str, Path(max_length=64)]
 
 
-def _today(ctx: Ctx):  # noqa: ANN202 - a date
+def _today(ctx: Ctx) -> date:
+    """Today where the coordinator is, for 'recent evaluations'."""
     return ctx.clock.now().astimezone(ctx.settings.zone).date()
 
 
