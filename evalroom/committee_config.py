@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def _read(path: Path | None, default: str, setting: str) -> tuple[bytes, str]:
         raise ConfigError(f"{setting}: cannot read {path}: {exc.strerror}") from None
 
 
+@lru_cache(maxsize=16)
 def load_committee_config(settings: Settings) -> CommitteeConfig:
+    """Read once per settings (cached): the files are configuration, fixed while a coordinator runs."""
     raw, where = _read(settings.specialty_tree_file, "specialties.json", "specialty_tree_file")
     try:
         tree = SpecialtyTree.from_json(json.loads(raw))

@@ -50,8 +50,6 @@ from evalroom.storage.store import read_events, verify_stored_chain
 __all__ = ["run_demo"]
 
 MARKER = ".evalroom-demo"
-SPECIALTIES = ["A02", "D01"]
-"""Specialty codes the demo's expert pools cover: A02 市政公用工程 (A0202 道路桥梁 below it), D01 工程造价."""
 AGENT_SEATS = 4
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -98,14 +96,15 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
     run.say("coordinator admin logged in")
 
     sd = _check(client.post("/api/v1/regions", headers=admin, json={
-        "code": "SD", "name": "山东省", "ca_name": "山东CA", "specialties": SPECIALTIES}), 201)
+        "code": "SD", "name": "山东省", "ca_name": "山东CA"}), 201)
     sn = _check(client.post("/api/v1/regions", headers=admin, json={
-        "code": "SN", "name": "陕西省", "ca_name": "陕西CA", "specialties": SPECIALTIES}), 201)
+        "code": "SN", "name": "陕西省", "ca_name": "陕西CA"}), 201)
     host = _check(client.post("/api/v1/venues", headers=admin, json={
         "code": "JN-GGZY", "name": "济南市公共资源交易中心", "city": "济南", "region_id": sd["id"]}), 201)
     guest = _check(client.post("/api/v1/venues", headers=admin, json={
         "code": "XA-GGZY", "name": "西安市公共资源交易中心", "city": "西安", "region_id": sn["id"]}), 201)
     run.say(f"registered host venue {host['name']} and guest venue {guest['name']}")
+    _import_pools(client, run, admin, sd, sn)
     for venue in (host, guest):
         run.agents.append(_start_agent(client, run, admin, venue))
     _wait(lambda: all(_check(client.get(f"/api/v1/venues/{v['id']}", headers=admin))["online"] for v in (host, guest))
@@ -173,7 +172,7 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
                             "assigned_seats": guest_view["assigned_seats"],
                             "hidden_from_host": bool(offer.get("guest_hidden"))})
     _committee(client, run, admin, operator, guest_operator, session, offer, guest_view["assigned_seats"],
-               {"host": host, "guest": guest, "sd": sd, "sn": sn})
+               {"host": host, "guest": guest})
 
 
 BIDDERS = ["山东路桥集团有限公司", "中铁十局集团有限公司", "济南城建集团有限公司"]
@@ -198,13 +197,10 @@ def _pool(region: str, address: str, count: int, first: int) -> list[dict[str, A
     return rows
 
 
-def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operator: dict[str, str],
-               guest_operator: dict[str, str], session: dict[str, Any], offer: dict[str, Any],
-               guest_seats: list[str], places: dict[str, dict[str, Any]]) -> None:
-    """专家抽取 to 组长: pools imported, the plan (3 host + 2 guest experts), the verifiable draw, check-in
-    by ID card and face match, the no-conflict declaration (one conflict, replaced by a new draw), the
-    chair elected over two rounds."""
-    sid = session["id"]
+def _import_pools(client: httpx.Client, run: DemoRun, admin: dict[str, str], sd: dict[str, Any],
+                  sn: dict[str, Any]) -> None:
+    """Both regions' expert pools, as files an admin would import: JSON for 山东, CSV (Chinese headers) for
+    陕西. The pools are also what makes a venue able to lend experts of a specialty."""
     pools = run.out / "pools"
     pools.mkdir()
     sd_rows, sn_rows = _pool("SD", "370102", 16, 0), _pool("SN", "610102", 10, 16)
@@ -213,11 +209,21 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
     lines = [header] + [",".join([r["code"], r["name"], r["id_number"], r["employer"], ";".join(r["specialties"]),
                                   ";".join(r["ties"]), r["credit_status"]]) for r in sn_rows]
     (pools / "sn-experts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for region, path, fmt in ((places["sd"], pools / "sd-experts.json", "json"), (places["sn"], pools / "sn-experts.csv", "csv")):
+    for region, path, fmt in ((sd, pools / "sd-experts.json", "json"), (sn, pools / "sn-experts.csv", "csv")):
         result = _check(client.post(f"/api/v1/regions/{region['id']}/experts/import", headers=admin,
                                     json={"format": fmt, "content": path.read_text(encoding="utf-8")}))
         run.say(f"imported {result['created']} experts into the {region['name']} pool from {path.name}")
-    ids = {r["name"]: r["id_number"] for r in sd_rows + sn_rows}
+    run.facts["id_numbers"] = {r["name"]: r["id_number"] for r in sd_rows + sn_rows}
+
+
+def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operator: dict[str, str],
+               guest_operator: dict[str, str], session: dict[str, Any], offer: dict[str, Any],
+               guest_seats: list[str], places: dict[str, dict[str, Any]]) -> None:
+    """专家抽取 to 组长: the plan (3 host + 2 guest experts), the verifiable draw, check-in
+    by ID card and face match, the no-conflict declaration (one conflict, replaced by a new draw), the
+    chair elected over two rounds."""
+    sid = session["id"]
+    ids = run.facts["id_numbers"]
 
     plan = {"project_type": "works", "total": 5,
             "quotas": [{"venue": "host", "specialties": {"A02": 2, "D01": 1}},

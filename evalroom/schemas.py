@@ -101,18 +101,10 @@ class RegionCreate(Request):
     code: Code
     name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
     ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
-    specialties: Specialties = Field(default_factory=list, description="Specialties the region's expert pool covers")
 
 
 class RegionUpdate(Request):
-    ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
-    specialties: Specialties | None = None
-
-    @model_validator(mode="after")
-    def _something(self) -> RegionUpdate:
-        if self.ca_name is None and self.specialties is None:
-            raise ValueError("nothing to change: give ca_name or specialties")
-        return self
+    ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
 class RegionPublic(Public):
@@ -120,7 +112,7 @@ class RegionPublic(Public):
     code: str
     name: str
     ca_name: str | None
-    specialties: list[str]
+    specialties: list[str] = Field(description="The specialty codes the pool's active experts hold (derived)")
     created_at: datetime
 
 

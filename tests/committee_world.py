@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-from conftest import ALL_OK, PASSWORD, T0, unique_code
+from conftest import ALL_OK, PASSWORD, T0, WORLD_POOL, unique_code
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -195,14 +195,12 @@ def build(ctx: AppContext, client: TestClient, *, host_rows: list[dict[str, Any]
     True for :func:`default_plan`, False for none."""
     admin = Principal(role=Role.COORDINATOR_ADMIN, subject="builder")
     with ctx.store.write() as tx:
-        guest_region = registry.create_region(tx, ACTOR, RegionCreate(code=unique_code("R"), name="陕西省",
-                                                                      specialties=["B01"])).id
+        guest_region = registry.create_region(tx, ACTOR, RegionCreate(code=unique_code("R"), name="陕西省")).id
         guest = registry.create_venue(tx, ACTOR, VenueCreate(code=unique_code("V"), name="西安公共资源交易中心",
                                                              city="西安", region_id=guest_region)).id
         _rooms(ctx, tx, guest, "single")
         if existing is None:
-            host_region = registry.create_region(tx, ACTOR, RegionCreate(code=unique_code("R"), name="山东省",
-                                                                         specialties=["B01", "D01"])).id
+            host_region = registry.create_region(tx, ACTOR, RegionCreate(code=unique_code("R"), name="山东省")).id
             host = registry.create_venue(tx, ACTOR, VenueCreate(code=unique_code("V"), name="济南公共资源交易中心",
                                                                 city="济南", region_id=host_region)).id
             _rooms(ctx, tx, host, "shared")
@@ -231,6 +229,8 @@ def build(ctx: AppContext, client: TestClient, *, host_rows: list[dict[str, Any]
         host_seats=[f"{r.code}/{s.code}" for r in host_rooms for s in r.seats],
         guest_seats=[f"{b.room_code}/{b.seat_code}" for b in booked if b.offer_id == offer_id])
     assert len(w.guest_seats) == offer_seats
+    if existing is not None:  # conftest's world region already has its own small pool
+        w.id_numbers.update({r["name"]: r["id_number"] for r in WORLD_POOL})
     import_pool(w, host_region, host_rows if host_rows is not None else pool("专家H", HOST_AREA, {"B0101": 6, "D01": 3}))
     import_pool(w, guest_region, guest_rows if guest_rows is not None else pool("专家G", GUEST_AREA, {"B01": 5}))
     if plan:

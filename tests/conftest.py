@@ -9,6 +9,7 @@ bound the way each role's real token is.
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,9 +28,10 @@ from evalroom.api.app import create_app  # noqa: E402
 from evalroom.api.context import AppContext, build_context  # noqa: E402
 from evalroom.clock import ManualClock  # noqa: E402
 from evalroom.config import Settings, load_settings  # noqa: E402
+from evalroom.domain.identity import id_number_with_check  # noqa: E402
 from evalroom.domain.roles import Principal, Role, SupervisorLevel  # noqa: E402
 from evalroom.schemas import AccountCreate, RegionCreate, SessionCreate, SupervisorAssign, VenueCreate  # noqa: E402
-from evalroom.services import accounts, inventory, registry, sessions  # noqa: E402
+from evalroom.services import accounts, experts, inventory, registry, sessions  # noqa: E402
 from evalroom.storage import migrate  # noqa: E402
 from evalroom.storage.db import make_engine  # noqa: E402
 from sites.devices import DEVICES, DeviceState  # noqa: E402
@@ -38,6 +40,9 @@ from sites.protocol import Inventory, RoomReport, SeatReport  # noqa: E402
 T0 = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 """09:00 in Beijing: windows of a working day from here do not cross local midnight."""
 SPECIALTY = "B01"
+WORLD_POOL = [{"name": f"库内专家{i}", "id_number": id_number_with_check(f"370102196006150{i:02d}"),
+               "employer": f"某设计院{i}", "specialties": [f"{SPECIALTY}01"]} for i in range(4)]
+"""The world region's expert pool (as imported): four active experts of SPECIALTY."""
 ALL_OK = {d: DeviceState.OK for d in DEVICES}
 PASSWORD = "correct horse battery"
 
@@ -101,7 +106,7 @@ def unique_code(prefix: str = "C") -> str:
 class World:
     """A host venue (济南) and a guest venue (西安), a waiting session hosted at 济南, and staff. Every venue
     has one room "R1" with four working seats A-01..A-04 (single-project at the guest, shared elsewhere), and
-    the region's expert pool covers :data:`SPECIALTY`."""
+    the region's expert pool holds four active experts of :data:`SPECIALTY` (B0101, below B01)."""
 
     region_id: str
     host_venue_id: str
@@ -117,8 +122,10 @@ class World:
 @pytest.fixture
 def world(ctx: AppContext) -> World:
     with ctx.store.write() as tx:
-        region = registry.create_region(tx, "system:test", RegionCreate(code=unique_code("R"), name="山东省",
-                                                                         specialties=[SPECIALTY]))
+        region = registry.create_region(tx, "system:test", RegionCreate(code=unique_code("R"), name="山东省"))
+        # The region's pool: what makes its venues able to lend experts of SPECIALTY (seat search, guest draws).
+        experts.import_experts(tx, ctx.sealer, ctx.committee.tree, "system:test", region.id,
+                               json.dumps(WORLD_POOL, ensure_ascii=False).encode(), "json")
 
         def venue(city: str) -> str:
             return registry.create_venue(tx, "system:test", VenueCreate(

@@ -29,7 +29,7 @@ from evalroom.schemas import ExpertPublic, ExpertUpdate, ImportResult
 from evalroom.storage.models import Expert, ExpertEvaluation, Region
 from evalroom.storage.store import Store, Tx
 
-__all__ = ["ID_CONTEXT", "get_expert", "import_experts", "list_experts", "pool_facts",
+__all__ = ["ID_CONTEXT", "covered_specialties", "covering_regions", "get_expert", "import_experts", "list_experts", "pool_facts",
            "update_expert"]
 
 ID_CONTEXT = "expert.id_number"
@@ -199,3 +199,34 @@ def pool_facts(s: Session, region_ids: Iterable[str], since: date) -> list[tuple
         ties=tuple(e.ties), punished=e.punished,
         unavailable=tuple((date.fromisoformat(a), date.fromisoformat(b)) for a, b in e.unavailable),
         evaluations=tuple(history.get(e.id, ())))) for e in experts]
+
+
+def _active_pools(s: Session, region_ids: Iterable[str] | None) -> dict[str, list[list[str]]]:
+    """The specialties of each active, unpunished expert, by region: the experts a draw could pick."""
+    q = select(Expert.region_id, Expert.specialties).where(Expert.credit_status == "active", Expert.punished.is_(False))
+    if region_ids is not None:
+        q = q.where(Expert.region_id.in_(sorted(set(region_ids))))
+    pools: dict[str, list[list[str]]] = {}
+    for region_id, held in s.execute(q):
+        pools.setdefault(region_id, []).append(held)
+    return pools
+
+
+def covering_regions(s: Session, tree: SpecialtyTree, region_ids: Iterable[str], specialties: Iterable[str],
+                     experts: int) -> set[str]:
+    """The regions whose pool can supply a guest venue: for each specialty at least one expert who qualifies
+    (the classification tree decides), and at least ``experts`` experts in all who qualify for one of them
+    (or at all, when no specialty is asked for). Credit status and punishment count; day-specific avoidance
+    is the draw's business."""
+    wanted = sorted(set(specialties))
+    found = set()
+    for region_id, pool in _active_pools(s, region_ids).items():
+        able = [held for held in pool if not wanted or any(tree.qualifies(sp, held) for sp in wanted)]
+        if len(able) >= experts and all(any(tree.qualifies(sp, held) for held in able) for sp in wanted):
+            found.add(region_id)
+    return found
+
+
+def covered_specialties(s: Session, region_id: str) -> list[str]:
+    """The specialty codes the region's active, unpunished experts hold."""
+    return sorted({code for held in _active_pools(s, [region_id]).get(region_id, []) for code in held})

@@ -23,14 +23,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from evalroom.clock import format_time
+from evalroom.committee_config import load_committee_config
 from evalroom.config import Settings
 from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError, domain_rules
 from evalroom.schemas import BookingPublic, OfferChange, OfferCreate, VenueCapacity
 from evalroom.services.access import check_host_or_admin
+from evalroom.services.experts import covering_regions
 from evalroom.services.inventory import check_venue_scope
-from evalroom.storage.models import EvalSession, Offer, RegionSpecialty, Room, Seat, SeatBooking, Venue
+from evalroom.storage.models import EvalSession, Offer, Room, Seat, SeatBooking, Venue
 from evalroom.storage.store import Store, Tx
 from sites.calendar import FreeSeat, Window, check_window, choose_seats
 from sites.devices import DEVICES, DeviceState
@@ -97,17 +99,18 @@ def free_seats(s: Session, venue_ids: Sequence[str], window: Window, *, session_
     return result
 
 
-def _covering_venues(s: Session, specialties: Sequence[str]) -> list[Venue]:
-    q = select(Venue).order_by(Venue.code)
-    for sp in set(specialties):
-        q = q.where(exists().where(RegionSpecialty.region_id == Venue.region_id, RegionSpecialty.specialty == sp))
-    return list(s.scalars(q))
+def _covering_venues(s: Session, settings: Settings, seats: int, specialties: Sequence[str]) -> list[Venue]:
+    """Venues whose region's expert pool can send ``seats`` experts with these specialties."""
+    venues = list(s.scalars(select(Venue).order_by(Venue.code)))
+    tree = load_committee_config(settings).tree
+    able = covering_regions(s, tree, {v.region_id for v in venues}, specialties, seats)
+    return [v for v in venues if v.region_id in able]
 
 
-def _capacities(s: Session, seats: int, specialties: Sequence[str], window: Window, *, session_id: str | None,
-                exclude: Iterable[str] = ()) -> list[tuple[Venue, int]]:
+def _capacities(s: Session, settings: Settings, seats: int, specialties: Sequence[str], window: Window, *,
+                session_id: str | None, exclude: Iterable[str] = ()) -> list[tuple[Venue, int]]:
     excluded = set(exclude)
-    venues = [v for v in _covering_venues(s, specialties) if v.id not in excluded]
+    venues = [v for v in _covering_venues(s, settings, seats, specialties) if v.id not in excluded]
     free = free_seats(s, [v.id for v in venues], window, session_id=session_id)
     return [(v, len(free[v.id])) for v in venues if len(free[v.id]) >= seats]
 
@@ -120,7 +123,7 @@ def search(store: Store, settings: Settings, principal: Principal, *, seats: int
     window = _window(start, end)
     _check_window(settings, window, store.clock.now())
     with store.read() as s:
-        found = _capacities(s, seats, specialties, window, session_id=None,
+        found = _capacities(s, settings, seats, specialties, window, session_id=None,
                             exclude=[principal.venue_id] if principal.venue_id else [])
     ordered = sorted(found, key=lambda vc: (*least_recently_used_first(vc[0].last_lent_at), vc[0].code))
     if principal.role is not Role.COORDINATOR_ADMIN and settings.blind_pairing:
@@ -229,7 +232,7 @@ def create_offer(tx: Tx, settings: Settings, principal: Principal, session_id: s
             raise ApiError(ErrorCode.INVALID_INPUT, "the guest venue must not be the host venue")
         proposed_by = "host"
     else:
-        guest, draw = _draw_guest(tx, data, window, session, exclude=asked | {session.host_venue_id})
+        guest, draw = _draw_guest(tx, settings, data, window, session, exclude=asked | {session.host_venue_id})
         proposed_by = "coordinator"
     offer = Offer(id=str(uuid.uuid4()), session_id=session.id, host_venue_id=session.host_venue_id,
                   guest_venue_id=guest.id, state=OfferState.PENDING.value, version=1, seats=data.seats,
@@ -244,9 +247,10 @@ def create_offer(tx: Tx, settings: Settings, principal: Principal, session_id: s
     return offer
 
 
-def _draw_guest(tx: Tx, data: OfferCreate, window: Window, session: EvalSession,
+def _draw_guest(tx: Tx, settings: Settings, data: OfferCreate, window: Window, session: EvalSession,
                 exclude: set[str]) -> tuple[Venue, dict[str, Any]]:
-    found = _capacities(tx.session, data.seats, data.specialties, window, session_id=session.id, exclude=exclude)
+    found = _capacities(tx.session, settings, data.seats, data.specialties, window, session_id=session.id,
+                        exclude=exclude)
     if not found:
         raise ApiError(ErrorCode.NOT_ENOUGH_SEATS, "no venue not yet asked for this session has enough usable, "
                                                     "free seats and an expert pool with these specialties")

@@ -1,36 +1,28 @@
 """Regions and venues: the coordinator's registry of who takes part.
 
-Rooms, seats and devices are in services/inventory.py; these are the records every other part refers to.
+Rooms, seats and devices are in services/inventory.py; these are the records every other part refers to. A
+region's specialties are not declared: they are what its expert pool holds (services/experts.py).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evalroom.errors import ConflictError, NotFoundError
 from evalroom.schemas import RegionCreate, RegionPublic, RegionUpdate, VenueCreate
-from evalroom.storage.models import Region, RegionSpecialty, Venue
+from evalroom.services.experts import covered_specialties
+from evalroom.storage.models import Region, Venue
 from evalroom.storage.store import Store, Tx
 
 __all__ = ["create_region", "create_venue", "get_venue", "list_regions", "list_venues", "region_public", "update_region"]
 
 
-def _specialties(s: Session, region_id: str) -> list[str]:
-    return list(s.scalars(select(RegionSpecialty.specialty).where(RegionSpecialty.region_id == region_id)
-                          .order_by(RegionSpecialty.specialty)))
-
-
 def region_public(s: Session, region: Region) -> RegionPublic:
     return RegionPublic(id=region.id, code=region.code, name=region.name, ca_name=region.ca_name,
-                        specialties=_specialties(s, region.id), created_at=region.created_at)
-
-
-def _set_specialties(tx: Tx, region_id: str, specialties: list[str]) -> None:
-    tx.session.execute(delete(RegionSpecialty).where(RegionSpecialty.region_id == region_id))
-    tx.session.add_all(RegionSpecialty(region_id=region_id, specialty=sp) for sp in sorted(set(specialties)))
+                        specialties=covered_specialties(s, region.id), created_at=region.created_at)
 
 
 def create_region(tx: Tx, actor: str, data: RegionCreate) -> RegionPublic:
@@ -38,27 +30,19 @@ def create_region(tx: Tx, actor: str, data: RegionCreate) -> RegionPublic:
         raise ConflictError(f"region code {data.code!r} exists")
     region = Region(id=str(uuid.uuid4()), code=data.code, name=data.name, ca_name=data.ca_name, created_at=tx.now())
     tx.session.add(region)
-    tx.session.flush()
-    _set_specialties(tx, region.id, data.specialties)
     tx.record(actor=actor, kind="region.created",
-              payload={"region_id": region.id, "code": region.code, "name": region.name, "ca_name": data.ca_name,
-                       "specialties": sorted(set(data.specialties))})
+              payload={"region_id": region.id, "code": region.code, "name": region.name, "ca_name": data.ca_name})
     return region_public(tx.session, region)
 
 
 def update_region(tx: Tx, actor: str, region_id: str, data: RegionUpdate) -> RegionPublic:
-    """Change the region's certificate authority name or the specialties its expert pool covers."""
+    """Change the name of the certificate authority the region's experts sign with."""
     region = tx.session.get(Region, region_id)
     if region is None:
         raise NotFoundError("region", region_id)
-    changes: dict[str, object] = {}
-    if data.ca_name is not None and data.ca_name != region.ca_name:
-        region.ca_name = changes["ca_name"] = data.ca_name
-    if data.specialties is not None and sorted(set(data.specialties)) != _specialties(tx.session, region_id):
-        _set_specialties(tx, region_id, data.specialties)
-        changes["specialties"] = sorted(set(data.specialties))
-    if changes:
-        tx.record(actor=actor, kind="region.updated", payload={"region_id": region_id, **changes})
+    if data.ca_name != region.ca_name:
+        region.ca_name = data.ca_name
+        tx.record(actor=actor, kind="region.updated", payload={"region_id": region_id, "ca_name": data.ca_name})
     return region_public(tx.session, region)
 
 

@@ -47,7 +47,6 @@ __all__ = [
     "ExpertEvaluation",
     "Offer",
     "Region",
-    "RegionSpecialty",
     "RevokedToken",
     "Room",
     "Seat",
@@ -137,14 +136,6 @@ class Region(Base):
     ca_name: Mapped[str | None] = mapped_column(String(200))
     """The certificate authority whose certificates the region's experts sign with (trust roots: signing)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-
-
-class RegionSpecialty(Base):
-    """A specialty the region's expert pool covers. Seat search asks for venues whose pool covers them all."""
-
-    __tablename__ = "region_specialties"
-    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), primary_key=True)
-    specialty: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Venue(Base):

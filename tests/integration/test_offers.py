@@ -365,6 +365,34 @@ def test_draw_skips_venues_without_enough_seats_or_specialty(api: Api) -> None:
     assert snapshot(api.ctx) == before
 
 
+def test_a_venue_lends_only_what_its_regions_pool_can_supply(api: Api) -> None:
+    """Coverage comes from the pool itself: B0101 experts qualify for a request for B01 (the tree), but not
+    for A02; suspended experts do not count; a region needs as many able experts as seats."""
+    w = api.world
+    client = api.client
+    search = {"from": (api.ctx.clock.now() + timedelta(days=2)).isoformat(),
+              "to": (api.ctx.clock.now() + timedelta(days=2, hours=2)).isoformat()}
+
+    def venues(**params: Any) -> set[str]:
+        found = ok(client.get(f"{API}/seats/search", headers=api.admin(), params={**search, **params}))
+        return {v["venue_id"] for v in found["venues"]}
+
+    everyone = {w.host_venue_id, w.guest_venue_id, w.other_venue_id}
+    assert venues(seats=4, specialty="B01") == everyone  # the region's four B0101 experts
+    assert venues(seats=4, specialty="B0101") == everyone
+    assert venues(seats=1, specialty="A02") == set()
+    region = ok(client.get(f"{API}/regions", headers=api.admin()))
+    assert next(r for r in region if r["id"] == w.region_id)["specialties"] == ["B0101"]
+    pool = ok(client.get(f"{API}/regions/{w.region_id}/experts", headers=api.admin()))
+    ok(client.patch(f"{API}/experts/{pool[0]['id']}", headers=api.admin(),
+                    json={"credit_status": "suspended", "reason": "年度考核不合格"}))
+    assert venues(seats=4, specialty="B01") == set()  # three able experts left for four seats
+    assert venues(seats=3, specialty="B01") == everyone
+    before = snapshot(api.ctx)
+    refused(api.post_offer(api.op(), seats=4), 409, "not_enough_seats")
+    assert snapshot(api.ctx) == before
+
+
 def test_draw_prefers_the_venue_that_lent_least_recently(api: Api) -> None:
     w = api.world
     # 'other' lends seats to world.session; then sessions hosted at the guest venue draw among host and other.
