@@ -154,7 +154,9 @@ def cmd_verify_draw(args: argparse.Namespace) -> int:
     for a in audits:
         what = f"draw {a.draw_id} ({a.purpose or '?'}, session {a.session_id})"
         if a.ok:
-            if a.outcome == "drawn":
+            if a.outcome == "drawn" and a.purpose == "guest":
+                detail = "the chosen guest venue is first in the order recomputed from the revealed seed"
+            elif a.outcome == "drawn":
                 detail = f"{a.picks} pick(s) recomputed from the revealed seed"
             elif a.failure and a.failure.startswith("pool too small"):
                 detail = "logged as failed, and it fails again when recomputed"

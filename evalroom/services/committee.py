@@ -41,6 +41,7 @@ from evalroom.domain.members import ACTIVE, VACANCIES, MemberAction, MemberKind,
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, AuthError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import CheckIn, CommitteePlanSet, Declaration, RepresentativeCreate
+from evalroom.services import draws, offers
 from evalroom.services.access import check_can_read_session, check_host_or_admin
 from evalroom.services.experts import ID_CONTEXT, pool_facts
 from evalroom.storage.models import (
@@ -78,8 +79,7 @@ __all__ = [
     "vacate",
 ]
 
-SYSTEM = "system:coordinator"
-SEED_CONTEXT = "draw.seed"
+SYSTEM = draws.SYSTEM
 LIVE = tuple(s.value for s in ACTIVE)
 _OPEN_SESSION_STATES = ("waiting", "evaluating", "suspended")
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -160,15 +160,8 @@ def set_plan(tx: Tx, cfg: CommitteeConfig, principal: Principal, session_id: str
 
 # --- draws ------------------------------------------------------------------------------------------------
 def _commit(tx: Tx, sealer: Sealer, session_id: str, actor: str, vacancy: CommitteeMember | None) -> Draw:
-    seed = secrets.token_bytes(drawing.SEED_BYTES)
-    d = Draw(id=str(uuid.uuid4()), session_id=session_id, purpose="replacement" if vacancy else "initial",
-             vacancy_member_id=vacancy.id if vacancy else None, commitment=drawing.commitment(seed),
-             seed_sealed=sealer.seal(seed, SEED_CONTEXT), requested_by=actor, created_at=tx.now())
-    tx.session.add(d)
-    tx.record(actor=actor, kind="draw.committed", session_id=session_id,
-              payload={"draw_id": d.id, "purpose": d.purpose, "commitment": d.commitment,
-                       "vacancy_member_id": d.vacancy_member_id})
-    return d
+    return draws.commit(tx, sealer, session_id, actor, "replacement" if vacancy else "initial",
+                        vacancy_member_id=vacancy.id if vacancy else None)
 
 
 def _slots(s: Session, committee: Committee, d: Draw) -> list[drawing.Slot]:
@@ -219,14 +212,13 @@ def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d
         "excluded": [{"expert_id": eid, "reasons": [r.value for r in reasons]} for eid, reasons in sorted(excluded.items())],
         "evaluation_date": day.isoformat(),
     }
-    d.performed_at = tx.now()
     failure: ApiError | None = None
     problem = _offers_still_confirmed(s, committee)
     if problem is not None:
         failure = ApiError(ErrorCode.CONFLICT, f"the plan no longer holds: {problem}; set the plan again")
     else:
         try:
-            picks = drawing.draw(sealer.open(d.seed_sealed, SEED_CONTEXT), pool, slots)
+            picks = drawing.draw(draws.seed_of(sealer, d), pool, slots)
         except drawing.PoolTooSmall as exc:
             failure = exc
     if failure is not None:
@@ -256,37 +248,21 @@ def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d
     return None
 
 
-def _reveal(tx: Tx, sealer: Sealer, d: Draw) -> None:
-    d.seed_hex = sealer.open(d.seed_sealed, SEED_CONTEXT).hex()
-    d.revealed_at = tx.now()
-    tx.record(actor=SYSTEM, kind="draw.revealed", session_id=d.session_id,
-              payload={"draw_id": d.id, "commitment": d.commitment, "seed": d.seed_hex})
-
-
 def _complete(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, draw_id: str) -> ApiError | None:
-    """Perform and reveal a committed draw (whichever steps are still to do); return its failure, if any."""
-    failure = None
-    with store.write() as tx:
-        d = tx.session.get(Draw, draw_id, with_for_update=True)
-        if d.outcome is None:
-            failure = _perform(tx, sealer, cfg, settings, d)
-    with store.write() as tx:
-        d = tx.session.get(Draw, draw_id)
-        if d.seed_hex is None:
-            _reveal(tx, sealer, d)
-    return failure
+    """Perform and reveal a committed draw of either kind; return its failure, if any."""
+    def perform(tx: Tx, d: Draw) -> ApiError | None:
+        if d.purpose == "guest":
+            return offers.perform_guest_draw(tx, sealer, settings, d)
+        return _perform(tx, sealer, cfg, settings, d)
 
-
-def _unfinished(s: Session, session_id: str | None = None) -> list[str]:
-    """Draws left committed or unrevealed (by a crash), oldest first; of one session, or all."""
-    q = select(Draw.id).where(or_(Draw.outcome.is_(None), Draw.seed_hex.is_(None))).order_by(Draw.created_at)
-    return list(s.scalars(q if session_id is None else q.where(Draw.session_id == session_id)))
+    return draws.complete(store, sealer, draw_id, perform)
 
 
 def complete_pending_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settings) -> int:
-    """Finish every draw left committed or unrevealed (by a crash); return how many. Run by the housekeeper."""
+    """Finish every draw (committee or guest venue) left committed or unrevealed by a crash; return how many.
+    Run by the housekeeper."""
     with store.read() as s:
-        pending = _unfinished(s)
+        pending = draws.unfinished(s)
     for draw_id in pending:
         _complete(store, sealer, cfg, settings, draw_id)
     return len(pending)
@@ -328,7 +304,7 @@ def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
     its result is the answer."""
     with store.read() as s:
         check_host_or_admin(principal, s.get(EvalSession, session_id), session_id)
-        interrupted = _unfinished(s, session_id)
+        interrupted = draws.unfinished(s, session_id)
     finished = _run(store, sealer, cfg, settings, interrupted)
     with store.write() as tx:
         session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
@@ -685,7 +661,8 @@ def committee_view(store: Store, principal: Principal, session_id: str) -> dict[
             select(CommitteeMember, Seat, Room).outerjoin(Seat, Seat.id == CommitteeMember.seat_id)
             .outerjoin(Room, Room.id == Seat.room_id).where(CommitteeMember.session_id == session_id)
             .order_by(CommitteeMember.created_at, CommitteeMember.id)).all())
-        draws = list(s.scalars(select(Draw).where(Draw.session_id == session_id).order_by(Draw.created_at)))
+        drawn = list(s.scalars(select(Draw).where(Draw.session_id == session_id, Draw.purpose != "guest")
+                               .order_by(Draw.created_at)))
         votes = list(s.scalars(select(ChairVote).where(ChairVote.session_id == session_id,
                                                        ChairVote.round == committee.election_round)))
         overseer = _overseer(principal, session_id)
@@ -705,7 +682,7 @@ def committee_view(store: Store, principal: Principal, session_id: str) -> dict[
             "plan": {k: v for k, v in committee.plan.items() if k != "quotas"} | {
                 "quotas": [{"venue": q["venue"], "specialties": q["specialties"]} for q in committee.plan["quotas"]]},
             "parties": committee.parties, "counts": counts, "members": shown,
-            "draws": [_draw_view(s, d) for d in draws],
+            "draws": [_draw_view(s, d) for d in drawn],
             "chair_member_id": committee.chair_member_id,
             "election": {"round": committee.election_round, "candidates": committee.election_candidates or [],
                          "votes_cast": len(votes)},

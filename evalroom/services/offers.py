@@ -12,7 +12,6 @@ by the database (exclusion constraint / triggers, migration 0002) for writers th
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,17 +21,19 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from evalroom.clock import format_time
+from evalroom.auth.sealing import Sealer
+from evalroom.clock import format_time, parse_time
 from evalroom.committee_config import load_committee_config
 from evalroom.config import Settings
 from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError, domain_rules
 from evalroom.schemas import BookingPublic, OfferChange, OfferCreate, VenueCapacity
+from evalroom.services import draws
 from evalroom.services.access import check_host_or_admin
 from evalroom.services.experts import covering_regions
 from evalroom.services.inventory import check_venue_scope
-from evalroom.storage.models import EvalSession, Offer, Room, Seat, SeatBooking, Venue
+from evalroom.storage.models import Draw, EvalSession, Offer, Room, Seat, SeatBooking, Venue
 from evalroom.storage.store import Store, Tx
 from sites.calendar import FreeSeat, Window, check_window, choose_seats
 from sites.devices import DEVICES, DeviceState
@@ -53,6 +54,8 @@ __all__ = [
     "list_guest_offers",
     "list_session_offers",
     "offer_view_for",
+    "perform_guest_draw",
+    "request_drawn_offer",
     "search",
     "venue_calendar",
 ]
@@ -174,7 +177,7 @@ def offer_view_for(principal: Principal, settings: Settings, record: Mapping[str
     return None
 
 
-_PROPOSAL_HIDDEN = ("seed", "candidates", "chosen")
+_PROPOSAL_HIDDEN = ("candidates", "chosen")
 _GUEST_ANSWERS = ("offer.confirmed", "offer.declined")
 """Offer events whose actor is the guest venue (its operator or site agent): while blind, the host is not
 told who that is; an operator's user name or an agent's credential id would name the guest."""
@@ -211,61 +214,112 @@ def _record_offer_event(tx: Tx, actor: str, kind: str, offer: Offer, **extra: An
 
 
 # --- creating offers --------------------------------------------------------------------------------------
-def create_offer(tx: Tx, settings: Settings, principal: Principal, session_id: str, data: OfferCreate) -> Offer:
+def _terms(tx: Tx, settings: Settings, principal: Principal, session_id: str,
+           data: OfferCreate) -> tuple[EvalSession, Window, datetime]:
+    """The session asked for, the window and the response deadline of a new offer, checked."""
     session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
     if session.state != "waiting":
         raise ConflictError(f"offers are made while the session is waiting (it is {session.state})")
     now = tx.now()
     window = _window(data.starts_at or session.scheduled_start, data.ends_at or session.scheduled_end)
     _check_window(settings, window, now)
-    respond_by = _deadline(settings, now, window, data.respond_by)
-    asked = set(tx.session.scalars(select(Offer.guest_venue_id).where(Offer.session_id == session.id)))
-    draw: dict[str, Any] | None = None
-    if data.guest_venue_id is not None:
-        if settings.blind_pairing and principal.role is not Role.COORDINATOR_ADMIN:
-            raise ForbiddenError("blind pairing (四不知) is on: the coordinator draws the guest venue; "
-                                 "leave guest_venue_id out")
-        guest = tx.session.get(Venue, data.guest_venue_id)
-        if guest is None:
-            raise NotFoundError("venue", data.guest_venue_id)
-        if guest.id == session.host_venue_id:
-            raise ApiError(ErrorCode.INVALID_INPUT, "the guest venue must not be the host venue")
-        proposed_by = "host"
-    else:
-        guest, draw = _draw_guest(tx, settings, data, window, session, exclude=asked | {session.host_venue_id})
-        proposed_by = "coordinator"
+    return session, window, _deadline(settings, now, window, data.respond_by)
+
+
+def _new_offer(tx: Tx, session: EvalSession, guest_id: str, seats: int, specialties: Sequence[str], window: Window,
+               respond_by: datetime, proposed_by: str) -> Offer:
+    now = tx.now()
     offer = Offer(id=str(uuid.uuid4()), session_id=session.id, host_venue_id=session.host_venue_id,
-                  guest_venue_id=guest.id, state=OfferState.PENDING.value, version=1, seats=data.seats,
-                  specialties=sorted(set(data.specialties)), starts_at=window.start, ends_at=window.end,
+                  guest_venue_id=guest_id, state=OfferState.PENDING.value, version=1, seats=seats,
+                  specialties=sorted(set(specialties)), starts_at=window.start, ends_at=window.end,
                   respond_by=respond_by, proposed_by=proposed_by, created_at=now, updated_at=now)
     tx.session.add(offer)
     tx.session.flush()  # the live-offer unique index speaks now, before events are built on it
-    if draw is not None:
-        tx.record(actor=principal.actor, kind="offer.guest_drawn", session_id=session.id,
-                  payload={"offer_id": offer.id, **draw})
+    return offer
+
+
+def _asked(tx: Tx, session: EvalSession) -> set[str]:
+    """Venues not to draw for the session: the host, and every venue asked before (whatever it answered)."""
+    return set(tx.session.scalars(select(Offer.guest_venue_id).where(Offer.session_id == session.id))) | {
+        session.host_venue_id}
+
+
+def create_offer(tx: Tx, settings: Settings, principal: Principal, session_id: str, data: OfferCreate) -> Offer:
+    """An offer to the guest venue the caller names: the coordinator admin, or a host operator when blind
+    pairing is off. Without a name the coordinator draws the guest (:func:`request_drawn_offer`)."""
+    if data.guest_venue_id is None:
+        raise ValueError("create_offer needs guest_venue_id; a drawn guest goes through request_drawn_offer")
+    session, window, respond_by = _terms(tx, settings, principal, session_id, data)
+    if settings.blind_pairing and principal.role is not Role.COORDINATOR_ADMIN:
+        raise ForbiddenError("blind pairing (四不知) is on: the coordinator draws the guest venue; "
+                             "leave guest_venue_id out")
+    guest = tx.session.get(Venue, data.guest_venue_id)
+    if guest is None:
+        raise NotFoundError("venue", data.guest_venue_id)
+    if guest.id == session.host_venue_id:
+        raise ApiError(ErrorCode.INVALID_INPUT, "the guest venue must not be the host venue")
+    offer = _new_offer(tx, session, guest.id, data.seats, data.specialties, window, respond_by, "host")
     _record_offer_event(tx, principal.actor, "offer.created", offer)
     return offer
 
 
-def _draw_guest(tx: Tx, settings: Settings, data: OfferCreate, window: Window, session: EvalSession,
-                exclude: set[str]) -> tuple[Venue, dict[str, Any]]:
-    found = _capacities(tx.session, settings, data.seats, data.specialties, window, session_id=session.id,
-                        exclude=exclude)
+def _request_record(data: OfferCreate, window: Window, respond_by: datetime) -> dict[str, Any]:
+    return {"seats": data.seats, "specialties": sorted(set(data.specialties)), "starts_at": format_time(window.start),
+            "ends_at": format_time(window.end), "respond_by": format_time(respond_by)}
+
+
+def request_drawn_offer(store: Store, settings: Settings, sealer: Sealer, principal: Principal, session_id: str,
+                        data: OfferCreate) -> Offer:
+    """两随机: the coordinator draws the guest venue with the committee's commit-then-reveal mechanism
+    (services/draws.py): the seed's commitment is logged with the request before the candidates are read;
+    the candidates are ranked least recently used first, ties by ``HMAC-SHA256(seed, venue id)``
+    (sites/pairing.py); the seed is revealed after the offer is made. A request no venue can serve is refused
+    before anything is committed, so it changes nothing."""
+    with store.write() as tx:
+        session, window, respond_by = _terms(tx, settings, principal, session_id, data)
+        if not _capacities(tx.session, settings, data.seats, data.specialties, window, session_id=session.id,
+                           exclude=_asked(tx, session)):
+            raise ApiError(ErrorCode.NOT_ENOUGH_SEATS, "no venue not yet asked for this session has enough usable, "
+                                                        "free seats and an expert pool with these specialties")
+        d = draws.commit(tx, sealer, session.id, principal.actor, "guest",
+                         request=_request_record(data, window, respond_by))
+    failure = draws.complete(store, sealer, d.id, lambda tx, row: perform_guest_draw(tx, sealer, settings, row))
+    if failure is not None:
+        raise failure
+    with store.read() as s:
+        return s.scalars(select(Offer).where(Offer.draw_id == d.id)).one()
+
+
+def perform_guest_draw(tx: Tx, sealer: Sealer, settings: Settings, d: Draw) -> ApiError | None:
+    """Draw the guest for a committed guest draw and make the offer (``offer.guest_drawn``, then
+    ``offer.created``); or record why it could not be made (``draw.failed``)."""
+    session = tx.session.get(EvalSession, d.session_id)
+    req = d.request or {}
+    window = Window(parse_time(req["starts_at"]), parse_time(req["ends_at"]))
+    found = _capacities(tx.session, settings, req["seats"], req["specialties"], window, session_id=session.id,
+                        exclude=_asked(tx, session)) if session.state == "waiting" else []
     if not found:
-        raise ApiError(ErrorCode.NOT_ENOUGH_SEATS, "no venue not yet asked for this session has enough usable, "
-                                                    "free seats and an expert pool with these specialties")
-    seed = secrets.token_bytes(32)
+        d.outcome = "failed"
+        failure = ApiError(ErrorCode.NOT_ENOUGH_SEATS, "no venue could serve the request when it was drawn")
+        tx.record(actor=draws.SYSTEM, kind="draw.failed", session_id=d.session_id, payload={
+            "draw_id": d.id, "purpose": d.purpose, "request": req,
+            "error": {"code": failure.code.value, "message": failure.message, "details": []}})
+        return failure
     venues = {v.id: v for v, _ in found}
-    ranking = rank([Candidate(venue_id=v.id, free_seats=n, last_lent_at=v.last_lent_at) for v, n in found], seed)
+    ranking = rank([Candidate(venue_id=v.id, free_seats=n, last_lent_at=v.last_lent_at) for v, n in found],
+                   draws.seed_of(sealer, d))
     chosen = venues[ranking[0].venue_id]
-    # Everything needed to recompute the order with sites.pairing.rank (docs/protocols.md).
-    return chosen, {
-        "seed": seed.hex(), "chosen": chosen.id,
+    offer = _new_offer(tx, session, chosen.id, req["seats"], req["specialties"], window,
+                       parse_time(req["respond_by"]), "coordinator")
+    offer.draw_id = d.id
+    d.outcome = "drawn"
+    # Everything but the seed (in draw.revealed) needed to recompute the order with sites.pairing.rank.
+    tx.record(actor=d.requested_by, kind="offer.guest_drawn", session_id=session.id, payload={
+        "offer_id": offer.id, "draw_id": d.id, "chosen": chosen.id, "request": req,
         "candidates": [{"venue_id": c.venue_id, "free_seats": c.free_seats,
-                        "last_lent_at": format_time(c.last_lent_at) if c.last_lent_at else None} for c in ranking],
-        "request": {"seats": data.seats, "specialties": sorted(set(data.specialties)),
-                    "starts_at": format_time(window.start), "ends_at": format_time(window.end)},
-    }
+                        "last_lent_at": format_time(c.last_lent_at) if c.last_lent_at else None} for c in ranking]})
+    _record_offer_event(tx, d.requested_by, "offer.created", offer)
+    return None
 
 
 # --- guest answers ----------------------------------------------------------------------------------------

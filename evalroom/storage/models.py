@@ -272,6 +272,8 @@ class Offer(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     respond_by: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     proposed_by: Mapped[str] = mapped_column(String(16), nullable=False)
+    draw_id: Mapped[str | None] = mapped_column(ForeignKey("draws.id"))
+    """The draw that chose the guest (``proposed_by`` coordinator)."""
     reason: Mapped[str | None] = mapped_column(String(500))
     """The guest's reason when it declined, or the host's when it cancelled."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -402,7 +404,7 @@ class Committee(Base):
 
 
 class Draw(Base):
-    """One draw (initial or a replacement): commitment, outcome, revealed seed. The seed is sealed until it is
+    """One draw (a committee's initial draw, a replacement, or a guest venue): commitment, outcome, seed. The seed is sealed until it is
     revealed, so a crash between commit and reveal resumes with the committed seed (domain/draw.py)."""
 
     __tablename__ = "draws"
@@ -411,6 +413,8 @@ class Draw(Base):
     purpose: Mapped[str] = mapped_column(String(16), nullable=False)
     vacancy_member_id: Mapped[str | None] = mapped_column(String(36))
     """For a replacement: the member whose place is refilled."""
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """For a guest-venue draw: the offer asked for (seats, specialties, window, deadline)."""
     commitment: Mapped[str] = mapped_column(String(64), nullable=False)
     seed_sealed: Mapped[str] = mapped_column(String(200), nullable=False)
     seed_hex: Mapped[str | None] = mapped_column(String(64))
@@ -421,7 +425,7 @@ class Draw(Base):
     performed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
-        CheckConstraint("purpose IN ('initial', 'replacement')", name="purpose"),
+        CheckConstraint("purpose IN ('initial', 'replacement', 'guest')", name="purpose"),
         CheckConstraint("outcome IS NULL OR outcome IN ('drawn', 'failed')", name="outcome"),
     )
 

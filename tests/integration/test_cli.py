@@ -115,11 +115,12 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
         assert kind in kinds, kind
     # The committee: 3 host + 2 guest experts drawn, one conflict replaced by a second draw, a chair after a tie.
     committee = summary["committee"]
-    assert committee["seated"] == 5 and committee["draws"] == 2 and committee["draws_verified"] == 2
+    assert committee["seated"] == 5 and committee["draws"] == 2 and committee["draws_verified"] == 3  # + the guest
     assert committee["chair_round"] == 2
     assert {"employed_by_bidder", "tied_to_tenderer", "blacklisted"} <= set(committee["excluded_reasons"])
     checked = evalroom("verify-draw", "--events", str(out / "exports/events.jsonl"))
-    assert checked.returncode == 0 and checked.stdout.count(": ok: ") == 2, checked.stdout
+    assert checked.returncode == 0 and checked.stdout.count(": ok: ") == 3, checked.stdout
+    assert "the chosen guest venue is first in the order recomputed" in checked.stdout
     # Identity numbers are in the pool files the admin imported, never in the event log.
     pool = json.loads((out / "pools/sd-experts.json").read_text(encoding="utf-8"))
     log = (out / "exports/events.jsonl").read_text(encoding="utf-8")

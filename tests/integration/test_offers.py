@@ -4,6 +4,7 @@ rule, and bad input that gets a stable code and changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -20,9 +21,12 @@ from test_bad_input import snapshot
 
 from evalroom.api.app import create_app
 from evalroom.api.context import AppContext, build_context
+from evalroom.clock import format_time
 from evalroom.config import Settings, load_settings
+from evalroom.domain.draw_audit import audit_draws
+from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role
-from evalroom.services import inventory, site_link
+from evalroom.services import committee, draws, inventory, site_link
 from sites.devices import DeviceState, RoomKind
 from sites.pairing import Candidate, rank
 from sites.protocol import Inventory, RoomReport, SeatReport
@@ -316,7 +320,14 @@ def test_change_of_a_pending_offer_and_cancel_of_a_pending_offer(api: Api) -> No
 
 # --- drawing ----------------------------------------------------------------------------------------------
 def _drawn(api: Api, session_id: str | None = None) -> list[dict[str, Any]]:
-    return [e["payload"] for e in api.events(session_id) if e["kind"] == "offer.guest_drawn"]
+    """Each guest draw's record with the seed its draw.revealed event made public."""
+    events = api.events(session_id)
+    seeds = {e["payload"]["draw_id"]: e["payload"]["seed"] for e in events if e["kind"] == "draw.revealed"}
+    commitments = {e["payload"]["draw_id"]: e["payload"]["commitment"] for e in events if e["kind"] == "draw.committed"}
+    drawn = [e["payload"] for e in events if e["kind"] == "offer.guest_drawn"]
+    for d in drawn:
+        assert hashlib.sha256(bytes.fromhex(seeds[d["draw_id"]])).hexdigest() == commitments[d["draw_id"]]
+    return [{**d, "seed": seeds[d["draw_id"]]} for d in drawn]
 
 
 def _recompute(draw: dict[str, Any]) -> list[str]:
@@ -340,8 +351,21 @@ def test_host_without_a_guest_gets_one_drawn_verifiably(api: Api) -> None:
     assert all(c["free_seats"] == 4 and c["last_lent_at"] is None for c in draw["candidates"])
     assert _recompute(draw)[0] == chosen
     assert _recompute(draw) == [c["venue_id"] for c in draw["candidates"]]
-    kinds = api.kinds()
-    assert kinds == ["offer.guest_drawn", "offer.created"]
+    # Commit (the seed's hash, with the request) before the candidates are read; reveal after the offer.
+    kinds = [e["kind"] for e in api.events() if e["kind"].startswith(("offer.", "draw."))]
+    assert kinds == ["draw.committed", "offer.guest_drawn", "offer.created", "draw.revealed"]
+    assert [e["seq"] for e in api.events() if e["kind"] == "draw.committed"] < \
+        [e["seq"] for e in api.events() if e["kind"] == "offer.guest_drawn"]
+
+    # evalroom verify-draw's audit recomputes the guest draw from the events; an altered choice is caught.
+    logged = [Event(**{k: v for k, v in e.items() if k != "redacted"}) for e in api.events()]
+    [audit] = audit_draws(logged)
+    assert audit.ok and (audit.purpose, audit.outcome) == ("guest", "drawn"), audit.problems
+    other = next(c["venue_id"] for c in draw["candidates"] if c["venue_id"] != chosen) if len(
+        draw["candidates"]) > 1 else w.host_venue_id
+    altered = [Event(**{**ev.as_dict(), "payload": {**ev.payload, "chosen": other}})
+               if ev.kind == "offer.guest_drawn" else ev for ev in logged]
+    assert audit_draws(altered)[0].problems == ["the chosen guest venue is not the first in the recomputed order"]
 
     # The venue drawn declines; the next draw never asks it (or the host) again.
     drawn_op = api.op(chosen)
@@ -356,6 +380,21 @@ def test_host_without_a_guest_gets_one_drawn_verifiably(api: Api) -> None:
     before = snapshot(api.ctx)
     refused(api.post_offer(api.op()), 409, "not_enough_seats")
     assert snapshot(api.ctx) == before
+
+
+def test_a_guest_draw_interrupted_after_its_commitment_is_finished_with_its_seed(api: Api) -> None:
+    w = api.world
+    with api.ctx.store.write() as tx:
+        pending = draws.commit(tx, api.ctx.sealer, w.session_id, "hall-operator:crash", "guest", request={
+            "seats": 1, "specialties": [SPECIALTY], "starts_at": format_time(START), "ends_at": format_time(END),
+            "respond_by": format_time(START - timedelta(hours=1))})
+    assert committee.complete_pending_draws(api.ctx.store, api.ctx.sealer, api.ctx.committee, api.ctx.settings) == 1
+    logged = [Event(**{k: v for k, v in e.items() if k != "redacted"}) for e in api.events()]
+    [audit] = audit_draws(logged)
+    assert audit.draw_id == pending.id and audit.ok and audit.outcome == "drawn", audit.problems
+    [drawn] = _drawn(api)
+    assert drawn["draw_id"] == pending.id and api.offer(drawn["offer_id"])["guest_venue_id"] == drawn["chosen"]
+    assert committee.complete_pending_draws(api.ctx.store, api.ctx.sealer, api.ctx.committee, api.ctx.settings) == 0
 
 
 def test_draw_skips_venues_without_enough_seats_or_specialty(api: Api) -> None:

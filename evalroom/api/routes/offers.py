@@ -29,8 +29,11 @@ View = dict[str, Any]
 @router.post("/sessions/{session_id}/offers", status_code=201,
              summary="Offer a guest venue seats for the session; without guest_venue_id the coordinator draws one")
 def create(ctx: Ctx, principal: Host, session_id: SessionId, body: OfferCreate) -> View:
-    with ctx.store.write() as tx:
-        offer = offers.create_offer(tx, ctx.settings, principal, session_id, body)
+    if body.guest_venue_id is None:
+        offer = offers.request_drawn_offer(ctx.store, ctx.settings, ctx.sealer, principal, session_id, body)
+    else:
+        with ctx.store.write() as tx:
+            offer = offers.create_offer(tx, ctx.settings, principal, session_id, body)
     return offers.get_offer_view(ctx.store, ctx.settings, principal, offer.id)
 
 
