@@ -24,9 +24,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-from conftest import ALL_OK, PASSWORD, T0, WORLD_POOL, unique_code
+from conftest import ALL_OK, PASSWORD, T0, WORLD_POOL, ok, refused, snapshot, unique_code  # noqa: F401 - re-exported
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from evalroom.api.context import AppContext
 from evalroom.domain.identity import id_number_with_check
@@ -40,7 +39,7 @@ from evalroom.schemas import (
     VenueCreate,
 )
 from evalroom.services import accounts, experts, inventory, offers, registry, sessions
-from evalroom.storage.models import Base, EvalSession
+from evalroom.storage.models import EvalSession
 from sites.protocol import Inventory, RoomReport, SeatReport
 
 API = "/api/v1"
@@ -57,26 +56,6 @@ _serial = itertools.count(1)
 
 
 # --- small helpers ----------------------------------------------------------------------------------------
-def ok(resp: httpx.Response, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json()
-
-
-def refused(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The error body, after checking its status, its code and that it says something."""
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"], body
-    return body["error"]
-
-
-def snapshot(ctx: AppContext) -> dict[str, Any]:
-    """Every table's row count and the event chain head: equal before and after means nothing changed."""
-    with ctx.store.read() as s:
-        counts = {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
-    return {"counts": counts, "head": ctx.store.head()}
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

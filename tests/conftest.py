@@ -16,9 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -34,6 +37,7 @@ from evalroom.schemas import AccountCreate, RegionCreate, SessionCreate, Supervi
 from evalroom.services import accounts, experts, inventory, registry, sessions  # noqa: E402
 from evalroom.storage import migrate  # noqa: E402
 from evalroom.storage.db import make_engine  # noqa: E402
+from evalroom.storage.models import Base  # noqa: E402
 from sites.devices import DEVICES, DeviceState  # noqa: E402
 from sites.protocol import Inventory, RoomReport, SeatReport  # noqa: E402
 
@@ -96,6 +100,27 @@ def ctx(settings: Settings, clock: ManualClock) -> Iterator[AppContext]:
 def client(ctx: AppContext) -> Iterator[TestClient]:
     with TestClient(create_app(ctx.settings, context=ctx)) as c:
         yield c
+
+
+def ok(resp: httpx.Response, status: int = 200) -> Any:
+    """The body of a response that must have ``status``."""
+    assert resp.status_code == status, resp.text
+    return resp.json()
+
+
+def refused(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The error of a response that must be refused with ``status`` and ``code``, and say something."""
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"], body
+    return body["error"]
+
+
+def snapshot(ctx: AppContext) -> dict[str, Any]:
+    """Every table's row count and the event chain head: equal before and after means nothing changed."""
+    with ctx.store.read() as s:
+        counts = {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
+    return {"counts": counts, "head": ctx.store.head()}
 
 
 def unique_code(prefix: str = "C") -> str:

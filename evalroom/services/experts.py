@@ -74,7 +74,14 @@ def import_experts(tx: Tx, sealer: Sealer, tree: SpecialtyTree, actor: str, regi
                        f"{errors[0]['row']}, {errors[0]['message']}", details=errors)
     now = tx.now()
     digest = hashlib.sha256(data).hexdigest()
+    prior: dict[str, list[tuple[str, date]]] = {}  # each expert's imported history, read once
+    for expert_id, tenderer, on in tx.session.execute(
+            select(ExpertEvaluation.expert_id, ExpertEvaluation.tenderer, ExpertEvaluation.evaluated_on)
+            .join(Expert, Expert.id == ExpertEvaluation.expert_id)
+            .where(Expert.region_id == region_id, ExpertEvaluation.source == "import")):
+        prior.setdefault(expert_id, []).append((tenderer, on))
     created, updated, unchanged = [], [], 0
+    histories: list[tuple[Expert, ExpertRow, bool]] = []  # (expert, row, replaces an earlier history)
     for r in rows:
         expert = existing.get(hashes[r.row])
         if expert is None:
@@ -84,29 +91,28 @@ def import_experts(tx: Tx, sealer: Sealer, tree: SpecialtyTree, actor: str, regi
                             **_fields(r))
             tx.session.add(expert)
             created.append(expert.id)
+            histories.append((expert, r, False))
+            continue
+        changes = {k: v for k, v in _given(r).items() if getattr(expert, k) != v}
+        if "credit_status" in changes:
+            expert.credit_reason = f"set by the import of file {digest[:16]}"
+        for k, v in changes.items():
+            setattr(expert, k, v)
+        if "evaluations" in r.given and sorted(r.evaluations) != sorted(prior.get(expert.id, [])):
+            changes["evaluations"] = True
+            histories.append((expert, r, True))
+        if changes:
+            expert.updated_at = now
+            updated.append(expert.id)
         else:
-            changes = {k: v for k, v in _given(r).items() if getattr(expert, k) != v}
-            if "credit_status" in changes:
-                expert.credit_reason = f"set by the import of file {digest[:16]}"
-            for k, v in changes.items():
-                setattr(expert, k, v)
-            history = sorted((t, d) for t, d in r.evaluations)
-            if "evaluations" in r.given and history != sorted(
-                    (e.tenderer, e.evaluated_on) for e in tx.session.scalars(select(ExpertEvaluation).where(
-                        ExpertEvaluation.expert_id == expert.id, ExpertEvaluation.source == "import"))):
-                changes["evaluations"] = True
-            if changes:
-                expert.updated_at = now
-                updated.append(expert.id)
-            else:
-                unchanged += 1
-        tx.session.flush()
-        if expert.id in created or "evaluations" in r.given:
-            # The file's history replaces what an earlier import said; evaluations of our own sessions stay.
+            unchanged += 1
+    tx.session.flush()  # the experts first: their evaluations refer to them
+    for expert, r, replaces in histories:
+        if replaces:  # the file's history replaces what an earlier import said; our own sessions' stay
             tx.session.execute(delete(ExpertEvaluation).where(ExpertEvaluation.expert_id == expert.id,
                                                               ExpertEvaluation.source == "import"))
-            tx.session.add_all(ExpertEvaluation(id=str(uuid.uuid4()), expert_id=expert.id, tenderer=t,
-                                                evaluated_on=d, source="import") for t, d in r.evaluations)
+        tx.session.add_all(ExpertEvaluation(id=str(uuid.uuid4()), expert_id=expert.id, tenderer=t, evaluated_on=d,
+                                            source="import") for t, d in r.evaluations)
     tx.record(actor=actor, kind="experts.imported",
               payload={"region_id": region_id, "format": fmt, "file_sha256": digest, "rows": len(rows),
                        "created": created, "updated": updated, "unchanged": unchanged})

@@ -17,22 +17,14 @@ from typing import Any
 
 import jwt
 import pytest
-from conftest import TokenFor, World, unique_code
+from conftest import TokenFor, World, snapshot, unique_code
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from evalroom.api.context import AppContext
 from evalroom.auth.keys import KeyRing
 from evalroom.auth.tokens import AUDIENCE_SITE, TokenService
 from evalroom.domain.roles import Principal, Role
-from evalroom.storage.models import Base
-
-
-def snapshot(ctx: AppContext) -> dict[str, Any]:
-    with ctx.store.read() as s:
-        counts = {t.name: s.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
-    return {"counts": counts, "head": ctx.store.head()}
 
 
 def _b64(data: dict[str, Any]) -> str:

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import SPECIALTY, T0, World, unique_code
+from conftest import SPECIALTY, T0, World, snapshot, unique_code
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from test_bad_input import snapshot
 
 from evalroom.api.context import AppContext
 from evalroom.domain.roles import Principal, Role

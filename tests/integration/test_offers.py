@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALL_OK, SPECIALTY, T0, TokenFor, World, unique_code
+from conftest import ALL_OK, SPECIALTY, T0, TokenFor, World, ok, refused, snapshot, unique_code
 from fastapi.testclient import TestClient
-from test_bad_input import snapshot
 
 from evalroom.api.app import create_app
 from evalroom.api.context import AppContext, build_context
@@ -47,18 +46,6 @@ def _settings(tmp_path: Path, db_url: str, **extra: Any) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return _settings(tmp_path, db_url)
-
-
-def ok(resp: httpx.Response, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json()
-
-
-def refused(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"], body
-    return body
 
 
 @dataclass
