@@ -101,6 +101,22 @@ class ErrorCode(StrEnum):
     """An import file has errors; ``details`` lists them by row and field. Nothing was imported."""
     NOT_ON_COMMITTEE = "not_on_committee"
     """No drawn member of this session at this venue has the identity number presented at check-in."""
+    INVALID_TRANSITION = "invalid_transition"
+    """The session cannot move that way from its current state or phase (e.g. end while suspended, resume
+    while a venue is still down, leave a phase whose work is not done); the message says what is missing."""
+    PHASE_CLOSED = "phase_closed"
+    """A sheet, mark or explanation for a phase the session is not in (too early, or the phase closed)."""
+    SCORE_OUT_OF_RANGE = "score_out_of_range"
+    """A score outside its criterion's range; ``details`` lists each bid, criterion, value and range."""
+    UNKNOWN_BID = "unknown_bid"
+    """A sheet names a bid that is not under review in this session (not in the project, or rejected)."""
+    SHEET_LOCKED = "sheet_locked"
+    """A different sheet after one was submitted: submit is idempotent, changes go through a flag's
+    correction or a post-report correction."""
+    SHEETS_SEALED = "sheets_sealed"
+    """Other members' sheets are sealed until every member has submitted for the phase (independence)."""
+    CORRECTION_NOT_ALLOWED = "correction_not_allowed"
+    """A post-report correction for a cause the rules do not allow (87号令 Art. 64)."""
     # 5xx
     NOT_READY = "not_ready"
     """The service is up but cannot serve yet (database unreachable, schema not current)."""
@@ -138,6 +154,13 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.POOL_TOO_SMALL: 409,
     ErrorCode.IMPORT_REJECTED: 422,
     ErrorCode.NOT_ON_COMMITTEE: 404,
+    ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.PHASE_CLOSED: 409,
+    ErrorCode.SCORE_OUT_OF_RANGE: 422,
+    ErrorCode.UNKNOWN_BID: 422,
+    ErrorCode.SHEET_LOCKED: 409,
+    ErrorCode.SHEETS_SEALED: 403,
+    ErrorCode.CORRECTION_NOT_ALLOWED: 422,
     ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }

@@ -44,6 +44,13 @@ PINNED = {
     "pool_too_small": 409,
     "import_rejected": 422,
     "not_on_committee": 404,
+    "invalid_transition": 409,
+    "phase_closed": 409,
+    "score_out_of_range": 422,
+    "unknown_bid": 422,
+    "sheet_locked": 409,
+    "sheets_sealed": 403,
+    "correction_not_allowed": 422,
     "not_ready": 503,
     "internal": 500,
 }
@@ -55,7 +62,8 @@ def test_the_set_of_code_values_is_pinned():
         "not_authenticated", "token_invalid", "token_expired", "token_wrong_audience", "token_revoked",
         "login_failed", "signature_invalid", "message_stale", "forbidden", "not_found", "method_not_allowed",
         "conflict", "double_booked", "not_enough_seats", "offer_expired", "message_replayed", "pool_too_small",
-        "import_rejected", "not_on_committee", "not_ready", "internal",
+        "import_rejected", "not_on_committee", "invalid_transition", "phase_closed", "score_out_of_range",
+        "unknown_bid", "sheet_locked", "sheets_sealed", "correction_not_allowed", "not_ready", "internal",
     }
 
 
