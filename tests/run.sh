@@ -10,8 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: postgresql for the storage and API tests against PostgreSQL;
-# python3-venv so that a plain Debian python3 can make the virtualenv.
-APT_PACKAGES=(postgresql python3-venv)
+# python3-venv so that a plain Debian python3 can make the virtualenv; poppler-utils because the report PDF
+# tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo.
+APT_PACKAGES=(postgresql python3-venv poppler-utils)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
