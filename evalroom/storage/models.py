@@ -24,8 +24,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -38,6 +40,7 @@ __all__ = [
     "ChairVote",
     "Committee",
     "CommitteeMember",
+    "Dissent",
     "Draw",
     "EvalSession",
     "EventHead",
@@ -45,12 +48,18 @@ __all__ = [
     "EventVenue",
     "Expert",
     "ExpertEvaluation",
+    "ExtensionRequest",
+    "Flag",
     "Offer",
+    "ProjectRecord",
     "Region",
+    "Report",
     "RevokedToken",
     "Room",
     "Seat",
+    "ScoreSheet",
     "SeatBooking",
+    "SessionFault",
     "SessionSupervisor",
     "UTCDateTime",
     "Venue",
@@ -253,7 +262,128 @@ class EvalSession(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     check_in_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the host opened check-in; from then on the host may know its guest venues (四不知 ends)."""
+    phase: Mapped[str | None] = mapped_column(String(20))
+    """The phase inside evaluating (domain/session_states.py); kept while suspended, null before the start."""
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    """``completed``, or ``sealed_for_reevaluation`` when a fault outlasted the limit."""
     __table_args__ = (CheckConstraint("scheduled_end > scheduled_start", name="window_order"),)
+
+
+class ProjectRecord(Base):
+    """The tender a session evaluates, as imported (domain/project.py parses ``document``)."""
+
+    __tablename__ = "projects"
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    """Of the document's canonical JSON."""
+    imported_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ScoreSheet(Base):
+    """One version of a member's sheet for a phase (review marks or detailed scores). Rows are never
+    updated: a correction is a new version, so the history of every value is kept."""
+
+    __tablename__ = "sheets"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
+    phase: Mapped[str] = mapped_column(String(20), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    """The sheet document (format ``evalroom-sheet-v1``), salted with a nonce so its hash reveals nothing."""
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    cause: Mapped[str] = mapped_column(String(32), nullable=False)
+    """``submitted``, ``flag`` (a correction answering a check), or a post-report cause (87号令 Art. 64)."""
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("session_id", "member_id", "phase", "version"),
+        CheckConstraint("phase IN ('review', 'detailed_review')", name="phase"),
+    )
+
+
+class Flag(Base):
+    """A finding of the automatic checks on one member's sheet, and how it was resolved."""
+
+    __tablename__ = "flags"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
+    bid: Mapped[str] = mapped_column(String(80), nullable=False)
+    criterion: Mapped[str] = mapped_column(String(32), nullable=False)
+    """Empty for findings about a whole bid (arithmetic, deviation)."""
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(36))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        UniqueConstraint("session_id", "member_id", "bid", "criterion", "kind"),
+        CheckConstraint("status IN ('open', 'corrected', 'explained', 'cleared')", name="status"),
+    )
+
+
+class SessionFault(Base):
+    """A venue's site link or media down while its session evaluates: what suspended the session."""
+
+    __tablename__ = "session_faults"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False)
+    cause: Mapped[str] = mapped_column(String(16), nullable=False)
+    detail: Mapped[str] = mapped_column(String(500), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    __table_args__ = (
+        CheckConstraint("cause IN ('site_link', 'media')", name="cause"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('continue', 'seal_and_reevaluate')", name="outcome"),
+    )
+
+
+class Dissent(Base):
+    """An expert's written dissent (保留意见), part of the report."""
+
+    __tablename__ = "dissents"
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ExtensionRequest(Base):
+    """A member saying the time is too short (条例 Art. 48); more than a third extends the period."""
+
+    __tablename__ = "extension_requests"
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Report(Base):
+    """One version of the evaluation report: the JSON twin's canonical bytes and the PDF rendered from it."""
+
+    __tablename__ = "reports"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    json_bytes: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    json_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    pdf_bytes: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    pdf_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("session_id", "version"),)
 
 
 class Offer(Base):
