@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evalroom.errors import ConfigError
 
@@ -101,6 +108,15 @@ class Settings(BaseModel):
     """How long before the scheduled start the host may open check-in (and with it, end 四不知 for itself)."""
     expert_login_code_minutes: int = Field(default=10, ge=1, le=120)
     """How long the one-time login code an expert gets at check-in stays valid."""
+    fault_continue_hours: float = Field(default=4.0, gt=0, le=72)
+    """A fault during evaluation fixed within this long lets the evaluation continue; after it the documents
+    are sealed and a new committee re-evaluates (a local rule; shared/domain.md "Session states")."""
+    postpone_after_hours: float = Field(default=2.0, gt=0, le=72)
+    """A fault before the start lasting this long past the scheduled start lets the tenderer postpone."""
+    extension_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    """How much later the evaluation period ends when more than a third of the committee asks for time."""
+    report_font_file: Path | None = None
+    """A CJK font (OpenType/TrueType) for the report PDF. Unset: Noto Sans CJK SC from the mplfonts package."""
 
     @field_validator("local_timezone")
     @classmethod

@@ -32,7 +32,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from websockets.sync.client import connect as ws_connect
 
 from evalroom import __version__
@@ -224,6 +229,8 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
     chair elected over two rounds."""
     sid = session["id"]
     ids = run.facts["id_numbers"]
+    project = _check(client.put(f"/api/v1/sessions/{sid}/project", headers=operator, json=demo_project()))
+    run.say(f"host imported the tender {project['code']} from its trading system (sha256 {project['sha256'][:16]}…)")
 
     plan = {"project_type": "works", "total": 5,
             "quotas": [{"venue": "host", "specialties": {"A02": 2, "D01": 1}},
@@ -279,6 +286,8 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
         if text["state"] == "checked_in":
             _check(client.post(f"/api/v1/sessions/{sid}/committee/declaration", headers=headers,
                                json={"conflict": False, "text_sha256": text["sha256"]}))
+    _check(client.post(f"/api/v1/sessions/{sid}/state", headers=operator, json={"action": "start"}))
+    run.say("the host started the session: every venue heard it over its site link (evaluating, chair election)")
     # 组长: round 1 splits 2-2-1, so only the two tied stand again; round 2 decides.
     voters = sorted(experts)
     first = [voters[0], voters[0], voters[1], voters[1], voters[2]]
@@ -296,6 +305,91 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
         "seated": sum(m["state"] == "seated" for m in final["members"]),
         "draws": len(final["draws"]), "chair": chair["name"], "chair_round": final["election"]["round"],
         "excluded_reasons": reasons}
+    _evaluate(client, run, operator, sid, experts, chair["member_id"])
+
+
+def demo_project() -> dict[str, Any]:
+    """The tender as the host's trading system exports it (format evalroom-project-v1, docs/formats.md)."""
+    prices = ["98650000.00", "96800000.00", "101200000.00", "95300000.00"]
+    return {
+        "format": "evalroom-project-v1", "code": "JNGC-2026-0147", "name": "济南市某道路改造工程施工",
+        "kind": "works", "tenderer": TENDERER, "method": "comprehensive",
+        "bidders": [{"code": f"B{i}", "name": n} for i, n in enumerate([*BIDDERS, "山东高速建设集团有限公司"], 1)],
+        "lots": [{"code": "L1", "name": "施工一标段",
+                  "bids": [{"bidder": f"B{i}", "price": p} for i, p in enumerate(prices, 1)]}],
+        "criteria": [
+            {"code": "T", "name": "技术部分", "part": "technical", "max": "40", "children": [
+                {"code": "T1", "name": "施工方案与技术措施", "max": "20"},
+                {"code": "T2", "name": "质量与安全管理措施", "max": "10"},
+                {"code": "T3", "name": "工期保证措施", "max": "10"}]},
+            {"code": "C", "name": "商务部分", "part": "commercial", "max": "20", "children": [
+                {"code": "C1", "name": "企业资质与类似业绩", "max": "10", "objective": True},
+                {"code": "C2", "name": "项目经理资格", "max": "10", "objective": True}]}],
+        "price_rule": {"kind": "average_benchmark", "points": "40", "coefficient": "0.97", "drop_extremes_from": 5,
+                       "deduct_above": "1.0", "deduct_below": "0.5"},
+        "tie_break": ["lower_price", "higher_technical"], "candidates": 3,
+    }
+
+
+def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid: str,
+              experts: dict[str, dict[str, str]], chair: str) -> None:
+    """评标: the phases, the review (one bid rejected by a majority), independent scoring (one expert's score
+    flagged by the deviation check and explained in writing, confirmed by the chair), aggregation, the report."""
+    base = f"/api/v1/sessions/{sid}"
+    members = sorted(experts)
+    lead = experts[chair]
+
+    def move(leave: str, headers: dict[str, str] = lead) -> dict[str, Any]:
+        return _check(client.post(f"{base}/phase", headers=headers, json={"leave": leave}))
+
+    move("chair_election")
+    for i, m in enumerate(members):
+        marks = {f"L1/B{b}": {"passed": True} for b in range(1, 5)}
+        if i < 3:
+            marks["L1/B3"] = {"passed": False, "reason": "安全生产许可证已过期，不满足资格条件"}
+        _check(client.post(f"{base}/review", headers=experts[m], json={"marks": marks}))
+    move("review")
+    run.say("qualification/compliance review: 3 of 5 rejected bid L1/B3 with written reasons (a majority)")
+    base_scores = {"L1/B1": ("17", "8", "8", "9", "9"), "L1/B2": ("16", "8", "9", "10", "9"),
+                   "L1/B4": ("15", "7", "8", "8", "9")}
+    for i, m in enumerate(members):
+        scores = {}
+        for bid, (t1, t2, t3, c1, c2) in base_scores.items():
+            shift = (i % 3) - 1  # experts differ by a point or so on the subjective items
+            scores[bid] = {"T1": str(int(t1) + shift), "T2": t2, "T3": str(int(t3) - (i % 2)), "C1": c1, "C2": c2}
+        if i == len(members) - 1:  # one expert rates L1/B2's technical part far below the others
+            scores["L1/B2"].update(T1="6", T2="3", T3="3")
+        _check(client.post(f"{base}/scores", headers=experts[m], json={"scores": scores}))
+    flags = _check(client.get(f"{base}/flags", headers=operator))
+    for f in flags:
+        _check(client.post(f"{base}/flags/{f['id']}/explanation", headers=experts[f["member_id"]], json={
+            "text": "该投标人施工方案未针对雨季施工和交通导改提出具体措施，按评分细则扣分。"}))
+        _check(client.post(f"{base}/flags/{f['id']}/confirm", headers=lead))
+    run.say(f"every expert scored independently; the checks flagged {len(flags)} score(s) "
+            f"({', '.join(sorted({f['kind'] for f in flags}))}), explained in writing and confirmed by the chair")
+    move("detailed_review")
+    move("price_scoring")
+    summary = [e for e in _check(client.get(f"{base}/events", headers=operator, params={"limit": 1000}))["events"]
+               if e["kind"] == "session.phase_changed"][-1]["payload"]["results"]["L1"]
+    _check(client.put(f"{base}/dissent", headers=experts[members[-1]],
+                      json={"text": "本人认为山东路桥集团有限公司技术方案存在明显缺陷，对推荐排序保留意见。"}))
+    move("summary")
+    move("recommendation")
+    twin = client.get(f"{base}/report", headers=operator)
+    pdf = client.get(f"{base}/report.pdf", headers=operator)
+    reports = run.out / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "report-v1.json").write_bytes(twin.content)
+    (reports / "report-v1.pdf").write_bytes(pdf.content)
+    _check(client.post(f"{base}/state", headers=operator, json={"action": "end"}))
+    ranking = ", ".join(f"{r['rank']}. {r['bid']} {r['final']}" for r in summary)
+    run.say(f"aggregated (trimmed mean, 2 places half up): {ranking}; report v1 written as PDF and JSON twin; "
+            "session ended")
+    run.facts["evaluation"] = {
+        "rejected": ["L1/B3"], "flags": [(f["kind"], f["bid"]) for f in flags],
+        "ranking": [(r["rank"], r["bid"], r["final"]) for r in summary],
+        "report": {"version": 1, "pdf_bytes": len(pdf.content), "pdf_sha256": pdf.headers["X-Content-SHA256"],
+                   "json_sha256": twin.headers["X-Content-SHA256"]}}
 
 
 def _wait(check: Any, what: str, timeout: float = 60) -> Any:
@@ -368,6 +462,7 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
         "credentials": rel([creds]),
         "site_agents": rel([p for p in (run.out / "agents").rglob("*") if p.is_file() and p.suffix != ".pem"]),
         "expert_pools": rel(list((run.out / "pools").iterdir())),
+        "reports": rel(list((run.out / "reports").iterdir())),
     }
 
 
@@ -413,7 +508,7 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
         run.facts["committee"]["draws_verified"] = len(audits)
         summary = {"evalroom_version": __version__, "base_url": run.base, "files": files,
                    "session": run.facts["session"], "offer": run.facts["offer"],
-                   "committee": run.facts["committee"],
+                   "committee": run.facts["committee"], "evaluation": run.facts["evaluation"],
                    "checks": {"event_chain": "intact", "events": events}}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _print_where_to_look(run)
@@ -438,6 +533,7 @@ Where to look
   session {s['code']}:   {run.base}/api/v1/sessions/{s['id']}
   its live events:        {run.facts['ws_url']}  (send {{"type":"subscribe","token":...,"after":0}})
   its committee:          {run.base}/api/v1/sessions/{s['id']}/committee
+  its report:             {run.out / 'reports' / 'report-v1.pdf'}   (and {run.base}/api/v1/sessions/{s['id']}/report.pdf)
   check the draws:        evalroom verify-draw --events {run.out / 'exports' / 'events.jsonl'}
   logins (POST /api/v1/auth/login; also in {run.out / 'credentials.json'}):""")
     for user, pw in run.passwords.items():

@@ -483,3 +483,60 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                          (413, "Body too large"), (415, "Body is not JSON"), (422, "Validation failed"))
 }
 """Declared on every API route, so that OpenAPI shows the real error body instead of FastAPI's default."""
+
+
+# --- the evaluation session (issue 5) -----------------------------------------------------------------------
+BidKey = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}/[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+CriterionCode = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+ScoreValue = Annotated[StrictStr, Field(pattern=r"^-?\d{1,13}(\.\d{1,6})?$",
+                                        description="a decimal string such as \"8.50\" (at most two places count)")]
+LongText = Annotated[StrictStr, Field(min_length=1, max_length=4000)]
+
+
+class StateChange(Request):
+    action: Literal["start", "suspend", "resume", "end", "archive"]
+    reason: Reason | None = None
+
+
+class PhaseChange(Request):
+    leave: Literal["chair_election", "review", "detailed_review", "price_scoring", "summary", "recommendation"] = \
+        Field(description="the phase the caller means to leave; a repeated request does not skip a phase")
+
+
+class ReviewMarkIn(Request):
+    passed: StrictBool
+    reason: Annotated[StrictStr, Field(max_length=1000)] = ""
+
+
+class ReviewSubmit(Request):
+    marks: Annotated[dict[BidKey, ReviewMarkIn], Field(min_length=1, max_length=500)]
+
+
+class ScoresSubmit(Request):
+    scores: Annotated[dict[BidKey, dict[CriterionCode, ScoreValue]], Field(min_length=1, max_length=500)]
+    stated: dict[BidKey, ScoreValue] = Field(default_factory=dict,
+                                             description="the subtotal per bid as the expert added it up (checked)")
+
+
+class ScoresCorrect(Request):
+    scores: Annotated[dict[BidKey, dict[CriterionCode, ScoreValue]], Field(max_length=500)] = \
+        Field(default_factory=dict)
+    stated: dict[BidKey, ScoreValue] = Field(default_factory=dict)
+    reason: Reason
+
+
+class FlagExplain(Request):
+    text: LongText
+
+
+class DissentIn(Request):
+    text: LongText
+
+
+class PostReportCorrection(Request):
+    member_id: Id
+    bid: BidKey
+    criterion: CriterionCode
+    value: ScoreValue
+    cause: Annotated[StrictStr, Field(max_length=40)]
+    reason: Reason

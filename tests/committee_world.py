@@ -152,7 +152,7 @@ class CommitteeWorld:
 
 
 def _rooms(ctx: AppContext, tx: Any, venue_id: str, kind: str) -> None:
-    inventory.report_inventory(tx, ACTOR, venue_id, Inventory(rooms=[RoomReport(
+    inventory.report_inventory(tx, ctx.settings, ACTOR, venue_id, Inventory(rooms=[RoomReport(
         code="R1", name="评标室1", kind=kind, seats=[SeatReport(code=f"A-{i:02d}", devices=ALL_OK) for i in range(1, 7)])]))
 
 

@@ -174,7 +174,7 @@ def world(ctx: AppContext) -> World:
         other_session = sessions.create_session(tx, other_op, SessionCreate(
             code=unique_code("S"), title="另一个项目", scheduled_start=start, scheduled_end=start + timedelta(hours=8)))
         for venue_id, kind in ((host, "shared"), (guest, "single"), (other, "shared")):
-            inventory.report_inventory(tx, "system:test", venue_id, Inventory(rooms=[RoomReport(
+            inventory.report_inventory(tx, ctx.settings, "system:test", venue_id, Inventory(rooms=[RoomReport(
                 code="R1", name="评标室1", kind=kind,
                 seats=[SeatReport(code=f"A-{i:02d}", devices=ALL_OK) for i in range(1, 5)])]))
         sessions.assign_supervisor(tx, "system:test", session.id, SupervisorAssign(account_id=primary, level=SupervisorLevel.PRIMARY))

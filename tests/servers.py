@@ -1,17 +1,20 @@
-"""Real coordinators in subprocesses, for tests and benchmarks that need the process boundary (kills, restarts)."""
+"""Real coordinators and site agents in subprocesses, for tests and benchmarks that need the process boundary
+(kills, restarts, real site links)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pg import free_port
 
-__all__ = ["Coordinator", "evalroom_cli"]
+__all__ = ["Agent", "Coordinator", "evalroom_cli", "write_inventory"]
 
 
 def evalroom_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,3 +50,67 @@ class Coordinator:
         self.proc.terminate()
         self.proc.wait(30)
         self.log.close()
+
+
+def write_inventory(path: Path, seats: int, *, kind: str = "shared", broken: dict[str, str] | None = None) -> Path:
+    """The agent's inventory file: room R1 with seats A-01.. all working, but for ``broken`` (seat code →
+    device at fault). The agent reads it again at every heartbeat, so rewriting it is a device changing."""
+    def seat(i: int) -> str:
+        code = f"A-{i:02d}"
+        devices = {d: "ok" for d in ("pc", "network", "microphone", "speaker", "camera")}
+        if broken and code in broken:
+            devices[broken[code]] = "fault"
+        return f'  {{ code = "{code}", ' + ", ".join(f'{d} = "{v}"' for d, v in devices.items()) + " },"
+    lines = ['[[rooms]]', 'code = "R1"', 'name = "远程评标室"', f'kind = "{kind}"', "seats = ["]
+    lines += [seat(i) for i in range(1, seats + 1)]
+    path.write_text("\n".join(lines + ["]"]) + "\n", encoding="utf-8")
+    return path
+
+
+class Agent:
+    """A real ``evalroom site-agent`` process for a venue, its key registered through ``api`` (an admin
+    client), its inventory in ``rooms.toml`` (``seats`` seats of room R1 of ``kind``)."""
+
+    def __init__(self, root: Path, venue: dict[str, Any], api: httpx.Client, env: dict[str, str], url: str,
+                 state_exists: bool = False, seats: int = 4, kind: str = "shared") -> None:
+        self.venue = venue
+        self.dir = root / venue["code"]
+        self.dir.mkdir(parents=True, exist_ok=state_exists)
+        key = self.dir / "venue-key.pem"
+        if not key.exists():
+            out = evalroom_cli("site-key", "--out", str(key), env=env).stdout
+            public = next(line.split()[-1] for line in out.splitlines() if line.startswith("public key:"))
+            api.post(f"/api/v1/venues/{venue['id']}/credentials",
+                     json={"public_key": public, "label": "test"}).raise_for_status()
+        self.state = self.dir / "state"
+        self.log = (self.dir / "agent.log").open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evalroom", "site-agent", "--venue", venue["code"], "--coordinator", url,
+             "--key", str(key), "--inventory", str(write_inventory(self.dir / "rooms.toml", seats, kind=kind)),
+             "--state-dir", str(self.state), "--auto-confirm", "--ping-interval", "1", "--ping-timeout", "2"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def inbox(self) -> list[dict[str, Any]]:
+        path = self.state / "inbox.jsonl"
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+
+    def status(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.state / "status.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(30)
+        self.log.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            assert self.proc.wait(30) == 0, "the agent did not stop cleanly on SIGTERM"
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.log.close()

@@ -33,11 +33,12 @@ from evalroom.api.routes import (
     site,
     venues,
 )
+from evalroom.api.routes import evaluation as evaluation_routes
 from evalroom.clock import Clock
 from evalroom.config import Settings
 from evalroom.schemas import ERROR_RESPONSES
 from evalroom.services import committee as committee_service
-from evalroom.services import site_link
+from evalroom.services import evaluation, site_link
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -52,11 +53,13 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await broadcaster.start()
-        # Expires overdue offers, marks silent venues offline and finishes draws a crash interrupted. Every
-        # coordinator process runs it; the work is idempotent and done under the write lock.
+        # Expires overdue offers, marks silent venues offline (suspending their sessions), finishes draws a
+        # crash interrupted and seals sessions whose fault outlasted the limit. Every coordinator process runs
+        # it; the work is idempotent and done under the write lock.
         def housekeep() -> int:
             return (site_link.housekeep(ctx.store, ctx.settings)
-                    + committee_service.complete_pending_draws(ctx.store, ctx.sealer, ctx.committee, ctx.settings))
+                    + committee_service.complete_pending_draws(ctx.store, ctx.sealer, ctx.committee, ctx.settings)
+                    + evaluation.expire_faults(ctx.store, ctx.settings))
 
         housekeeper = Periodic("housekeeping", ctx.settings.housekeeping_seconds, housekeep)
         housekeeper.start()
@@ -82,7 +85,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     app.state.broadcaster = broadcaster
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
-    for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee, site,
-                   events):
+    for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
+                   evaluation_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

@@ -597,10 +597,13 @@ def declare(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settin
 
 # --- the chair --------------------------------------------------------------------------------------------
 def cast_vote(tx: Tx, principal: Principal, session_id: str, candidate_id: str) -> dict[str, Any]:
-    member, _session = _expert_member(tx.session, principal, session_id)
+    member, session = _expert_member(tx.session, principal, session_id)
     committee = tx.session.get(Committee, session_id, with_for_update=True)
     if committee is None:
         raise ConflictError("the session has no committee plan yet")
+    if session.state != "evaluating" or session.phase != "chair_election":
+        raise ApiError(ErrorCode.PHASE_CLOSED, "the chair is elected in the first phase of the evaluation (the "
+                       f"session is {session.phase or session.state})")
     if committee.chair_member_id is not None:
         raise ConflictError("the chair has been elected")
     live = list(tx.session.scalars(select(CommitteeMember).where(CommitteeMember.session_id == session_id,

@@ -21,9 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evalroom.clock import format_time
+from evalroom.config import Settings
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ConflictError, ErrorCode, NotFoundError
 from evalroom.schemas import CredentialCreate, RoomCreate, RoomPublic, SeatCreate, SeatPublic
+from evalroom.services import evaluation
 from evalroom.storage.models import Room, Seat, Venue, VenueCredential
 from evalroom.storage.store import Store, Tx
 from sites.devices import DEVICES, DeviceState, unusable_reasons
@@ -149,8 +151,9 @@ def list_rooms(store: Store, principal: Principal, venue_id: str) -> list[RoomPu
                        seats=by_room[r.id]) for r in rooms]
 
 
-def report_inventory(tx: Tx, actor: str, venue_id: str, report: Inventory) -> int:
-    """Apply a site agent's report; return how many events it caused (0 when nothing changed)."""
+def report_inventory(tx: Tx, settings: Settings, actor: str, venue_id: str, report: Inventory) -> int:
+    """Apply a site agent's report; return how many events it caused (0 when nothing changed). A seat of a
+    seated expert that stops working is the venue's media down for that session (services/evaluation.py)."""
     before = len(tx.events)
     now = tx.now()
     rooms = {r.code: r for r in tx.session.scalars(select(Room).where(Room.venue_id == venue_id))}
@@ -182,6 +185,11 @@ def report_inventory(tx: Tx, actor: str, venue_id: str, report: Inventory) -> in
     for seat in seats.values():
         if seat.id not in reported:
             _set_devices(tx, actor, seat, unknown, now)
+    if len(tx.events) > before:
+        by_id = {r.id: r for r in rooms.values()}
+        unusable = {seat.id: why for seat in seats.values() if (why := unusable_reasons(
+            seat_devices(seat), seat_fault=seat.fault, room_fault=by_id[seat.room_id].fault))}
+        evaluation.media_check(tx, settings, venue_id, unusable)
     return len(tx.events) - before
 
 

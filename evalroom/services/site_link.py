@@ -1,6 +1,7 @@
 """The coordinator's side of the site link: venues online and offline, heartbeats, and each venue's feed.
 
-A venue is online while its site agent is connected and sending heartbeats. The link that said hello last
+A venue is online while its site agent is connected and sending heartbeats; a venue going offline suspends
+its evaluating sessions, and coming back closes the fault (services/evaluation.py). The link that said hello last
 speaks for the venue (``venues.link_id``); an older connection of the same venue is superseded. Changes of
 online/offline are events routed to the venue; heartbeats themselves are observations, written without an
 event (``Store.write_quiet``) so that they do not flood the chain. The housekeeper (evalroom/api/app.py)
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from evalroom.clock import format_time
 from evalroom.config import Settings
+from evalroom.services import evaluation
 from evalroom.services.offers import SYSTEM, expire_due, guest_event_view
 from evalroom.storage.models import Offer, Venue
 from evalroom.storage.store import Store, Tx, read_venue_events
@@ -24,12 +26,13 @@ from evalroom.storage.store import Store, Tx, read_venue_events
 __all__ = ["housekeep", "link_closed", "link_opened", "record_heartbeat", "reopen_link", "sweep_offline", "venue_feed"]
 
 
-def link_opened(tx: Tx, actor: str, venue_id: str, link_id: str) -> None:
+def link_opened(tx: Tx, actor: str, venue_id: str, link_id: str, settings: Settings) -> None:
     venue = tx.session.get(Venue, venue_id)
     was_online = venue.online
     venue.online, venue.link_id, venue.last_heartbeat_at = True, link_id, tx.now()
     if not was_online:
         tx.record(actor=actor, kind="venue.online", venue_ids=[venue_id], payload={"venue_id": venue_id})
+        evaluation.venue_up(tx, settings, venue_id, "site_link")
 
 
 def record_heartbeat(store: Store, venue_id: str, link_id: str) -> bool:
@@ -43,12 +46,12 @@ def record_heartbeat(store: Store, venue_id: str, link_id: str) -> bool:
         return True
 
 
-def reopen_link(tx: Tx, actor: str, venue_id: str, link_id: str) -> bool:
+def reopen_link(tx: Tx, actor: str, venue_id: str, link_id: str, settings: Settings) -> bool:
     """Take the venue back online on this link (after a sweep), unless another link speaks for it now."""
     venue = tx.session.get(Venue, venue_id)
     if venue.link_id not in (None, link_id):
         return False
-    link_opened(tx, actor, venue_id, link_id)
+    link_opened(tx, actor, venue_id, link_id, settings)
     return True
 
 
@@ -58,6 +61,7 @@ def link_closed(tx: Tx, venue_id: str, link_id: str, reason: str) -> None:
         venue.online, venue.link_id = False, None
         tx.record(actor=SYSTEM, kind="venue.offline", venue_ids=[venue_id],
                   payload={"venue_id": venue_id, "reason": reason})
+        evaluation.venue_down(tx, venue_id, "site_link", f"site agent disconnected ({reason})")
 
 
 def _silent_since(now: datetime, settings: Settings) -> datetime:
@@ -72,6 +76,7 @@ def sweep_offline(tx: Tx, settings: Settings) -> int:
         tx.record(actor=SYSTEM, kind="venue.offline", venue_ids=[venue.id],
                   payload={"venue_id": venue.id, "reason": "heartbeat_timeout",
                            "last_heartbeat_at": format_time(venue.last_heartbeat_at)})
+        evaluation.venue_down(tx, venue.id, "site_link", "site agent silent (heartbeat timeout)")
     return len(silent)
 
 

@@ -56,6 +56,7 @@ from committee_world import (
 )
 from conftest import unique_code
 from fastapi.testclient import TestClient
+from session_world import import_project, venues_online
 from sqlalchemy import select
 
 from evalroom.api.context import AppContext
@@ -626,6 +627,13 @@ def test_the_host_names_the_tenderers_representatives_up_to_the_plan(ctx: AppCon
 
 
 # --- the chair --------------------------------------------------------------------------------------------
+def start(w: CommitteeWorld) -> None:
+    """Start the session: the chair is elected in its first phase."""
+    import_project(w)
+    venues_online(w)
+    ok(w.client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+
+
 def test_the_chair_is_elected_by_rounds_among_the_tied(w: CommitteeWorld) -> None:
     ctx, client = w.ctx, w.client
     draw(w)
@@ -639,10 +647,11 @@ def test_the_chair_is_elected_by_rounds_among_the_tied(w: CommitteeWorld) -> Non
 
     a, b, c, d = sorted(experts)
     before = snapshot(ctx)
-    refused(vote(a, a), 409, "conflict")  # the committee is not complete: one member is still to be seated
+    refused(vote(a, a), 409, "phase_closed")  # the election is the first phase of the evaluation, not yet begun
     assert snapshot(ctx) == before
     last = everyone[4]["member_id"]
     experts[last] = seat(w, everyone[4])
+    start(w)
     a, b, c, d, e = ids = sorted(experts)
     refused(client.post(votes, headers=w.host_op(), json={"candidate_member_id": a}), 403, "forbidden")
 
@@ -688,6 +697,7 @@ def test_a_member_voided_during_the_election_neither_votes_nor_stands(w: Committ
     draw(w)
     open_check_in(w)
     experts = seat_everyone(w)
+    start(w)
     a, b, c, d, e = sorted(experts)
     votes = w.url("/chair/votes")
 

@@ -699,7 +699,7 @@ def test_faulty_seats_and_rooms_are_not_offered(api: Api) -> None:
 def test_a_device_fault_reported_by_the_site_agent_takes_the_seat_out(api: Api) -> None:
     w = api.world
     with api.ctx.store.write() as tx:
-        inventory.report_inventory(tx, "system:test", w.host_venue_id, Inventory(rooms=[RoomReport(
+        inventory.report_inventory(tx, api.ctx.settings, "system:test", w.host_venue_id, Inventory(rooms=[RoomReport(
             code="R1", name="评标室1", kind=RoomKind.SHARED,
             seats=[SeatReport(code=f"A-{i:02d}", devices={**ALL_OK, "microphone": DeviceState.FAULT} if i == 2 else ALL_OK)
                    for i in range(1, 4)])]))  # A-04 not reported: unknown

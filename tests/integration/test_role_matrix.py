@@ -31,16 +31,18 @@ from committee_world import (
     pool,
     seat_everyone,
 )
-from conftest import PASSWORD, TokenFor, World, unique_code
+from conftest import PASSWORD, TokenFor, World, ok, unique_code
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
+from session_world import BIDS, elect, move, project_doc, review_all_pass, sheet, venues_online
 from sqlalchemy import select
 from starlette.routing import Route
 
 from evalroom.api.context import AppContext
 from evalroom.domain.roles import Principal, Role
+from evalroom.domain.session_states import PHASES
 from evalroom.schemas import (
     AccountCreate,
     CheckIn,
@@ -50,7 +52,7 @@ from evalroom.schemas import (
     SessionCreate,
     SessionUpdate,
 )
-from evalroom.services import accounts, committee, experts, inventory, offers, sessions
+from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions
 from evalroom.storage.models import CommitteeMember
 
 pytestmark = pytest.mark.timeout(600)
@@ -63,6 +65,7 @@ MANAGERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR})
 VENUE_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SITE_AGENT})
 OFFER_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR})
 EXPERT = frozenset({Role.EXPERT})
+MOVERS = frozenset({Role.HALL_OPERATOR, Role.EXPERT})
 SIGNED: frozenset[Role] = frozenset()
 
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -128,6 +131,26 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/sessions/{session_id}/committee/declaration"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/committee/declaration"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/chair/votes"): EXPERT,
+    # The evaluation: the host imports the project; the host's operators (or the chair, an expert) move the
+    # session; the members submit and answer; every reader of the session reads.
+    ("PUT", "/api/v1/sessions/{session_id}/project"): MANAGERS,
+    ("GET", "/api/v1/sessions/{session_id}/project"): SESSION_READERS,
+    ("GET", "/api/v1/sessions/{session_id}/status"): SESSION_READERS,
+    ("POST", "/api/v1/sessions/{session_id}/state"): MOVERS,
+    ("POST", "/api/v1/sessions/{session_id}/phase"): MOVERS,
+    ("POST", "/api/v1/sessions/{session_id}/extension"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/review"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/scores"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/scores/corrections"): EXPERT,
+    ("GET", "/api/v1/sessions/{session_id}/sheets"): SESSION_READERS,
+    ("GET", "/api/v1/sessions/{session_id}/sheets/{phase}/{member_id}"): SESSION_READERS,
+    ("GET", "/api/v1/sessions/{session_id}/flags"): SESSION_READERS,
+    ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/explanation"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/confirm"): EXPERT,
+    ("PUT", "/api/v1/sessions/{session_id}/dissent"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/report/corrections"): MOVERS,
+    ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS,
+    ("GET", "/api/v1/sessions/{session_id}/report.pdf"): SESSION_READERS,
     # The one-time code from check-in is the credential: no token yet.
     ("POST", "/api/v1/auth/expert-login"): ALL,
     ("POST", "/api/v1/auth/refresh"): EXPERT,
@@ -347,6 +370,114 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         return c.post(f"/api/v1/sessions/{session_id}/committee/representatives", headers=h,
                       json={"name": "招标人代表", "id_number": new_id_number(HOST_AREA)})
 
+    # --- the evaluation --------------------------------------------------------------------------------------
+    # The world session is started and walked through the phases at first need, like the committee above and
+    # by the same rule (nothing moves the clock: the world session starts within the hour). Each step looks at
+    # where the session stands rather than at what was built, because the calls of the phase and state routes
+    # move it themselves: a call then works whichever roles were called before it.
+    url = f"/api/v1/sessions/{sid}"
+
+    def imported() -> None:
+        """The tender imported on the world session (it has no committee plan of its own: the plan stays)."""
+        if "imported" not in built:
+            with ctx.store.write() as tx:
+                evaluation.import_project(tx, ctx.committee, host_op, sid, project_doc())
+            built["imported"] = True
+
+    def started(c: TestClient) -> dict[str, dict[str, str]]:
+        """The world session seated, its venues online and started (phase chair_election): member id → headers."""
+        experts_by_id = seated(c)
+        if "started" not in built:
+            imported()
+            w = planned(c)
+            venues_online(w)
+            ok(c.post(f"{url}/state", headers=w.host_op(), json={"action": "start"}))
+            built["started"] = True
+        return experts_by_id
+
+    def status(c: TestClient) -> dict[str, Any]:
+        return ok(c.get(f"{url}/status", headers=planned(c).admin()))
+
+    def chair(c: TestClient) -> str:
+        """The chair's member id, elected (everyone votes for the first member by id) if not yet."""
+        experts_by_id = started(c)
+        return status(c)["chair_member_id"] or elect(planned(c), experts_by_id)
+
+    def finish(c: TestClient, phase: str) -> None:
+        """Do the work that leaving ``phase`` needs (the sheets are resubmitted alike: a retry, no change)."""
+        w, experts_by_id = planned(c), started(c)
+        if phase == "chair_election":
+            chair(c)
+        elif phase == "review":
+            review_all_pass(w, experts_by_id)
+        elif phase == "detailed_review":
+            for h in experts_by_id.values():
+                ok(c.post(f"{url}/scores", headers=h, json=sheet("15", "7")))
+
+    def at(c: TestClient, phase: str) -> dict[str, dict[str, str]]:
+        """The world session started and moved (by the host operator) up to ``phase``: member id → headers."""
+        experts_by_id = started(c)
+        order = [p.value for p in PHASES]
+        while (current := status(c)["phase"]) != phase:
+            assert order.index(current) < order.index(phase), f"the world session is past {phase}: {current}"
+            finish(c, current)
+            move(planned(c), current)
+        return experts_by_id
+
+    def chair_headers(c: TestClient) -> dict[str, str]:
+        return started(c)[chair(c)]
+
+    def first_member(c: TestClient) -> dict[str, str]:
+        experts_by_id = started(c)
+        return experts_by_id[min(experts_by_id)]
+
+    def change_state(c: TestClient, h: dict[str, str]) -> Any:
+        """Suspend an evaluating session, resume a suspended one: every allowed call changes something."""
+        chair(c)  # the chair suspends and resumes too, so elect one first
+        action = "suspend" if status(c)["state"] == "evaluating" else "resume"
+        return c.post(f"{url}/state", headers=member_headers(h, lambda: chair_headers(c)),
+                      json={"action": action, "reason": "matrix"})
+
+    def leave_phase(c: TestClient, h: dict[str, str]) -> Any:
+        """Leave the phase the session is in, its work done first."""
+        started(c)
+        current = status(c)["phase"]
+        finish(c, current)
+        return c.post(f"{url}/phase", headers=member_headers(h, lambda: chair_headers(c)), json={"leave": current})
+
+    def flagged(c: TestClient) -> tuple[str, str]:
+        """Every detailed-review sheet in, the last member's C1 (objective) 3 where the others gave 5: flags on
+        that member's sheet. (That member's id, the id of its flag on L1/B1.)"""
+        if "flagged" not in built:
+            experts_by_id = at(c, "detailed_review")
+            off = max(experts_by_id)
+            for m, h in experts_by_id.items():
+                ok(c.post(f"{url}/scores", headers=h, json=sheet("15", "7", "3" if m == off else "5")))
+            flag = next(f for f in ok(c.get(f"{url}/flags", headers=planned(c).admin()))
+                        if f["member_id"] == off and f["bid"] == "L1/B1" and f["kind"] == "objective_mismatch")
+            built["flagged"] = (off, flag["id"])
+        return built["flagged"]
+
+    def flagged_member(c: TestClient) -> dict[str, str]:
+        return seated(c)[flagged(c)[0]]
+
+    def explained(c: TestClient) -> str:
+        """The flag on L1/B1 explained in writing by its member: resolved, for the chair to confirm."""
+        member, flag_id = flagged(c)
+        if "explained" not in built:
+            ok(c.post(f"{url}/flags/{flag_id}/explanation", headers=seated(c)[member],
+                      json={"text": "资质证书复印件模糊，按原件核对。"}))
+            built["explained"] = True
+        return flag_id
+
+    def correct_report(c: TestClient, h: dict[str, str]) -> Any:
+        """A post-report correction of the second member's T1 on L1/B1: each report version asks a new value."""
+        experts_by_id = at(c, "report_signing")
+        version = int(c.get(f"{url}/report", headers=planned(c).admin()).headers["X-Report-Version"])
+        return c.post(f"{url}/report/corrections", headers=member_headers(h, lambda: chair_headers(c)), json={
+            "member_id": sorted(experts_by_id)[1], "bid": "L1/B1", "criterion": "T1", "value": str(15 + version),
+            "cause": "sum_error", "reason": "技术分汇总错误"})
+
     def session_body() -> dict[str, Any]:
         return {"code": unique_code("S"), "title": "t", "host_venue_id": world.host_venue_id,
                 "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=1)).isoformat()}
@@ -450,13 +581,48 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/sessions/{sid}/committee/declaration",
             headers=member_headers(h, lambda: next(iter(seated(c).values())))),
         ("POST", "/api/v1/sessions/{session_id}/committee/declaration"): declare,
-        ("POST", "/api/v1/sessions/{session_id}/chair/votes"): lambda c, h: c.post(
+        ("POST", "/api/v1/sessions/{session_id}/chair/votes"): lambda c, h: (started(c), c.post(
             f"/api/v1/sessions/{sid}/chair/votes", headers=member_headers(h, lambda: next_voter(c)),
-            json={"candidate_member_id": min(seated(c))}),
+            json={"candidate_member_id": min(seated(c))}))[1],
         ("POST", "/api/v1/auth/expert-login"): lambda c, h: c.post(
             "/api/v1/auth/expert-login", headers=h, json={"code": login_code(a_seated_host_member(c))}),
         ("POST", "/api/v1/auth/refresh"): lambda c, h: c.post(
             "/api/v1/auth/refresh", headers=member_headers(h, lambda: fresh_login(c))),
+        ("PUT", "/api/v1/sessions/{session_id}/project"): lambda c, h: c.put(
+            f"/api/v1/sessions/{new_session(host)}/project", headers=h, json=project_doc()),
+        ("GET", "/api/v1/sessions/{session_id}/project"): lambda c, h: (imported(), c.get(f"{url}/project",
+                                                                                         headers=h))[1],
+        ("GET", "/api/v1/sessions/{session_id}/status"): lambda c, h: c.get(f"{url}/status", headers=h),
+        ("POST", "/api/v1/sessions/{session_id}/state"): change_state,
+        ("POST", "/api/v1/sessions/{session_id}/phase"): leave_phase,
+        ("POST", "/api/v1/sessions/{session_id}/extension"): lambda c, h: (started(c), c.post(
+            f"{url}/extension", headers=member_headers(h, lambda: first_member(c))))[1],
+        ("POST", "/api/v1/sessions/{session_id}/review"): lambda c, h: (at(c, "review"), c.post(
+            f"{url}/review", headers=member_headers(h, lambda: first_member(c)),
+            json={"marks": {b: {"passed": True} for b in BIDS}}))[1],
+        ("POST", "/api/v1/sessions/{session_id}/scores"): lambda c, h: (at(c, "detailed_review"), c.post(
+            f"{url}/scores", headers=member_headers(h, lambda: first_member(c)), json=sheet("15", "7")))[1],
+        ("POST", "/api/v1/sessions/{session_id}/scores/corrections"): lambda c, h: (flagged(c), c.post(
+            f"{url}/scores/corrections", headers=member_headers(h, lambda: flagged_member(c)),
+            json={"scores": {"L1/B1": {"C1": "5"}}, "reason": "核对资质证书原件后更正"}))[1],
+        ("GET", "/api/v1/sessions/{session_id}/sheets"): lambda c, h: c.get(f"{url}/sheets", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/sheets/{phase}/{member_id}"): lambda c, h: (
+            at(c, "review"), finish(c, "review"),  # every member's review sheet in: revealed
+            c.get(f"{url}/sheets/review/{min(seated(c))}", headers=h))[2],
+        ("GET", "/api/v1/sessions/{session_id}/flags"): lambda c, h: c.get(f"{url}/flags", headers=h),
+        ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/explanation"): lambda c, h: c.post(
+            f"{url}/flags/{flagged(c)[1]}/explanation", headers=member_headers(h, lambda: flagged_member(c)),
+            json={"text": "资质证书复印件模糊，按原件核对。"}),
+        ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/confirm"): lambda c, h: c.post(
+            f"{url}/flags/{explained(c)}/confirm", headers=member_headers(h, lambda: chair_headers(c))),
+        ("PUT", "/api/v1/sessions/{session_id}/dissent"): lambda c, h: (at(c, "summary"), c.put(
+            f"{url}/dissent", headers=member_headers(h, lambda: first_member(c)),
+            json={"text": "本人认为乙公司技术方案更优，保留意见。"}))[1],
+        ("POST", "/api/v1/sessions/{session_id}/report/corrections"): correct_report,
+        ("GET", "/api/v1/sessions/{session_id}/report"): lambda c, h: (at(c, "report_signing"), c.get(
+            f"{url}/report", headers=h))[1],
+        ("GET", "/api/v1/sessions/{session_id}/report.pdf"): lambda c, h: (at(c, "report_signing"), c.get(
+            f"{url}/report.pdf", headers=h))[1],
     }
 
 

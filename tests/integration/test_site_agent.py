@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,7 @@ import httpx
 import pytest
 from conftest import PASSWORD, unique_code
 from netrelay import ImpairedRelay
-from servers import Coordinator, evalroom_cli
+from servers import Agent, Coordinator, evalroom_cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -39,53 +37,6 @@ def _eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any
         if time.monotonic() > deadline:
             raise AssertionError(f"not reached within {timeout} s: {what}")
         time.sleep(0.2)
-
-
-def _inventory(path: Path, seats: int) -> Path:
-    lines = ['[[rooms]]', 'code = "R1"', 'name = "远程评标室"', 'kind = "shared"', "seats = ["]
-    lines += [f'  {{ code = "A-{i:02d}", pc = "ok", network = "ok", microphone = "ok", speaker = "ok", camera = "ok" }},'
-              for i in range(1, seats + 1)]
-    path.write_text("\n".join(lines + ["]"]) + "\n", encoding="utf-8")
-    return path
-
-
-class Agent:
-    def __init__(self, root: Path, venue: dict[str, Any], api: httpx.Client, env: dict[str, str], url: str,
-                 state_exists: bool = False) -> None:
-        self.venue = venue
-        self.dir = root / venue["code"]
-        self.dir.mkdir(exist_ok=state_exists)
-        key = self.dir / "venue-key.pem"
-        out = evalroom_cli("site-key", "--out", str(key), env=env).stdout
-        public = next(line.split()[-1] for line in out.splitlines() if line.startswith("public key:"))
-        api.post(f"/api/v1/venues/{venue['id']}/credentials", json={"public_key": public, "label": "test"}).raise_for_status()
-        self.state = self.dir / "state"
-        self.log = (self.dir / "agent.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "evalroom", "site-agent", "--venue", venue["code"], "--coordinator", url,
-             "--key", str(key), "--inventory", str(_inventory(self.dir / "rooms.toml", 4)),
-             "--state-dir", str(self.state), "--auto-confirm", "--ping-interval", "1", "--ping-timeout", "2"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def inbox(self) -> list[dict[str, Any]]:
-        path = self.state / "inbox.jsonl"
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
-
-    def status(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.state / "status.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            assert self.proc.wait(30) == 0, "the agent did not stop cleanly on SIGTERM"
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.log.close()
 
 
 def test_agents_catch_up_after_an_outage_on_an_impaired_link(tmp_path: Path) -> None:

@@ -279,7 +279,7 @@ def test_confirm_of_another_venues_offer_is_not_found(client: TestClient, ctx: A
 def test_housekeeping_sweeps_venues_whose_heartbeats_stopped(ctx: AppContext, world: World) -> None:
     """The sweep any coordinator process runs, for links held by a process that died."""
     with ctx.store.write() as tx:
-        site_link.link_opened(tx, "site-agent:t", world.guest_venue_id, "link-1")
+        site_link.link_opened(tx, "site-agent:t", world.guest_venue_id, "link-1", ctx.settings)
     ctx.clock.advance(timedelta(seconds=ctx.settings.site_offline_after_seconds - 1))
     assert site_link.housekeep(ctx.store, ctx.settings) == 0
     ctx.clock.advance(timedelta(seconds=2))
@@ -290,11 +290,11 @@ def test_housekeeping_sweeps_venues_whose_heartbeats_stopped(ctx: AppContext, wo
     # A late heartbeat on that link finds it swept; the link is taken back online.
     assert not site_link.record_heartbeat(ctx.store, world.guest_venue_id, "link-1")
     with ctx.store.write() as tx:
-        assert site_link.reopen_link(tx, "site-agent:t", world.guest_venue_id, "link-1")
+        assert site_link.reopen_link(tx, "site-agent:t", world.guest_venue_id, "link-1", ctx.settings)
     assert _online(ctx, world.guest_venue_id)
     with ctx.store.write() as tx:  # but a newer link of the venue is not displaced by an old one
-        site_link.link_opened(tx, "site-agent:t", world.guest_venue_id, "link-2")
-        assert not site_link.reopen_link(tx, "site-agent:t", world.guest_venue_id, "link-1")
+        site_link.link_opened(tx, "site-agent:t", world.guest_venue_id, "link-2", ctx.settings)
+        assert not site_link.reopen_link(tx, "site-agent:t", world.guest_venue_id, "link-1", ctx.settings)
 
 
 def test_the_coordinator_closes_a_link_that_went_silent(client: TestClient, ctx: AppContext, world: World) -> None:

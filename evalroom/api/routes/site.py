@@ -189,7 +189,7 @@ async def _hello(link: _Link, broadcaster: EventBroadcaster) -> int:
 
     def open_link() -> None:
         with ctx.store.write() as tx:
-            site_link.link_opened(tx, link.principal.actor, venue.id, link.channel.id)
+            site_link.link_opened(tx, link.principal.actor, venue.id, link.channel.id, ctx.settings)
     await run_in_threadpool(open_link)
     await link.send("welcome", {
         "venue_id": venue.id, "venue_code": venue.code, "after": hello.after, "head": broadcaster.head,
@@ -256,13 +256,13 @@ async def _handle(link: _Link, message: Any) -> dict[str, Any] | None:
             if not await run_in_threadpool(site_link.record_heartbeat, ctx.store, venue_id, link.channel.id):
                 # Swept offline meanwhile (a slow link), or superseded by a newer connection of the venue.
                 reopened = await run_in_threadpool(write, lambda tx: site_link.reopen_link(
-                    tx, principal.actor, venue_id, link.channel.id))
+                    tx, principal.actor, venue_id, link.channel.id, ctx.settings))
                 if not reopened:
                     raise _Fatal(ErrorCode.CONFLICT, "a newer connection speaks for this venue; this one is closed")
             return None
         case Inventory():
             changes = await run_in_threadpool(write, lambda tx: inventory.report_inventory(
-                tx, principal.actor, venue_id, message))
+                tx, ctx.settings, principal.actor, venue_id, message))
             return {"changes": changes}
         case Confirm():
             offer = await run_in_threadpool(write, lambda tx: offers.offer_record(tx.session, offers.confirm_offer(

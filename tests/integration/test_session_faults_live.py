@@ -1,0 +1,117 @@
+"""Faults with real site agents: a guest agent killed mid-evaluation suspends the session by itself, and
+every venue hears it over its site link; the agent back, the session resumes. A seated expert's camera
+failing (the agent's inventory says so) suspends it again, as a media fault.
+
+The committee world is built in-process on the test's database (SQLite file or PostgreSQL) at the real
+time, then a real ``evalroom serve`` on the same database serves the site agents (``evalroom site-agent``
+processes) and the HTTP calls; heartbeats every 0.5 s, a venue silent for 4 s is offline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from committee_world import build, draw, members, open_check_in, seat_everyone
+from servers import Agent, Coordinator, write_inventory
+from session_world import import_project
+
+from evalroom.clock import ManualClock
+from evalroom.config import Settings, load_settings
+from evalroom.storage.db import is_sqlite
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "booking_may_cross_midnight": True})
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s: {what}")
+        time.sleep(0.1)
+    return value
+
+
+def test_a_killed_site_agent_suspends_the_session_and_every_venue_hears_it(ctx, client, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                           db_url: str) -> None:
+    w = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
+    import_project(w)
+    draw(w)
+    open_check_in(w)
+    seat_everyone(w)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    env |= {"EVALROOM_ENVIRONMENT": "development", "EVALROOM_BOOKING_MAY_CROSS_MIDNIGHT": "true",
+            "EVALROOM_SITE_HEARTBEAT_SECONDS": "0.5", "EVALROOM_SITE_OFFLINE_AFTER_SECONDS": "4",
+            "EVALROOM_HOUSEKEEPING_SECONDS": "0.5"}
+    if not is_sqlite(db_url):
+        env["EVALROOM_DATABASE_URL"] = db_url
+    server = Coordinator(tmp_path, env)
+    api = httpx.Client(base_url=server.base, headers=w.admin(), timeout=10)
+    venues = {v: api.get(f"/api/v1/venues/{v}").json() for v in (w.host_venue_id, w.guest_venue_id)}
+    agents: dict[str, Agent] = {}
+    url = f"/api/v1/sessions/{w.session_id}"
+
+    def status() -> dict[str, Any]:
+        return httpx.get(f"{server.base}{url}/status", headers=w.host_op(), timeout=10).json()
+
+    def kinds(agent: Agent) -> list[tuple[str, Any]]:
+        return [(e["kind"], e["data"].get("action")) for e in agent.inbox() if e["kind"].startswith("session.")]
+
+    try:
+        # The world's rooms: six seats each, the host's hall shared, the guest's room single.
+        for vid, kind in ((w.host_venue_id, "shared"), (w.guest_venue_id, "single")):
+            agents[vid] = Agent(tmp_path / "agents", venues[vid], api, env, server.base, seats=6, kind=kind)
+        eventually(lambda: all(v["online"] for v in status()["venues"]), "both venues online")
+        started = httpx.post(f"{server.base}{url}/state", headers=w.host_op(), json={"action": "start"}, timeout=10)
+        assert started.status_code == 200, started.text
+
+        guest, host = agents[w.guest_venue_id], agents[w.host_venue_id]
+        guest.kill()
+        suspended = eventually(lambda: (s := status())["state"] == "suspended" and s, "the session suspends itself")
+        assert [(f["venue_id"], f["cause"]) for f in suspended["faults"]] == [(w.guest_venue_id, "site_link")]
+        # The host's agent heard the start and the automatic suspension, in that order, over its site link.
+        eventually(lambda: ("session.state_changed", "suspend") in kinds(host), "the host venue hears it")
+        assert [k for k in kinds(host) if k[0] == "session.state_changed"] == [
+            ("session.state_changed", "start"), ("session.state_changed", "suspend")]
+        refused = httpx.post(f"{server.base}{url}/state", headers=w.host_op(), json={"action": "resume"})
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "invalid_transition"
+
+        agents[w.guest_venue_id] = guest = Agent(tmp_path / "agents", venues[w.guest_venue_id], api, env,
+                                                 server.base, state_exists=True, seats=6, kind="single")
+        eventually(lambda: status()["faults"][0]["outcome"] == "continue", "the fault closes when the agent is back")
+        resumed = httpx.post(f"{server.base}{url}/state", headers=w.host_op(), json={"action": "resume"})
+        assert resumed.status_code == 200 and resumed.json()["state"] == "evaluating"
+        # The guest's agent catches up: it missed its own venue's suspension while dead, and hears the resume.
+        eventually(lambda: ("session.state_changed", "resume") in kinds(guest), "the guest venue hears the resume")
+        assert [k[1] for k in kinds(guest) if k[0] == "session.state_changed"] == ["start", "suspend", "resume"]
+
+        # A seated guest expert's camera fails: the agent's next heartbeat reports it; the session suspends.
+        seat_code = next(m["seat"] for m in members(w, "seated") if m["venue_id"] == w.guest_venue_id)
+        write_inventory(guest.dir / "rooms.toml", 6, kind="single", broken={seat_code.split("/")[1]: "camera"})
+        media = eventually(lambda: (s := status())["state"] == "suspended" and s, "a media fault suspends it")
+        assert media["faults"][-1]["cause"] == "media" and "camera: fault" in media["faults"][-1]["detail"]
+        write_inventory(guest.dir / "rooms.toml", 6, kind="single")
+        eventually(lambda: status()["faults"][-1]["outcome"] == "continue", "the camera works again")
+    finally:
+        for agent in agents.values():
+            if agent.proc.poll() is None:
+                agent.stop()
+        api.close()
+        server.stop()
