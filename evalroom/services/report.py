@@ -93,70 +93,86 @@ def _history(s: Session, session_id: str) -> list[tuple[ScoreSheet, ScoreSheet]]
     return [(a, b) for a, b in zip(rows, rows[1:], strict=False) if a.member_id == b.member_id]
 
 
+def _committee(s: Session, session: EvalSession, members: list[CommitteeMember], chair: str | None,
+               venues: dict[str, Venue]) -> dict[str, Any]:
+    names = {m.id: m.name for m in members}
+    return {"chair": {"member_id": chair, "name": names.get(chair)},
+            "venues": [{"venue_id": vid, "name": venues[vid].name,
+                        "role": "host" if vid == session.host_venue_id else "guest",
+                        "members": [{"member_id": m.id, "name": m.name, "kind": m.kind, "specialty": m.specialty}
+                                    for m in members if m.venue_id == vid]}
+                       for vid in participants(s, session)]}
+
+
+def _sheets(sheets: dict[str, ScoreSheet], members: dict[str, CommitteeMember],
+            venues: dict[str, Venue]) -> list[dict[str, Any]]:
+    out = []
+    for member_id, row in sorted(sheets.items()):
+        stated = row.content.get("stated", {})
+        out.append({"member_id": member_id, "name": members[member_id].name,
+                    "venue": venues[members[member_id].venue_id].name, "version": row.version, "sha256": row.sha256,
+                    "submitted_at": format_time(row.created_at),
+                    "bids": [{"bid": bid, "items": items,
+                              "subtotal": str(sum((Decimal(v) for v in items.values()), Decimal(0))),
+                              **({"stated": stated[bid]} if bid in stated else {})}
+                             for bid, items in sorted(row.content["scores"].items())]})
+    return out
+
+
+def _flags_and_corrections(s: Session, session_id: str, names: dict[str, str]
+                           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The flags with the corrections that answered them, and the post-report corrections: both from the
+    sheets' version history (old and new value of every item that changed)."""
+    changes = [(b, bid, crit, old, new) for a, b in _history(s, session_id)
+               for bid, crit, old, new in _diff(a.content, b.content)]
+    flags = []
+    for f in s.scalars(select(Flag).where(Flag.session_id == session_id, Flag.member_id.in_(list(names)))
+                       .order_by(Flag.member_id, Flag.bid, Flag.kind, Flag.criterion)):
+        fixes = [{"criterion": crit, "old": old, "new": new, "reason": b.reason, "at": format_time(b.created_at)}
+                 for b, bid, crit, old, new in changes if b.cause == "flag" and b.member_id == f.member_id
+                 and bid == f.bid]
+        flags.append({**flag_view(f), "name": names[f.member_id], "corrections": fixes})
+    corrections = [{"member_id": b.member_id, "name": names.get(b.member_id), "bid": bid, "criterion": crit,
+                    "old": old, "new": new, "cause": b.cause, "reason": b.reason, "at": format_time(b.created_at)}
+                   for b, bid, crit, old, new in changes if b.cause in POST_REPORT_CAUSES]
+    return flags, corrections
+
+
 def build_report(s: Session, session: EvalSession, *, version: int, generated_at: str) -> dict[str, Any]:
+    """The JSON twin from the stored facts; lists in fixed orders, so the same facts give the same bytes."""
     r = results(s, session.id)
     members = evaluators(s, session.id)
+    by_id = {m.id: m for m in members}
     names = {m.id: m.name for m in members}
     venues = {v.id: v for v in s.scalars(select(Venue).where(Venue.id.in_(participants(s, session))))}
     host = venues[session.host_venue_id]
     chair = s.get(Committee, session.id).chair_member_id
-    seats_by_venue = [
-        {"venue_id": vid, "name": venues[vid].name, "role": "host" if vid == session.host_venue_id else "guest",
-         "members": [{"member_id": m.id, "name": m.name, "kind": m.kind, "specialty": m.specialty}
-                     for m in members if m.venue_id == vid]}
-        for vid in participants(s, session)]
-    sheets = current_sheets(s, session.id, "detailed_review")
-    history = _history(s, session.id)
-    flag_rows = list(s.scalars(select(Flag).where(Flag.session_id == session.id)
-                               .order_by(Flag.member_id, Flag.bid, Flag.kind, Flag.criterion)))
-    flags = []
-    for f in flag_rows:
-        view = flag_view(f)
-        fixes = [{"criterion": crit, "old": old, "new": new, "reason": b.reason, "at": format_time(b.created_at)}
-                 for a, b in history if b.cause == "flag" and b.member_id == f.member_id
-                 for bid, crit, old, new in _diff(a.content, b.content) if bid == f.bid]
-        flags.append({**view, "name": names.get(f.member_id), "corrections": fixes})
-    corrections = [{"member_id": b.member_id, "name": names.get(b.member_id), "bid": bid, "criterion": crit,
-                    "old": old, "new": new, "cause": b.cause, "reason": b.reason, "at": format_time(b.created_at)}
-                   for a, b in history if b.cause in POST_REPORT_CAUSES for bid, crit, old, new in _diff(a.content,
-                                                                                                      b.content)]
-    project = r.project
-    dissent = {d.member_id: d for d in s.scalars(select(Dissent).where(Dissent.session_id == session.id))}
+    flags, corrections = _flags_and_corrections(s, session.id, names)
+    dissent = {d.member_id: d for d in s.scalars(select(Dissent).where(Dissent.session_id == session.id))
+               if d.member_id in by_id}
     return {
         "format": FORMAT, "version": version, "generated_at": generated_at, "rounding": ROUNDING,
         "aggregation": "trimmed_mean" if len(members) >= scoring.TRIM_FROM else "mean",
         "session": {"id": session.id, "code": session.code, "title": session.title,
                     "host_venue": {"id": host.id, "name": host.name, "region": s.get(Region, host.region_id).code},
                     "started_at": _t(session.started_at), "ended_at": _t(session.ended_at)},
-        "project": _project(project),
-        "committee": {"chair": {"member_id": chair, "name": names.get(chair)}, "venues": seats_by_venue},
-        "review": {"bids": [{"bid": o.bid, "lot": o.bid.split("/")[0], "bidder": o.bid.split("/")[1],
-                             "passed": o.passed, "fail_votes": o.fail_votes,
-                             "reasons": [f"{names.get(m, m)}: {why}" for m, why in o.reasons]}
-                            for o in r.review.values()]},
-        "sheets": [{"member_id": m, "name": names.get(m), "venue": venues[_venue_of(members, m)].name,
-                    "version": row.version, "sha256": row.sha256, "submitted_at": format_time(row.created_at),
-                    "bids": [{"bid": bid, "items": items,
-                              "subtotal": str(sum((Decimal(v) for v in items.values()), Decimal(0))),
-                              **({"stated": row.content["stated"][bid]} if bid in row.content.get("stated", {})
-                                 else {})}
-                             for bid, items in sorted(row.content["scores"].items())]}
-                   for m, row in sorted(sheets.items())],
+        "project": _project(r.project),
+        "committee": _committee(s, session, members, chair, venues),
+        "review": {"bids": [{"bid": o.bid, "lot": bid.lot, "bidder": bid.bidder, "passed": o.passed,
+                             "fail_votes": o.fail_votes, "reasons": [f"{names.get(m, m)}: {why}" for m, why in o.reasons]}
+                            for o in r.review.values() if (bid := r.project.bid(o.bid)) is not None]},
+        "sheets": _sheets(current_sheets(s, session.id, "detailed_review"), by_id, venues),
         "flags": flags,
         "price": _price(r),
-        "results": [_lot_results(r, lot) for lot, _ in project.lots],
-        "dissent": [{"member_id": m, "name": names.get(m), "text": d.text, "at": format_time(d.recorded_at)}
+        "results": [_lot_results(r, lot) for lot, _ in r.project.lots],
+        "dissent": [{"member_id": m, "name": names[m], "text": d.text, "at": format_time(d.recorded_at)}
                     for m, d in sorted(dissent.items())],
         "corrections": corrections,
         "signatories": [{"member_id": m.id, "name": m.name, "venue": venues[m.venue_id].name,
-                         "role": "chair" if m.id == chair else "member",
-                         "dissent": m.id in dissent} for m in sorted(members, key=lambda m: (
-                             m.id != chair, m.venue_id != session.host_venue_id, m.id))],  # 组长 first
+                         "role": "chair" if m.id == chair else "member", "dissent": m.id in dissent}
+                        for m in sorted(members, key=lambda m: (m.id != chair, m.venue_id != session.host_venue_id,
+                                                                m.id))],  # 组长 first, then the host's
     }
-
-
-def _venue_of(members: list[CommitteeMember], member_id: str) -> str:
-    return next(m.venue_id for m in members if m.id == member_id)
 
 
 def _price(r: Any) -> dict[str, Any] | None:

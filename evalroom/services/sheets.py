@@ -5,8 +5,9 @@ until every evaluator has submitted for the phase; then the phase's sheets are *
 committee, the host and the supervisors may read them. Until then the events carry only who submitted and a
 hash of a salted sheet document (its nonce makes the hash useless for guessing the marks), and every read
 route answers ``sheets_sealed`` for another member's sheet. Submission is idempotent: the same marks or
-scores again answer with the stored sheet; different ones are refused (``sheet_locked``) — a change goes
-through a flag's correction or, after the report, a post-report correction with an allowed cause.
+scores again answer with the stored sheet, even after the phase (a retry whose answer was lost); different
+ones are refused (``sheet_locked``, or ``phase_closed`` once the phase is over) — a change goes through a
+flag's correction or, after the report, a post-report correction with an allowed cause (services/report.py).
 
 Sheets are append-only versions (storage ``sheets``); the current sheet is the newest version, and every
 older value stays in the history that the report shows.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from evalroom.clock import format_time
 from evalroom.domain import scoring
 from evalroom.domain.project import Project
 from evalroom.domain.roles import Principal, Role
@@ -62,13 +64,13 @@ __all__ = [
     "list_flags",
     "list_sheets",
     "record_dissent",
-    "under_review",
     "rejected_bids",
     "results",
     "review_outcome",
     "run_checks",
     "submit_review",
     "submit_scores",
+    "under_review",
 ]
 
 SHEET_FORMAT = "evalroom-sheet-v1"
@@ -120,7 +122,7 @@ def _body(sheet: ScoreSheet) -> dict[str, Any]:
 
 
 def _submit(tx: Tx, principal: Principal, session_id: str, phase: Phase, body: dict[str, Any],
-            check: Any) -> tuple[ScoreSheet, bool]:
+            check: Callable[[Project, EvalSession], None]) -> tuple[ScoreSheet, bool]:
     member, session = seated_member(tx.session, principal, session_id)
     name = SCORING_PHASES[phase]
     existing = current_sheets(tx.session, session_id, name).get(member.id)
@@ -188,10 +190,15 @@ def _decimal_map(values: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def _as_sheet(member_id: str, scores: Mapping[str, Mapping[str, str]], stated: Mapping[str, str] | None = None
+              ) -> Sheet:
+    """The domain's sheet from the stored (or submitted) decimal strings."""
+    return Sheet(member_id, {b: {k: Decimal(v) for k, v in items.items()} for b, items in scores.items()},
+                 {b: Decimal(v) for b, v in (stated or {}).items()})
+
+
 def _sheet(row: ScoreSheet) -> Sheet:
-    c = row.content
-    return Sheet(row.member_id, {b: {k: Decimal(v) for k, v in items.items()} for b, items in c["scores"].items()},
-                 {b: Decimal(v) for b, v in c.get("stated", {}).items()})
+    return _as_sheet(row.member_id, row.content["scores"], row.content.get("stated"))
 
 
 def submit_scores(tx: Tx, principal: Principal, session_id: str, scores: Mapping[str, Mapping[str, str]],
@@ -205,8 +212,7 @@ def submit_scores(tx: Tx, principal: Principal, session_id: str, scores: Mapping
         if unknown:
             raise ApiError(ErrorCode.UNKNOWN_BID, "stated subtotals for bids not under review",
                            [{"bid": k, "message": "not a bid under review"} for k in unknown])
-        scoring.validate_sheet(project, scope, Sheet(principal.subject, {
-            b: {k: Decimal(v) for k, v in items.items()} for b, items in scores.items()}))
+        scoring.validate_sheet(project, scope, _as_sheet(principal.subject, scores))
 
     return _submit(tx, principal, session_id, Phase.DETAILED_REVIEW, body, check)
 
@@ -251,7 +257,7 @@ def flag_view(flag: Flag) -> dict[str, Any]:
     return {"id": flag.id, "member_id": flag.member_id, "bid": flag.bid, "criterion": flag.criterion or None,
             "kind": flag.kind, "detail": flag.detail, "status": flag.status, "explanation": flag.explanation,
             "confirmed_by": flag.confirmed_by,
-            "confirmed_at": flag.confirmed_at.isoformat().replace("+00:00", "Z") if flag.confirmed_at else None}
+            "confirmed_at": format_time(flag.confirmed_at) if flag.confirmed_at else None}
 
 
 def _own_flag(tx: Tx, principal: Principal, session_id: str, flag_id: str) -> tuple[Flag, EvalSession]:
@@ -294,7 +300,9 @@ def correct_scores(tx: Tx, principal: Principal, session_id: str, changes: Mappi
 
 
 def amend(tx: Tx, session: EvalSession, member_id: str, changes: Mapping[str, Mapping[str, str]],
-           stated: Mapping[str, str], *, cause: str, reason: str, actor: str) -> ScoreSheet:
+          stated: Mapping[str, str], *, cause: str, reason: str, actor: str) -> ScoreSheet:
+    """Write the next version of a member's detailed-review sheet with ``changes`` applied (validated as a
+    whole sheet); ``cause`` and ``reason`` say why, for the history and the report."""
     project = load_project(tx.session, session.id)
     current = current_sheets(tx.session, session.id, "detailed_review")[member_id]
     scores = {b: dict(v) for b, v in current.content["scores"].items()}
@@ -304,8 +312,7 @@ def amend(tx: Tx, session: EvalSession, member_id: str, changes: Mapping[str, Ma
             raise ApiError(ErrorCode.UNKNOWN_BID, f"bid {bid!r} is not on this sheet")
         scores[bid].update(_decimal_map(items))
     new_stated.update(_decimal_map(stated))
-    scoring.validate_sheet(project, list(scores), Sheet(member_id, {
-        b: {k: Decimal(v) for k, v in items.items()} for b, items in scores.items()}))
+    scoring.validate_sheet(project, list(scores), _as_sheet(member_id, scores))
     body = {"scores": scores, "stated": dict(sorted(new_stated.items()))}
     if body == _body(current):
         raise ApiError(ErrorCode.INVALID_INPUT, "the correction changes nothing")
@@ -375,7 +382,7 @@ def enter_phase(tx: Tx, session: EvalSession, phase: Phase) -> dict[str, Any]:
                                  for row in scoring.candidates(r.project, rows)] for lot, rows in r.rows.items()}}
 
 
-# --- dissent and corrections after the report --------------------------------------------------------------
+# --- dissent ---------------------------------------------------------------------------------------------
 def record_dissent(tx: Tx, principal: Principal, session_id: str, text: str) -> Dissent:
     """A member's written dissent (保留意见), before the report is produced; written again, it replaces."""
     member, session = seated_member(tx.session, principal, session_id)
@@ -395,7 +402,7 @@ def record_dissent(tx: Tx, principal: Principal, session_id: str, text: str) -> 
 # --- reading ----------------------------------------------------------------------------------------------
 def _sheet_view(row: ScoreSheet) -> dict[str, Any]:
     return {"member_id": row.member_id, "phase": row.phase, "version": row.version, "sha256": row.sha256,
-            "cause": row.cause, "reason": row.reason, "submitted_at": row.created_at.isoformat().replace("+00:00", "Z"),
+            "cause": row.cause, "reason": row.reason, "submitted_at": format_time(row.created_at),
             "content": row.content}
 
 
