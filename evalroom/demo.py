@@ -287,7 +287,9 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
             _check(client.post(f"/api/v1/sessions/{sid}/committee/declaration", headers=headers,
                                json={"conflict": False, "text_sha256": text["sha256"]}))
     _check(client.post(f"/api/v1/sessions/{sid}/state", headers=operator, json={"action": "start"}))
-    run.say("the host started the session: every venue heard it over its site link (evaluating, chair election)")
+    _wait(lambda: all(_heard(run, v["code"], "start") for v in places.values()),
+          "both venues' site agents receive the start")
+    run.say("the host started the session: both venues' site agents received it over the site link")
     # 组长: round 1 splits 2-2-1, so only the two tied stand again; round 2 decides.
     voters = sorted(experts)
     first = [voters[0], voters[0], voters[1], voters[1], voters[2]]
@@ -390,6 +392,21 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
         "ranking": [(r["rank"], r["bid"], r["final"]) for r in summary],
         "report": {"version": 1, "pdf_bytes": len(pdf.content), "pdf_sha256": pdf.headers["X-Content-SHA256"],
                    "json_sha256": twin.headers["X-Content-SHA256"]}}
+
+
+def _heard(run: DemoRun, venue_code: str, action: str) -> bool:
+    """Whether the venue's site agent has written a session state change with ``action`` to its inbox."""
+    inbox = run.out / "agents" / venue_code / "state" / "inbox.jsonl"
+    if not inbox.exists():
+        return False
+    for line in inbox.read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:  # the line the agent is writing right now
+            continue
+        if event["kind"] == "session.state_changed" and event["data"].get("action") == action:
+            return True
+    return False
 
 
 def _wait(check: Any, what: str, timeout: float = 60) -> Any:
