@@ -1,10 +1,16 @@
-"""Faults with real site agents: a guest agent killed mid-evaluation suspends the session by itself, and
-every venue hears it over its site link; the agent back, the session resumes. A seated expert's camera
-failing (the agent's inventory says so) suspends it again, as a media fault.
+"""The session against real servers: a real ``evalroom serve`` (and real ``evalroom site-agent`` processes)
+on the test's database, SQLite file or PostgreSQL.
 
-The committee world is built in-process on the test's database (SQLite file or PostgreSQL) at the real
-time, then a real ``evalroom serve`` on the same database serves the site agents (``evalroom site-agent``
-processes) and the HTTP calls; heartbeats every 0.5 s, a venue silent for 4 s is offline.
+- A coordinator killed (SIGKILL) mid-scoring restarts with every submitted sheet intact: three of five sheets
+  are acknowledged, the process is killed, a new one starts; each acknowledged sheet is there with the hash
+  it was acknowledged with, its member may repeat the submission (idempotent), the last two complete the
+  phase and reveal all five, and the event chain is intact.
+- A guest site agent killed mid-evaluation suspends the session by itself, and every venue hears it over its
+  site link; the agent back, the session resumes. A seated expert's camera failing (the agent's inventory
+  says so) suspends it again, as a media fault.
+
+The committee world is built in-process first, on the same database and key directory the server then uses.
+The test's clock starts at the real time, because the server checks the in-process tokens with its own.
 """
 
 from __future__ import annotations
@@ -18,9 +24,9 @@ from typing import Any
 
 import httpx
 import pytest
-from committee_world import build, draw, members, open_check_in, seat_everyone
-from servers import Agent, Coordinator, write_inventory
-from session_world import import_project
+from committee_world import CommitteeWorld, build, draw, members, open_check_in, seat_everyone
+from servers import Agent, Coordinator, evalroom_cli, write_inventory
+from session_world import import_project, sheet, to_detailed_review
 
 from evalroom.clock import ManualClock
 from evalroom.config import Settings, load_settings
@@ -36,8 +42,60 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
+    """As conftest's, but at the real time of day the session's window may cross midnight in Beijing."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
                                                 "environment": "development", "booking_may_cross_midnight": True})
+
+
+def server_env(db_url: str, **settings: str) -> dict[str, str]:
+    """The environment of ``evalroom serve`` on the test's database: no inherited EVALROOM_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    env |= {"EVALROOM_ENVIRONMENT": "development", "EVALROOM_BOOKING_MAY_CROSS_MIDNIGHT": "true"}
+    env |= {f"EVALROOM_{k.upper()}": v for k, v in settings.items()}
+    if not is_sqlite(db_url):
+        env["EVALROOM_DATABASE_URL"] = db_url
+    return env
+
+
+def test_sheets_survive_a_sigkill_of_the_coordinator_mid_scoring(ctx, client, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                 db_url: str) -> None:
+    w: CommitteeWorld = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
+    experts, _chair = to_detailed_review(w)
+    order = sorted(experts)
+    env = server_env(db_url, site_offline_after_seconds="3600")  # no venue agents here: never swept offline
+    sheets = {m: sheet(str(10 + i), "7") for i, m in enumerate(order)}
+    url = f"/api/v1/sessions/{w.session_id}"
+
+    first = Coordinator(tmp_path, env)
+    try:
+        acked = {}
+        for m in order[:3]:
+            resp = httpx.post(f"{first.base}{url}/scores", headers=experts[m], json=sheets[m], timeout=30)
+            assert resp.status_code == 200, resp.text
+            acked[m] = resp.json()["sha256"]
+    finally:
+        first.kill()
+
+    second = Coordinator(tmp_path, env)
+    try:
+        with httpx.Client(base_url=second.base, timeout=30) as c:
+            for m, digest in acked.items():
+                own = c.get(f"{url}/sheets", headers=experts[m]).json()["sheets"]
+                assert [(s["member_id"], s["sha256"]) for s in own] == [(m, digest)]
+                assert own[0]["content"]["scores"] == {b: {k: f"{float(v):.2f}" for k, v in items.items()}
+                                                       for b, items in sheets[m]["scores"].items()}
+                again = c.post(f"{url}/scores", headers=experts[m], json=sheets[m]).json()
+                assert again["sha256"] == digest and again["created"] is False
+            for m in order[3:]:
+                assert c.post(f"{url}/scores", headers=experts[m], json=sheets[m]).status_code == 200
+            listed = c.get(f"{url}/sheets", headers=w.host_op()).json()
+            assert listed["revealed"] is True
+            by_member = {s["member_id"]: s["sha256"] for s in listed["sheets"]}
+            assert set(by_member) == set(order) and all(by_member[m] == d for m, d in acked.items())
+            assert c.get(f"{url}/status", headers=w.host_op()).json()["submitted"] == 5
+    finally:
+        second.stop()
+    assert "intact" in evalroom_cli("db", "verify-events", "--data", str(tmp_path), env=env).stdout
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
@@ -56,12 +114,8 @@ def test_a_killed_site_agent_suspends_the_session_and_every_venue_hears_it(ctx, 
     draw(w)
     open_check_in(w)
     seat_everyone(w)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
-    env |= {"EVALROOM_ENVIRONMENT": "development", "EVALROOM_BOOKING_MAY_CROSS_MIDNIGHT": "true",
-            "EVALROOM_SITE_HEARTBEAT_SECONDS": "0.5", "EVALROOM_SITE_OFFLINE_AFTER_SECONDS": "4",
-            "EVALROOM_HOUSEKEEPING_SECONDS": "0.5"}
-    if not is_sqlite(db_url):
-        env["EVALROOM_DATABASE_URL"] = db_url
+    env = server_env(db_url, site_heartbeat_seconds="0.5", site_offline_after_seconds="4",
+                     housekeeping_seconds="0.5")
     server = Coordinator(tmp_path, env)
     api = httpx.Client(base_url=server.base, headers=w.admin(), timeout=10)
     venues = {v: api.get(f"/api/v1/venues/{v}").json() for v in (w.host_venue_id, w.guest_venue_id)}
