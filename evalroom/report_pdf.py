@@ -489,6 +489,10 @@ def _results(pdf: FPDF, doc: _Report) -> None:
         rows = _maps(lot.get("rows"))
         _member_totals(pdf, doc, rows)
         _lot_summary(pdf, doc, rows)
+        for tie in _maps(lot.get("ties")):
+            order = "、".join(_text(b) for b in tie.get("order") or [])
+            _para(pdf, f"并列处理：{order} 按此顺序排名（{_text(tie.get('reason'))}；组长 "
+                       f"{_text(tie.get('settled_by'))}，{_when(tie.get('at'))}）", size=9)
         rejected = [f"{_text(r.get('bid'))} {doc.bidder(r)}" for r in _maps(lot.get("rejected"))]
         _para(pdf, f"被否决的投标：{'；'.join(rejected) or _NONE}")
 
@@ -522,7 +526,7 @@ def _lot_summary(pdf: FPDF, doc: _Report, rows: Sequence[Mapping[str, Any]]) -> 
         heads = ["投标", "投标人", "投标报价（元）", "技术分", "商务分", "价格分", "最终得分", "排名", "并列"]
         keys, widths = ("price", "technical", "commercial", "price_score", "final"), (14, 50, 26, 16, 16, 16, 18, 12, 12)
     table = [[_text(row.get("bid")), doc.bidder(row), *(_text(row.get(k)) for k in keys), _text(row.get("rank")),
-              "是" if row.get("tie") else ""] for row in rows]
+              ("已处理" if row.get("settled") else "是") if row.get("tie") else ""] for row in rows]
     _table(pdf, heads, table, widths, "CL" + "R" * len(keys) + "CC")
 
 

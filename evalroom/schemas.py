@@ -533,6 +533,13 @@ class DissentIn(Request):
     text: LongText
 
 
+class TieSettle(Request):
+    lot: CriterionCode
+    order: Annotated[list[BidKey], Field(min_length=2, max_length=500,
+                                         description="the tied bids in the order the committee decided")]
+    reason: Reason
+
+
 class PostReportCorrection(Request):
     member_id: Id
     bid: BidKey

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from evalroom.domain.project import COMPREHENSIVE, Bid, PriceRule, Project
@@ -48,9 +48,12 @@ __all__ = [
     "check_sheets",
     "evaluated_total",
     "price_scores",
+    "open_ties",
     "rank",
+    "settle",
     "round2",
     "tally_review",
+    "tie_groups",
     "validate_review",
     "validate_sheet",
 ]
@@ -289,6 +292,8 @@ class ResultRow:
     rank: int = 0
     tie: bool = False
     """True when every tie-break left this bid level with another: the committee must decide (e.g. by lot)."""
+    settled: bool = False
+    """The committee settled this tie (:func:`settle`): the rank follows its order."""
 
 
 def _trim(totals: Mapping[str, Decimal]) -> tuple[str, ...]:
@@ -351,6 +356,39 @@ def rank(project: Project, rows: Sequence[ResultRow]) -> list[ResultRow]:
         first.setdefault(key, i + 1)
         out.append(ResultRow(row.bid, row.totals, row.dropped, row.final, row.parts, rank=first[key],
                              tie=counts[key] > 1))
+    return out
+
+
+def tie_groups(rows: Sequence[ResultRow]) -> list[tuple[str, ...]]:
+    """The bids level after every tie-break and not yet settled, group by group in rank order."""
+    groups: dict[int, list[str]] = {}
+    for row in rows:
+        if row.tie and not row.settled:
+            groups.setdefault(row.rank, []).append(row.bid.key)
+    return [tuple(groups[r]) for r in sorted(groups)]
+
+
+def open_ties(project: Project, rows: Sequence[ResultRow]) -> list[tuple[str, ...]]:
+    """The unsettled ties that decide who is recommended or in which order: those ranked within the
+    candidates. Until the committee settles them, the recommendation is not made."""
+    ranks = {row.bid.key: row.rank for row in rows}
+    return [group for group in tie_groups(rows) if ranks[group[0]] <= project.candidates]
+
+
+def settle(rows: Sequence[ResultRow], settlements: Mapping[frozenset[str], Sequence[str]]) -> list[ResultRow]:
+    """Apply the committee's settlements: a tie group whose bids are exactly a settlement's is ordered as the
+    committee decided and ranked on from its shared rank (1, 1 → 1, 2). A settlement that no longer matches a
+    group (the scores changed after a post-report correction) settles nothing: the tie is open again."""
+    out = list(rows)
+    for group in tie_groups(rows):
+        order = settlements.get(frozenset(group))
+        if order is None:
+            continue
+        at = [i for i, row in enumerate(out) if row.bid.key in group]
+        by_key = {out[i].bid.key: out[i] for i in at}
+        first = out[at[0]].rank
+        for offset, (i, key) in enumerate(zip(at, order, strict=True)):
+            out[i] = replace(by_key[key], rank=first + offset, settled=True)
     return out
 
 

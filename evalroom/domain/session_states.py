@@ -100,6 +100,8 @@ class PhaseFacts:
     open_flags: int = 0
     unconfirmed_flags: int = 0
     report_ready: bool = False
+    open_ties: int = 0
+    """Ties that every tie-break left standing among the candidates, not yet settled by the committee."""
 
 
 def check_leave_phase(phase: Phase, facts: PhaseFacts) -> None:
@@ -114,6 +116,8 @@ def check_leave_phase(phase: Phase, facts: PhaseFacts) -> None:
             missing = f"{facts.open_flags} flag(s) are neither corrected nor explained"
         case Phase.DETAILED_REVIEW if facts.unconfirmed_flags:
             missing = f"the chair has not confirmed {facts.unconfirmed_flags} flag resolution(s)"
+        case Phase.RECOMMENDATION if facts.open_ties:
+            missing = f"the committee has not settled {facts.open_ties} tie(s) among the candidates"
         case Phase.REPORT_SIGNING if not facts.report_ready:
             missing = "the report has not been produced"
     if missing:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -61,6 +61,7 @@ from signing.canonical import canonical_json, sha256_hex
 
 __all__ = [
     "SYSTEM",
+    "chair_of",
     "change_state",
     "check_mover",
     "evaluators",
@@ -74,7 +75,6 @@ __all__ = [
     "record_change",
     "request_extension",
     "seated_member",
-    "session_status",
     "venue_down",
     "venue_up",
 ]
@@ -182,7 +182,7 @@ def seated_member(s: Session, principal: Principal, session_id: str) -> tuple[Co
     return member, session
 
 
-def _chair_of(s: Session, session_id: str) -> str | None:
+def chair_of(s: Session, session_id: str) -> str | None:
     c = s.get(Committee, session_id)
     return c.chair_member_id if c else None
 
@@ -191,7 +191,7 @@ def check_mover(s: Session, principal: Principal, session: EvalSession, *, host_
     """The host venue's operators always; the elected chair too unless ``host_only``. 403 otherwise."""
     if principal.role is Role.HALL_OPERATOR and principal.venue_id == session.host_venue_id:
         return
-    if not host_only and principal.role is Role.EXPERT and principal.subject == _chair_of(s, session.id):
+    if not host_only and principal.role is Role.EXPERT and principal.subject == chair_of(s, session.id):
         return
     who = "an operator of the host venue" + ("" if host_only else " or the committee's chair")
     raise ForbiddenError(f"only {who} may do that")
@@ -269,7 +269,7 @@ def phase_facts(s: Session, session: EvalSession) -> PhaseFacts:
             ScoreSheet.session_id == session.id, ScoreSheet.phase == SCORING_PHASES[phase]))))
     # A member who left the committee (a conflict found later) no longer counts, nor do their flags.
     flags = [f for f in s.scalars(select(Flag).where(Flag.session_id == session.id)) if f.member_id in members]
-    return PhaseFacts(chair_elected=_chair_of(s, session.id) is not None, evaluators=len(members),
+    return PhaseFacts(chair_elected=chair_of(s, session.id) is not None, evaluators=len(members),
                       submitted=submitted, open_flags=sum(f.status == "open" for f in flags),
                       unconfirmed_flags=sum(f.status != "open" and f.confirmed_at is None for f in flags),
                       report_ready=s.scalar(select(Report.id).where(Report.session_id == session.id).limit(1))
@@ -404,35 +404,3 @@ def media_check(tx: Tx, settings: Settings, venue_id: str, unusable: dict[str, l
         else:
             _fix_faults(tx, settings, session, venue_id, "media")
 
-
-# --- reading ----------------------------------------------------------------------------------------------
-def session_status(store: Store, settings: Settings, principal: Principal, session_id: str) -> dict[str, Any]:
-    """Where the session stands: state, phase, what the phase still needs, faults, venues online."""
-    with store.read() as s:
-        session = check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
-        venues = {v.id: v for v in s.scalars(select(Venue).where(Venue.id.in_(participants(s, session))))}
-        facts = phase_facts(s, session)
-        faults = list(s.scalars(select(SessionFault).where(SessionFault.session_id == session_id)
-                                .order_by(SessionFault.started_at, SessionFault.id)))
-        now = store.clock.now()
-        ready = all(v.online for v in venues.values())
-        return {
-            "state": session.state, "phase": session.phase, "chair_member_id": _chair_of(s, session_id),
-            "started_at": _time(session.started_at), "suspended_at": _time(session.suspended_at),
-            "ended_at": _time(session.ended_at), "end_reason": session.end_reason,
-            "scheduled_end": format_time(session.scheduled_end),
-            "evaluators": facts.evaluators, "submitted": facts.submitted, "open_flags": facts.open_flags,
-            "unconfirmed_flags": facts.unconfirmed_flags, "report_ready": facts.report_ready,
-            "venues": [{"venue_id": v, "online": venues[v].online,
-                        "role": "host" if v == session.host_venue_id else "guest"}
-                       for v in participants(s, session)],
-            "faults": [{"id": f.id, "venue_id": f.venue_id, "cause": f.cause, "detail": f.detail,
-                        "started_at": format_time(f.started_at), "fixed_at": _time(f.fixed_at),
-                        "outcome": f.outcome} for f in faults],
-            "postponement_permitted": session.state == State.WAITING and states.postponement_permitted(
-                session.scheduled_start, now, timedelta(hours=settings.postpone_after_hours), venues_ready=ready),
-        }
-
-
-def _time(value: datetime | None) -> str | None:
-    return format_time(value) if value else None

@@ -1,24 +1,40 @@
-"""Moving a session from phase to phase, with the work each phase starts with.
+"""Where a session stands and moving it from phase to phase, with the work each phase starts with.
 
 Its own module because it ties the others together: the rules and facts of leaving a phase come from
-services/evaluation.py, the work on entering one from services/sheets.py (price points, aggregation,
-candidates) and services/report.py (the report on entering report signing).
+services/evaluation.py and, for ties among the candidates, services/sheets.py; the work on entering a phase
+from services/sheets.py (price points, aggregation, candidates) and services/report.py (the report on
+entering report signing).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evalroom.clock import format_time
 from evalroom.config import Settings
 from evalroom.domain import session_states as states
 from evalroom.domain.roles import Principal
-from evalroom.domain.session_states import Phase, State
+from evalroom.domain.session_states import Phase, PhaseFacts, State
 from evalroom.errors import ApiError, ErrorCode
 from evalroom.services import report, sheets
 from evalroom.services.access import check_can_read_session
-from evalroom.services.evaluation import check_mover, phase_facts, record_change
-from evalroom.storage.models import EvalSession
-from evalroom.storage.store import Tx
+from evalroom.services.evaluation import chair_of, check_mover, participants, phase_facts, record_change
+from evalroom.storage.models import EvalSession, SessionFault, Venue
+from evalroom.storage.store import Store, Tx
 
-__all__ = ["move_phase"]
+__all__ = ["move_phase", "session_status"]
+
+
+def _facts(s: Session, session: EvalSession) -> PhaseFacts:
+    facts = phase_facts(s, session)
+    if session.state == State.EVALUATING and session.phase in (Phase.SUMMARY, Phase.RECOMMENDATION):
+        return replace(facts, open_ties=sheets.open_ties(s, session.id))
+    return facts
 
 
 def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str, expected: Phase) -> EvalSession:
@@ -33,7 +49,7 @@ def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str
     current = Phase(session.phase)
     if current != expected:
         raise ApiError(ErrorCode.INVALID_TRANSITION, f"the session is in phase {current.value}, not {expected.value}")
-    states.check_leave_phase(current, phase_facts(tx.session, session))
+    states.check_leave_phase(current, _facts(tx.session, session))
     target = states.next_phase(current)
     session.phase, session.updated_at = target.value, tx.now()
     summary = sheets.enter_phase(tx, session, target)
@@ -41,3 +57,36 @@ def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str
     if target is Phase.REPORT_SIGNING:
         report.produce(tx, settings.report_font_file, session, principal.actor)
     return session
+
+
+def session_status(store: Store, settings: Settings, principal: Principal, session_id: str) -> dict[str, Any]:
+    """Where the session stands: state, phase, what the phase still needs, faults, venues online."""
+    with store.read() as s:
+        session = check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+        venues = {v.id: v for v in s.scalars(select(Venue).where(Venue.id.in_(participants(s, session))))}
+        facts = _facts(s, session)
+        faults = list(s.scalars(select(SessionFault).where(SessionFault.session_id == session_id)
+                                .order_by(SessionFault.started_at, SessionFault.id)))
+        now = store.clock.now()
+        ready = all(v.online for v in venues.values())
+        return {
+            "state": session.state, "phase": session.phase, "chair_member_id": chair_of(s, session_id),
+            "started_at": _at(session.started_at), "suspended_at": _at(session.suspended_at),
+            "ended_at": _at(session.ended_at), "end_reason": session.end_reason,
+            "scheduled_end": format_time(session.scheduled_end),
+            "evaluators": facts.evaluators, "submitted": facts.submitted, "open_flags": facts.open_flags,
+            "unconfirmed_flags": facts.unconfirmed_flags, "open_ties": facts.open_ties,
+            "report_ready": facts.report_ready,
+            "venues": [{"venue_id": v, "online": venues[v].online,
+                        "role": "host" if v == session.host_venue_id else "guest"}
+                       for v in participants(s, session)],
+            "faults": [{"id": f.id, "venue_id": f.venue_id, "cause": f.cause, "detail": f.detail,
+                        "started_at": format_time(f.started_at), "fixed_at": _at(f.fixed_at),
+                        "outcome": f.outcome} for f in faults],
+            "postponement_permitted": session.state == State.WAITING and states.postponement_permitted(
+                session.scheduled_start, now, timedelta(hours=settings.postpone_after_hours), venues_ready=ready),
+        }
+
+
+def _at(value: datetime | None) -> str | None:
+    return format_time(value) if value else None

@@ -41,6 +41,7 @@ from evalroom.storage.models import (
     Region,
     Report,
     ScoreSheet,
+    TieSettlement,
     Venue,
 )
 from evalroom.storage.store import Store, Tx
@@ -148,6 +149,8 @@ def build_report(s: Session, session: EvalSession, *, version: int, generated_at
     host = venues[session.host_venue_id]
     chair = s.get(Committee, session.id).chair_member_id
     flags, corrections = _flags_and_corrections(s, session.id, names)
+    settlements = list(s.scalars(select(TieSettlement).where(TieSettlement.session_id == session.id)
+                                 .order_by(TieSettlement.settled_at, TieSettlement.id)))
     dissent = {d.member_id: d for d in s.scalars(select(Dissent).where(Dissent.session_id == session.id))
                if d.member_id in by_id}
     return {
@@ -164,7 +167,7 @@ def build_report(s: Session, session: EvalSession, *, version: int, generated_at
         "sheets": _sheets(current_sheets(s, session.id, "detailed_review"), by_id, venues),
         "flags": flags,
         "price": _price(r),
-        "results": [_lot_results(r, lot) for lot, _ in r.project.lots],
+        "results": [_lot_results(r, lot, settlements, names) for lot, _ in r.project.lots],
         "dissent": [{"member_id": m, "name": names[m], "text": d.text, "at": format_time(d.recorded_at)}
                     for m, d in sorted(dissent.items())],
         "corrections": corrections,
@@ -185,15 +188,19 @@ def _price(r: Any) -> dict[str, Any] | None:
         for lot, p in r.prices.items()]}
 
 
-def _lot_results(r: Any, lot: str) -> dict[str, Any]:
+def _lot_results(r: Any, lot: str, settlements: list[TieSettlement], names: dict[str, str]) -> dict[str, Any]:
     rows = r.rows[lot]
     rejected = [b for b in r.project.bids_of(lot) if b.key in r.review and not r.review[b.key].passed]
+    settled = {row.bid.key for row in rows if row.settled}
     return {
         "lot": lot,
+        "ties": [{"order": t.decided_order, "reason": t.reason, "settled_by": names.get(t.settled_by),
+                  "at": format_time(t.settled_at)}
+                 for t in settlements if t.lot == lot and set(t.decided_order) <= settled],
         "rows": [{"bid": row.bid.key, "bidder": row.bid.bidder, "price": str(row.bid.price),
                   "totals": {m: str(v) for m, v in sorted(row.totals.items())}, "dropped": list(row.dropped),
                   **{("price_score" if k == "price" else k): str(v) for k, v in row.parts.items()},
-                  "final": str(row.final), "rank": row.rank, "tie": row.tie} for row in rows],
+                  "final": str(row.final), "rank": row.rank, "tie": row.tie, "settled": row.settled} for row in rows],
         "rejected": [{"bid": b.key, "bidder": b.bidder} for b in rejected],
         "candidates": [{"rank": row.rank, "bid": row.bid.key, "bidder": row.bid.bidder, "final": str(row.final),
                         "tie": row.tie} for row in scoring.candidates(r.project, rows)],

@@ -47,6 +47,7 @@ from evalroom.storage.models import (
     EvalSession,
     Flag,
     ScoreSheet,
+    TieSettlement,
 )
 from evalroom.storage.store import Store, Tx
 from signing.canonical import canonical_json, sha256_hex
@@ -63,11 +64,13 @@ __all__ = [
     "get_sheet_history",
     "list_flags",
     "list_sheets",
+    "open_ties",
     "record_dissent",
     "rejected_bids",
     "results",
     "review_outcome",
     "run_checks",
+    "settle_tie",
     "submit_review",
     "submit_scores",
     "under_review",
@@ -357,13 +360,49 @@ def results(s: Session, session_id: str) -> Results:
     sheets = [_sheet(r) for _, r in sorted(current_sheets(s, session_id, "detailed_review").items())]
     prices: dict[str, scoring.PriceResult] = {}
     rows: dict[str, list[ResultRow]] = {}
+    settled: dict[str, dict[frozenset[str], list[str]]] = {}
+    for t in s.scalars(select(TieSettlement).where(TieSettlement.session_id == session_id)
+                       .order_by(TieSettlement.settled_at, TieSettlement.id)):
+        settled.setdefault(t.lot, {})[frozenset(t.decided_order)] = t.decided_order
     for lot, _name in project.lots:
         valid = [b for b in project.bids_of(lot) if b.key not in rejected]
         if project.price_rule is not None:
             prices[lot] = scoring.price_scores(project.price_rule, valid)
         points = prices[lot].scores if lot in prices else {}
-        rows[lot] = scoring.aggregate(project, lot, sheets, rejected, points) if sheets else []
+        ranked = scoring.aggregate(project, lot, sheets, rejected, points) if sheets else []
+        rows[lot] = scoring.settle(ranked, settled.get(lot, {}))
     return Results(project, review, prices, rows)
+
+
+def open_ties(s: Session, session_id: str) -> int:
+    """How many ties among the candidates every tie-break left standing and the committee has not settled."""
+    r = results(s, session_id)
+    return sum(len(scoring.open_ties(r.project, rows)) for rows in r.rows.values())
+
+
+def settle_tie(tx: Tx, principal: Principal, session_id: str, lot: str, order: list[str], reason: str
+               ) -> TieSettlement:
+    """The chair records how the committee settled a tie that every tie-break left standing (e.g. by lot):
+    the tied bids in the decided order, with the reason."""
+    member, session = seated_member(tx.session, principal, session_id)
+    committee = tx.session.get(Committee, session_id)
+    if committee is None or committee.chair_member_id != member.id:
+        raise ForbiddenError("the chair records how the committee settled a tie")
+    if session.state != State.EVALUATING or session.phase not in (Phase.SUMMARY, Phase.RECOMMENDATION):
+        raise ApiError(ErrorCode.PHASE_CLOSED, "ties are settled in the summary or recommendation phase")
+    r = results(tx.session, session_id)
+    if lot not in r.rows:
+        raise ApiError(ErrorCode.INVALID_INPUT, f"no lot {lot!r} in this project")
+    groups = scoring.tie_groups(r.rows[lot])
+    if len(set(order)) != len(order) or frozenset(order) not in {frozenset(g) for g in groups}:
+        raise ApiError(ErrorCode.INVALID_INPUT, "the order must name exactly the bids of one open tie, once each",
+                       [{"lot": lot, "tie": list(g), "message": "an open tie"} for g in groups])
+    row = TieSettlement(id=str(uuid.uuid4()), session_id=session_id, lot=lot, decided_order=list(order),
+                        reason=reason.strip(), settled_by=member.id, settled_at=tx.now())
+    tx.session.add(row)
+    tx.record(actor=principal.actor, kind="tie.settled", session_id=session_id,
+              payload={"lot": lot, "order": list(order), "reason": row.reason, "member_id": member.id})
+    return row
 
 
 def enter_phase(tx: Tx, session: EvalSession, phase: Phase) -> dict[str, Any]:

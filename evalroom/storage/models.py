@@ -61,6 +61,7 @@ __all__ = [
     "SeatBooking",
     "SessionFault",
     "SessionSupervisor",
+    "TieSettlement",
     "UTCDateTime",
     "Venue",
     "VenueCredential",
@@ -360,6 +361,20 @@ class Dissent(Base):
     member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), primary_key=True)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class TieSettlement(Base):
+    """How the committee settled a tie that every tie-break left standing (e.g. by drawing lots)."""
+
+    __tablename__ = "tie_settlements"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    lot: Mapped[str] = mapped_column(String(32), nullable=False)
+    decided_order: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    """The tied bids in the order the committee decided."""
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    settled_by: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
+    settled_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class ExtensionRequest(Base):

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
-from session_world import BIDS, elect, move, project_doc, review_all_pass, sheet, venues_online
+from session_world import BIDS, elect, move, project_doc, review_all_pass, sheet, to_detailed_review, venues_online
 from sqlalchemy import select
 from starlette.routing import Route
 
@@ -148,6 +148,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/explanation"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/confirm"): EXPERT,
     ("PUT", "/api/v1/sessions/{session_id}/dissent"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/ties"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/report/corrections"): MOVERS,
     ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/report.pdf"): SESSION_READERS,
@@ -478,6 +479,23 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             "member_id": sorted(experts_by_id)[1], "bid": "L1/B1", "criterion": "T1", "value": str(15 + version),
             "cause": "sum_error", "reason": "技术分汇总错误"})
 
+    tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
+
+    def settle_tie(c: TestClient, h: dict[str, str]) -> Any:
+        """The chair of a session of its own where B1 and B2 tie at rank 1 (same price, same scores); other
+        roles are refused by role before anything is looked at. It starts within the hour: no clock moves."""
+        if role_of(h) is not Role.EXPERT:
+            return c.post(f"{url}/ties", headers=h, json=tie)
+        w = build(ctx, c, start=ctx.clock.now() + timedelta(hours=1))
+        doc = project_doc()
+        doc["lots"][0]["bids"][1]["price"] = doc["lots"][0]["bids"][0]["price"]
+        experts_by_id, chair_id = to_detailed_review(w, doc)
+        for headers in experts_by_id.values():
+            ok(c.post(w.url("/scores"), headers=headers, json=sheet("15", "7")))
+        for leave in ("detailed_review", "price_scoring", "summary"):
+            move(w, leave)
+        return c.post(w.url("/ties"), headers=experts_by_id[chair_id], json=tie)
+
     def session_body() -> dict[str, Any]:
         return {"code": unique_code("S"), "title": "t", "host_venue_id": world.host_venue_id,
                 "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=1)).isoformat()}
@@ -618,6 +636,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("PUT", "/api/v1/sessions/{session_id}/dissent"): lambda c, h: (at(c, "summary"), c.put(
             f"{url}/dissent", headers=member_headers(h, lambda: first_member(c)),
             json={"text": "本人认为乙公司技术方案更优，保留意见。"}))[1],
+        ("POST", "/api/v1/sessions/{session_id}/ties"): settle_tie,
         ("POST", "/api/v1/sessions/{session_id}/report/corrections"): correct_report,
         ("GET", "/api/v1/sessions/{session_id}/report"): lambda c, h: (at(c, "report_signing"), c.get(
             f"{url}/report", headers=h))[1],

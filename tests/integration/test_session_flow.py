@@ -218,6 +218,38 @@ def test_lowest_evaluated_price_ranks_by_price_plus_adjustments(w: CommitteeWorl
     assert "评审价格" in text and "9803333.33" in text
 
 
+def test_a_tie_among_the_candidates_waits_for_the_committee_to_settle_it(w: CommitteeWorld) -> None:
+    # B1 and B2 at the same price and scored alike by everyone: every tie-break leaves them level at rank 1.
+    doc = project_doc()
+    doc["lots"][0]["bids"][1]["price"] = doc["lots"][0]["bids"][0]["price"]
+    experts, chair = to_detailed_review(w, doc)
+    others = [m for m in sorted(experts) if m != chair]
+    for m in experts:
+        ok(post(w, "/scores", experts[m], sheet("15", "7")))
+    for leave in ("detailed_review", "price_scoring", "summary"):
+        move(w, leave)
+    assert ok(w.client.get(w.url("/status"), headers=w.host_op()))["open_ties"] == 1
+    err = refused(post(w, "/phase", w.host_op(), {"leave": "recommendation"}), 409, "invalid_transition")
+    assert "tie" in err["message"]
+    settle = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
+    refused(post(w, "/ties", experts[others[0]], settle), 403, "forbidden")  # the chair records it
+    before = snapshot(w.ctx)
+    wrong = refused(post(w, "/ties", experts[chair], {**settle, "order": ["L1/B1", "L1/B3"]}), 422, "invalid_input")
+    assert wrong["details"] == [{"lot": "L1", "tie": ["L1/B1", "L1/B2"], "message": "an open tie"}]
+    assert snapshot(w.ctx) == before
+    ok(post(w, "/ties", experts[chair], settle))
+    move(w, "recommendation")
+    twin = json.loads(w.client.get(w.url("/report"), headers=w.host_op()).content)
+    result = twin["results"][0]
+    assert [(c["rank"], c["bid"]) for c in result["candidates"]] == [(1, "L1/B2"), (2, "L1/B1")]
+    assert [(r["bid"], r["rank"], r["tie"], r["settled"]) for r in result["rows"][:2]] == [
+        ("L1/B2", 1, True, True), ("L1/B1", 2, True, True)]
+    assert result["ties"][0]["order"] == ["L1/B2", "L1/B1"] and result["ties"][0]["reason"] == settle["reason"]
+    text = subprocess.run(["pdftotext", "-", "-"], input=w.client.get(w.url("/report.pdf"), headers=w.host_op())
+                          .content, capture_output=True, check=True).stdout.decode()
+    assert "并列处理" in text and "经评标委员会抽签决定" in text
+
+
 # --- independence -----------------------------------------------------------------------------------------
 def test_no_member_sees_another_members_scores_before_all_have_submitted(w: CommitteeWorld) -> None:
     experts, _chair = to_detailed_review(w)

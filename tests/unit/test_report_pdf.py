@@ -374,3 +374,16 @@ def test_nine_experts_twenty_bidders_forty_criteria(tmp_path: Path) -> None:
     text = flat(page_text(pdf))
     assert all(flat(m["name"]) in text for m in report["signatories"])
     assert all(row["final"] in text for row in report["results"][0]["rows"])
+
+
+def test_a_settled_tie_is_said_under_the_ranking(sample: dict[str, Any], tmp_path: Path) -> None:
+    report = copy.deepcopy(sample)
+    lot = report["results"][0]
+    for row in lot["rows"]:
+        row.update(tie=True, settled=True)
+    lot["ties"] = [{"order": ["L1/B1", "L1/B2"], "reason": "经评标委员会抽签决定", "settled_by": "张伟",
+                    "at": "2026-11-21T03:10:00Z"}]
+    text = flat(page_text(write(tmp_path, "tie.pdf", render_report_pdf(report))))
+    ranking = text.split("六、汇总与排名")[1].split("七、")[0]
+    assert "并列处理：L1/B1、L1/B2按此顺序排名（经评标委员会抽签决定；组长张伟，2026-11-2111:10）" in ranking
+    assert "已处理" in ranking

@@ -24,9 +24,12 @@ from evalroom.domain.scoring import (
     aggregate,
     candidates,
     check_sheets,
+    open_ties,
     price_scores,
     round2,
+    settle,
     tally_review,
+    tie_groups,
     validate_review,
     validate_sheet,
 )
@@ -308,6 +311,27 @@ def test_fully_tied_bids_share_the_rank_and_the_next_rank_is_skipped() -> None:
     assert [(r.bid.key, r.final, r.rank, r.tie) for r in rows] == [
         (B1, D("80.00"), 1, True), (B2, D("80.00"), 1, True), (B3, D("75.00"), 3, False),
         (B4, D("65.00"), 4, False)]
+
+
+def test_a_tie_among_the_candidates_stays_open_until_the_committee_settles_it() -> None:
+    prices = {"B1": "950000.00", "B2": "950000.00", "B3": "950000.00", "B4": "950000.00"}
+    sheets = [sheet(m, {B1: ("30", "15", "5"), B2: ("30", "15", "5"), B3: ("30", "10", "5"),
+                        B4: ("30", "10", "5")}) for m in ("E1", "E2", "E3")]
+    points = {k: D("30.00") for k in (B1, B2, B3, B4)}
+    # B1 = B2 = 80.00 (rank 1, 1); B3 = B4 = 75.00 (rank 3, 3): two tie groups.
+    p1 = project(prices, candidates=1)
+    rows = aggregate(p1, "L1", sheets, (), points)
+    assert tie_groups(rows) == [(B1, B2), (B3, B4)]
+    assert open_ties(p1, rows) == [(B1, B2)]  # only the first decides the one candidate
+    assert open_ties(project(prices, candidates=3), rows) == [(B1, B2), (B3, B4)]
+    # Settled by lot as B2, B1: ranks 1, 2; the other group keeps its shared rank 3, 3.
+    settled = settle(rows, {frozenset({B1, B2}): [B2, B1]})
+    assert [(r.bid.key, r.rank, r.tie, r.settled) for r in settled] == [
+        (B2, 1, True, True), (B1, 2, True, True), (B3, 3, True, False), (B4, 3, True, False)]
+    assert open_ties(p1, settled) == [] and [r.bid.key for r in candidates(p1, settled)] == [B2]
+    assert tie_groups(settled) == [(B3, B4)]
+    # A settlement of bids that are no longer a tie group settles nothing.
+    assert settle(rows, {frozenset({B1, B3}): [B3, B1]}) == rows
 
 
 def test_without_tie_breaks_a_level_final_is_a_tie() -> None:

@@ -108,6 +108,7 @@ DONE = PhaseFacts(chair_elected=True, evaluators=5, submitted=5, open_flags=0, u
     (Phase.DETAILED_REVIEW, PhaseFacts(evaluators=7, submitted=5), "2 of 7"),
     (Phase.DETAILED_REVIEW, PhaseFacts(evaluators=5, submitted=5, open_flags=2), "2 flag(s)"),
     (Phase.DETAILED_REVIEW, PhaseFacts(evaluators=5, submitted=5, unconfirmed_flags=1), "confirmed 1"),
+    (Phase.RECOMMENDATION, PhaseFacts(open_ties=1), "settled 1 tie(s)"),
     (Phase.REPORT_SIGNING, PhaseFacts(report_ready=False), "report"),
 ])
 def test_leaving_a_phase_with_its_work_undone_is_refused(phase: Phase, facts: PhaseFacts, words: str) -> None:
@@ -133,9 +134,9 @@ def test_leaving_a_phase_with_its_work_done_passes(phase: Phase) -> None:
     (Phase.REVIEW, PhaseFacts(evaluators=5, submitted=5, open_flags=3)),  # flags belong to the detailed review
     (Phase.DETAILED_REVIEW, PhaseFacts(evaluators=5, submitted=5)),
     (Phase.REPORT_SIGNING, PhaseFacts(report_ready=True)),
-    # no recorded work to wait for in these three: the price points, the summary and the ranking are computed
+    # the price points, the summary and the ranking are computed; only an open tie holds the recommendation
     (Phase.PRICE_SCORING, PhaseFacts()),
-    (Phase.SUMMARY, PhaseFacts()),
+    (Phase.SUMMARY, PhaseFacts(open_ties=1)),  # a tie may be settled in the summary or the recommendation
     (Phase.RECOMMENDATION, PhaseFacts()),
 ])
 def test_only_the_phase_s_own_work_counts(phase: Phase, facts: PhaseFacts) -> None:

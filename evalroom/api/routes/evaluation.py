@@ -3,7 +3,8 @@
 Who may do what (docs/api.md has the table): the host's operators (or the coordinator admin) import the
 project; the host's operators start and archive; the host's operators or the elected chair suspend, resume,
 end and move the phases, and record post-report corrections; seated experts submit review marks and scores,
-answer their flags, record dissent and ask for more time; the chair confirms flag resolutions. Every reader
+answer their flags, record dissent and ask for more time; the chair confirms flag resolutions and records
+how the committee settled a tie that every tie-break left standing. Every reader
 of the session (admin, host operators, its supervisors, its experts) reads status, sheets as independence
 allows, flags and the report.
 """
@@ -27,6 +28,7 @@ from evalroom.schemas import (
     ScoresCorrect,
     ScoresSubmit,
     StateChange,
+    TieSettle,
 )
 from evalroom.services import evaluation, phases, report, sheets
 
@@ -57,7 +59,7 @@ def get_project(ctx: Ctx, principal: Reader, session_id: SessionId) -> View:
 
 @router.get(PREFIX + "/status", summary="State, phase, what the phase still needs, venues and faults")
 def status(ctx: Ctx, principal: Reader, session_id: SessionId) -> View:
-    return evaluation.session_status(ctx.store, ctx.settings, principal, session_id)
+    return phases.session_status(ctx.store, ctx.settings, principal, session_id)
 
 
 @router.post(PREFIX + "/state", summary="Start, suspend, resume, end or archive (host operators; the chair too "
@@ -65,14 +67,14 @@ def status(ctx: Ctx, principal: Reader, session_id: SessionId) -> View:
 def change_state(ctx: Ctx, principal: Mover, session_id: SessionId, body: StateChange) -> View:
     with ctx.store.write() as tx:
         evaluation.change_state(tx, ctx.settings, principal, session_id, Action(body.action), body.reason)
-    return evaluation.session_status(ctx.store, ctx.settings, principal, session_id)
+    return phases.session_status(ctx.store, ctx.settings, principal, session_id)
 
 
 @router.post(PREFIX + "/phase", summary="Leave the current phase for the next (host operators or the chair)")
 def move_phase(ctx: Ctx, principal: Mover, session_id: SessionId, body: PhaseChange) -> View:
     with ctx.store.write() as tx:
         phases.move_phase(tx, ctx.settings, principal, session_id, Phase(body.leave))
-    return evaluation.session_status(ctx.store, ctx.settings, principal, session_id)
+    return phases.session_status(ctx.store, ctx.settings, principal, session_id)
 
 
 @router.post(PREFIX + "/extension", summary="Say the time is too short (experts); > 1/3 extends the period")
@@ -144,6 +146,13 @@ def dissent(ctx: Ctx, principal: Expert, session_id: SessionId, body: DissentIn)
     with ctx.store.write() as tx:
         row = sheets.record_dissent(tx, principal, session_id, body.text)
         return {"member_id": row.member_id, "text": row.text}
+
+
+@router.post(PREFIX + "/ties", summary="Record how the committee settled a tie left by every tie-break (the chair)")
+def settle_tie(ctx: Ctx, principal: Expert, session_id: SessionId, body: TieSettle) -> View:
+    with ctx.store.write() as tx:
+        row = sheets.settle_tie(tx, principal, session_id, body.lot, body.order, body.reason)
+        return {"lot": row.lot, "order": row.decided_order, "reason": row.reason}
 
 
 @router.post(PREFIX + "/report/corrections", summary="Correct a score after the report, for an allowed cause")
