@@ -1,0 +1,123 @@
+"""Second factors that authorise one document (signing/factors.py): TOTP codes accepted once, WebAuthn
+assertions whose challenge is derived from the document hash, with user verification required.
+
+The WebAuthn side is exercised with a software authenticator written here from the specification (an ES256
+key; authenticator data = rpIdHash ‖ flags ‖ counter; the signature over authenticator data ‖
+SHA-256(clientDataJSON)), so the library's verification is tested against bytes it did not make."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import struct
+
+import cbor2
+import pyotp
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from signing.factors import (
+    TOTP_STEP_SECONDS,
+    FactorRefused,
+    WebAuthnCredential,
+    challenge_for,
+    verify_totp,
+    verify_webauthn,
+)
+
+NOW = dt.datetime(2026, 11, 21, 2, 0, 10, tzinfo=dt.UTC)
+DOC = hashlib.sha256(b"the canonical bytes of a score sheet").hexdigest()
+OTHER = hashlib.sha256(b"another document").hexdigest()
+RP, ORIGIN = "evalroom.example", "https://evalroom.example"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# --- TOTP ---------------------------------------------------------------------------------------------------
+SECRET = pyotp.random_base32()
+
+
+def code_at(moment: dt.datetime) -> str:
+    return pyotp.TOTP(SECRET, interval=TOTP_STEP_SECONDS).at(moment)
+
+
+def test_a_code_authorises_the_named_document_once() -> None:
+    evidence, step = verify_totp(SECRET, code_at(NOW), DOC, NOW, last_step=None)
+    assert evidence.as_dict() == {"kind": "totp", "document_sha256": DOC, "at": "2026-11-21T02:00:10.000000Z",
+                                  "step": int(NOW.timestamp()) // 30}
+    assert step == int(NOW.timestamp()) // 30
+    with pytest.raises(FactorRefused) as replay:  # the same code again, even for the same document
+        verify_totp(SECRET, code_at(NOW), DOC, NOW + dt.timedelta(seconds=5), last_step=step)
+    assert replay.value.reason == "replayed"
+    with pytest.raises(FactorRefused) as earlier:  # an older code that is still within the window
+        verify_totp(SECRET, code_at(NOW - dt.timedelta(seconds=30)), OTHER, NOW, last_step=step)
+    assert earlier.value.reason == "replayed"
+    later, _ = verify_totp(SECRET, code_at(NOW + dt.timedelta(seconds=30)), OTHER, NOW + dt.timedelta(seconds=30),
+                           last_step=step)
+    assert later.document_sha256 == OTHER  # the next code authorises the next document
+
+
+def test_wrong_and_stale_codes_are_refused() -> None:
+    for code in ("000000" if code_at(NOW) != "000000" else "111111", code_at(NOW - dt.timedelta(minutes=5))):
+        with pytest.raises(FactorRefused) as refused:
+            verify_totp(SECRET, code, DOC, NOW, last_step=None)
+        assert refused.value.reason == "wrong_code"
+
+
+# --- WebAuthn -----------------------------------------------------------------------------------------------
+class SoftAuthenticator:
+    """A platform authenticator in software: one ES256 credential, user presence and verification flags."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = b"cred-" + hashlib.sha256(b"evalroom test").digest()[:11]
+        self.counter = 0
+
+    def credential(self) -> WebAuthnCredential:
+        numbers = self.key.public_key().public_numbers()
+        cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
+        return WebAuthnCredential(self.credential_id, cose, 0)
+
+    def assert_(self, challenge: bytes, *, verified: bool = True, rp_id: str = RP) -> dict[str, object]:
+        self.counter += 1
+        flags = 0x01 | (0x04 if verified else 0)  # UP, and UV when the user verified
+        auth_data = hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I", self.counter)
+        client = json.dumps({"type": "webauthn.get", "challenge": b64(challenge), "origin": ORIGIN}).encode()
+        signature = self.key.sign(auth_data + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256()))
+        return {"id": b64(self.credential_id), "rawId": b64(self.credential_id), "type": "public-key",
+                "response": {"authenticatorData": b64(auth_data), "clientDataJSON": b64(client),
+                             "signature": b64(signature)}}
+
+
+def test_an_assertion_authorises_exactly_the_document_its_challenge_was_made_for() -> None:
+    device, nonce = SoftAuthenticator(), b"\x01" * 16
+    response = device.assert_(challenge_for(DOC, nonce))
+    evidence = verify_webauthn(device.credential(), response, DOC, nonce, rp_id=RP, origin=ORIGIN, now=NOW)
+    assert evidence.kind == "webauthn" and evidence.detail["user_verified"] is True
+    assert evidence.detail["sign_count"] == 1 and evidence.detail["nonce"] == nonce.hex()
+    with pytest.raises(FactorRefused) as other:  # the same assertion offered for another document
+        verify_webauthn(device.credential(), response, OTHER, nonce, rp_id=RP, origin=ORIGIN, now=NOW)
+    assert other.value.reason == "wrong_document"
+    with pytest.raises(FactorRefused) as fresh_nonce:  # or replayed against a new challenge for the same one
+        verify_webauthn(device.credential(), response, DOC, b"\x02" * 16, rp_id=RP, origin=ORIGIN, now=NOW)
+    assert fresh_nonce.value.reason == "wrong_document"
+
+
+def test_user_verification_is_required_and_the_key_must_match() -> None:
+    device, nonce = SoftAuthenticator(), b"\x03" * 16
+    with pytest.raises(FactorRefused) as presence_only:
+        verify_webauthn(device.credential(), device.assert_(challenge_for(DOC, nonce), verified=False), DOC, nonce,
+                        rp_id=RP, origin=ORIGIN, now=NOW)
+    assert presence_only.value.reason == "not_verified"
+    impostor = SoftAuthenticator()
+    with pytest.raises(FactorRefused):
+        verify_webauthn(device.credential(), impostor.assert_(challenge_for(DOC, nonce)), DOC, nonce, rp_id=RP,
+                        origin=ORIGIN, now=NOW)
+    with pytest.raises(FactorRefused) as garbage:
+        verify_webauthn(device.credential(), {"id": "x"}, DOC, nonce, rp_id=RP, origin=ORIGIN, now=NOW)
+    assert garbage.value.reason == "not_verified"
