@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +29,7 @@ __all__ = [
     "DOCUMENT_SIGNING",
     "Issued",
     "RegionCA",
+    "certify",
     "issue_crl",
     "issue_region_ca",
     "issue_signer",
@@ -91,19 +93,19 @@ def issue_region_ca(region: str, now: dt.datetime, *, years: int = 10) -> Region
     return RegionCA(region, Issued(root, root_key), Issued(mid, mid_key))
 
 
-def issue_signer(ca: RegionCA, common_name: str, serial: str, not_before: dt.datetime, not_after: dt.datetime, *,
-                 key: ec.EllipticCurvePrivateKey | None = None,
-                 extended_usage: Iterable[x509.ObjectIdentifier] = (DOCUMENT_SIGNING,),
-                 document_signing: bool = True) -> Issued:
-    """An end-entity certificate from the region's intermediate. ``serial`` is the subject's serial number
-    attribute (an expert's masked identity, a seal's code). ``document_signing=False`` gives a certificate
-    without the document-signing key usage, which the policy must refuse (for tests)."""
-    key = key or ec.generate_private_key(ec.SECP256R1())
+def certify(ca: RegionCA, common_name: str, serial: str, public_key: ec.EllipticCurvePublicKey,
+            not_before: dt.datetime, not_after: dt.datetime, *,
+            extended_usage: Iterable[x509.ObjectIdentifier] = (DOCUMENT_SIGNING,),
+            document_signing: bool = True) -> x509.Certificate:
+    """An end-entity certificate from the region's intermediate for ``public_key`` (a key generated on a
+    token, say). ``serial`` is the subject's serial number attribute (an expert's certificate number, a
+    seal's code). ``document_signing=False`` leaves out the document-signing key usage, which the policy
+    must refuse (for tests)."""
     usage = x509.KeyUsage(digital_signature=True, content_commitment=document_signing, key_encipherment=False,
                           data_encipherment=False, key_agreement=not document_signing, key_cert_sign=False,
                           crl_sign=False, encipher_only=False, decipher_only=False)
     issuer = ca.intermediate
-    builder = (_builder(_name(ca.region, common_name, serial=serial), issuer.certificate.subject, key.public_key(),
+    builder = (_builder(_name(ca.region, common_name, serial=serial), issuer.certificate.subject, public_key,
                         not_before, not_after)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                .add_extension(usage, critical=True)
@@ -112,7 +114,14 @@ def issue_signer(ca: RegionCA, common_name: str, serial: str, not_before: dt.dat
     ekus = list(extended_usage)
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
-    return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+def issue_signer(ca: RegionCA, common_name: str, serial: str, not_before: dt.datetime, not_after: dt.datetime,
+                 **kw: Any) -> Issued:
+    """A new key (in memory: for software key stores and tests) and its certificate (:func:`certify`)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return Issued(certify(ca, common_name, serial, key.public_key(), not_before, not_after, **kw), key)
 
 
 def issue_crl(issuer: Issued, revoked: Iterable[tuple[x509.Certificate, dt.datetime]], this_update: dt.datetime,

@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: postgresql for the storage and API tests against PostgreSQL;
 # python3-venv so that a plain Debian python3 can make the virtualenv; poppler-utils because the report PDF
-# tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo.
-APT_PACKAGES=(postgresql python3-venv poppler-utils)
+# tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo; softhsm2 is the PKCS#11
+# token the signing tests put experts' keys on.
+APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
