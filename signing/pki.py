@@ -22,8 +22,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "DOCUMENT_SIGNING",
@@ -33,6 +33,7 @@ __all__ = [
     "issue_crl",
     "issue_region_ca",
     "issue_signer",
+    "issue_tsa",
 ]
 
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -42,7 +43,8 @@ DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 @dataclass(frozen=True)
 class Issued:
     certificate: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    """EC for CAs and signers; RSA for the time-stamping unit (pyHanko's local TST issuer signs with RSA)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,26 @@ def certify(ca: RegionCA, common_name: str, serial: str, public_key: ec.Elliptic
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     return builder.sign(issuer.key, hashes.SHA256())
+
+
+def issue_tsa(ca: RegionCA, common_name: str, not_before: dt.datetime, not_after: dt.datetime) -> Issued:
+    """A time-stamping unit's key and certificate (extended key usage timeStamping, critical, as RFC 3161
+    requires): the coordinator's own TSA for the embedded default. RSA-3072, which pyHanko's in-process
+    time-stamp issuer needs."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    issuer = ca.intermediate
+    usage = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                          encipher_only=False, decipher_only=False)
+    cert = (_builder(_name(ca.region, common_name), issuer.certificate.subject, key.public_key(), not_before,
+                     not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+                           critical=False)
+            .sign(issuer.key, hashes.SHA256()))
+    return Issued(cert, key)
 
 
 def issue_signer(ca: RegionCA, common_name: str, serial: str, not_before: dt.datetime, not_after: dt.datetime,

@@ -92,6 +92,10 @@ class TrustStore:
             crls=[asn1_crl.CertificateList.load(c) for r in chosen for c in r.crls],
             moment=moment, revocation_mode="require", retroactive_revinfo=True, allow_fetching=False)
 
+    def validation_context(self, moment: dt.datetime) -> ValidationContext:
+        """The recognised regions' roots, all intermediates and CRLs, at ``moment``: for pyHanko's own checks."""
+        return self._context(sorted(self.recognised & set(self.regions)), moment, ())
+
     def _region_of(self, cert: asn1_x509.Certificate, moment: dt.datetime, extra: Iterable[bytes]) -> str | None:
         """Which registered region's root the chain ends at, whether recognised or not."""
         for region in sorted(self.regions):

@@ -1,0 +1,107 @@
+"""PAdES signatures on the evaluation report: one per expert, each an incremental update, then the
+coordinator's seal with an RFC 3161 time-stamp; and their verification.
+
+Incremental updates keep every earlier signature's byte range intact, so the report collects the
+committee's signatures one after another and any reader (pyHanko, poppler's ``pdfsig``, Acrobat) checks each
+against the revision it covers. The seal is a signature like the others, by the coordinator's seal
+certificate, with a signature time-stamp from the coordinator's own time-stamping key (:func:`local_tsa`;
+an external TSA's ``HTTPTimeStamper`` fits in its place): the trusted time that archived signatures are
+judged at.
+
+Verification reports, per signature: intact and valid (pyHanko, over the revision it covers), whether the
+document was only extended after it by further signatures (``coverage``), the time-stamp's time when there is
+one, and the signer's trust at that time (or now) from the regional trust store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from io import BytesIO
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from signing.pki import Issued
+from signing.trust import TrustStore
+
+__all__ = ["PdfSignatureCheck", "local_tsa", "sign_pdf", "verify_pdf"]
+
+
+def local_tsa(tsa: Issued, chain: list[x509.Certificate]) -> TimeStamper:
+    """The coordinator's own RFC 3161 time-stamping unit, in process (pyHanko's local TST issuer)."""
+    der = tsa.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    return DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(tsa.certificate.public_bytes(Encoding.DER)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(der),
+        certs_to_embed=SimpleCertificateStore.from_certs(
+            [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in chain]))
+
+
+def sign_pdf(pdf: bytes, signer: signers.Signer, field_name: str, *, name: str, reason: str, location: str,
+             timestamper: TimeStamper | None = None) -> bytes:
+    """Add one PAdES signature (a new field ``field_name``) as an incremental update."""
+    meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", name=name, reason=reason,
+                                        location=location, subfilter=fields.SigSeedSubFilter.PADES)
+    out = BytesIO()
+    asyncio.run(signers.async_sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), meta, signer=signer,
+                                       timestamper=timestamper, output=out))
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class PdfSignatureCheck:
+    field: str
+    intact: bool
+    valid: bool
+    coverage: str
+    """``entire_file`` (the last signature) or ``entire_revision`` (only later signatures were added), or
+    what pyHanko found otherwise."""
+    trusted: bool
+    revocation: str
+    signer: str
+    region: str | None
+    timestamp: dt.datetime | None
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.valid and self.trusted
+
+
+def verify_pdf(pdf: bytes, trust: TrustStore, tsa_roots: list[x509.Certificate],
+               now: dt.datetime) -> list[PdfSignatureCheck]:
+    """Every signature of the PDF, in order. A signature with a trusted time-stamp is judged at its time."""
+    reader = PdfFileReader(BytesIO(pdf))
+    ts_context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
+                                                for c in tsa_roots], allow_fetching=False, revocation_mode="soft-fail")
+    checks = []
+    for sig in reader.embedded_signatures:
+        # pyHanko checks integrity, the revision coverage and the time-stamp; the signer's trust shown is the
+        # trust store's verdict below, at the time-stamp's time when there is one.
+        status = asyncio.run(async_validate_pdf_signature(
+            sig, signer_validation_context=trust.validation_context(now), ts_validation_context=ts_context))
+        ts = status.timestamp_validity
+        stamped = ts.timestamp if ts is not None and ts.intact and ts.valid and ts.trusted else None
+        verdict = trust.validate(sig.signer_cert.dump(), stamped or now,
+                                 [c.dump() for c in sig.other_embedded_certs])
+        problems = [*(() if status.intact else ("the signed bytes were changed",)),
+                    *(() if status.valid else ("the signature does not verify",)), *verdict.problems]
+        if ts is not None and stamped is None:
+            problems.append("the signature's time-stamp is not valid or not from a trusted time-stamping unit")
+        checks.append(PdfSignatureCheck(
+            field=sig.field_name, intact=status.intact, valid=status.valid,
+            coverage=status.coverage.name.lower() if status.coverage else "unknown", trusted=verdict.trusted,
+            revocation=verdict.revocation, signer=verdict.subject, region=verdict.region, timestamp=stamped,
+            problems=tuple(problems)))
+    return checks
