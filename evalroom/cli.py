@@ -114,6 +114,31 @@ def _events_from_file(path: Path) -> list[Any]:
     return events
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify the signatures of a report PDF or a score sheet offline against a trust bundle: prints every
+    signature; exit 0 if all are intact, valid and trusted, 1 if any is not."""
+    import datetime as dt
+
+    from signing.trust import load_bundle
+    from signing.verify import verify_file
+
+    if not args.file.is_file():
+        raise ConfigError(f"{args.file}: no such file")
+    try:
+        trust = load_bundle(args.trust)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"the trust bundle cannot be read: {exc}") from None
+    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise ConfigError("--at needs a time zone (e.g. 2026-11-21T09:00:00+08:00)")
+    report = verify_file(args.file, trust, at, args.signature)
+    print(f"{args.file} ({report.kind})")
+    for line in report.lines:
+        print(f"  {line}")
+    print(f"verdict: {'OK' if report.ok else 'FAILED'}")
+    return 0 if report.ok else 1
+
+
 def cmd_verify_draw(args: argparse.Namespace) -> int:
     """Recompute draws from the logged events (the database, or an events.jsonl export) and say whether each
     matches: exit 0 if the chain and every draw check out, 1 if anything does not, 2 if there is no draw."""
@@ -404,6 +429,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension")
     sp.add_argument("file", type=Path)
 
+    sp = add("verify", cmd_verify, "verify the signatures of a report PDF or a score sheet (and its .p7s) offline")
+    sp.add_argument("file", type=Path, help="a report PDF, or a sheet's canonical JSON with FILE.p7s beside it")
+    sp.add_argument("--trust", type=Path, required=True, help="trust bundle directory (docs/formats.md)")
+    sp.add_argument("--signature", type=Path, help="a sheet's detached signature, if not FILE.p7s")
+    sp.add_argument("--at", help="judge trust at this time (ISO 8601 with zone); default now, or a signature's "
+                                 "time-stamp")
     sp = add("verify-draw", cmd_verify_draw, "recompute expert draws from the log and say whether they match")
     sp.add_argument("draw_id", nargs="*", help="draws to check (default: every draw)")
     sp.add_argument("--session", help="only the draws of this session")

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
@@ -41,7 +42,8 @@ from pyhanko_certvalidator.errors import (
     RevokedError,
 )
 
-__all__ = ["DOCUMENT_SIGNING_EKU", "KEY_USAGE", "CertVerdict", "RegionAnchors", "TrustStore"]
+__all__ = ["DOCUMENT_SIGNING_EKU", "KEY_USAGE", "CertVerdict", "RegionAnchors", "TrustStore", "load_bundle",
+           "write_bundle"]
 
 KEY_USAGE = frozenset({"non_repudiation"})
 DOCUMENT_SIGNING_EKU = frozenset({"1.3.6.1.5.5.7.3.36"})
@@ -134,3 +136,49 @@ class TrustStore:
             # (expiry, usage, no current CRL) leaves it undecided.
             return CertVerdict(region, False, "unknown", subject, (str(exc),))
         return CertVerdict(region, True, "good", subject)
+
+
+# --- trust bundles: a trust store as files, for verifying offline --------------------------------------------
+def _load_certs(path: Path) -> list[x509.Certificate]:
+    data = path.read_bytes()
+    return x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data else [x509.load_der_x509_certificate(data)]
+
+
+def _load_crl(path: Path) -> x509.CertificateRevocationList:
+    data = path.read_bytes()
+    return x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
+
+
+def load_bundle(directory: Path) -> TrustStore:
+    """A trust store from a directory (docs/formats.md, "Trust bundle"): ``recognised.txt`` (region codes, one
+    per line) and one directory per region with ``root*.pem``, ``intermediate*.pem`` and ``*.crl``."""
+    recognised_file = directory / "recognised.txt"
+    if not recognised_file.exists():
+        raise ValueError(f"{directory}: no recognised.txt (the recognition list)")
+    recognised = [line.strip() for line in recognised_file.read_text(encoding="utf-8").splitlines()
+                  if line.strip() and not line.startswith("#")]
+    regions = []
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+        roots = [c for p in sorted(sub.glob("root*.pem")) for c in _load_certs(p)]
+        if not roots:
+            raise ValueError(f"{sub}: no root*.pem")
+        regions.append(RegionAnchors.of(sub.name, roots, [c for p in sorted(sub.glob("intermediate*.pem"))
+                                                          for c in _load_certs(p)],
+                                        [_load_crl(p) for p in sorted(sub.glob("*.crl"))]))
+    return TrustStore(regions, recognised)
+
+
+def write_bundle(directory: Path, regions: Iterable[tuple[str, Sequence[x509.Certificate], Sequence[x509.Certificate],
+                                                          Sequence[x509.CertificateRevocationList]]],
+                 recognised: Iterable[str]) -> None:
+    """Write a trust bundle that :func:`load_bundle` reads."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "recognised.txt").write_text("".join(f"{r}\n" for r in recognised), encoding="utf-8")
+    for region, roots, intermediates, crls in regions:
+        sub = directory / region
+        sub.mkdir(exist_ok=True)
+        (sub / "root.pem").write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in roots))
+        if intermediates:
+            (sub / "intermediate.pem").write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in intermediates))
+        for i, crl in enumerate(crls):
+            (sub / f"{i}.crl").write_bytes(crl.public_bytes(Encoding.PEM))
