@@ -84,6 +84,9 @@ class TrustStore:
     def __init__(self, regions: Iterable[RegionAnchors], recognised: Iterable[str]) -> None:
         self.regions: Mapping[str, RegionAnchors] = {r.region: r for r in regions}
         self.recognised = frozenset(recognised)
+        self._verdicts: dict[tuple[bytes, dt.datetime, tuple[bytes, ...]], CertVerdict] = {}
+        """A store does not change once made, so a certificate's verdict at a moment is computed once: a
+        session's many sheets come from a few experts."""
 
     def _context(self, regions: Iterable[str], moment: dt.datetime, extra: Iterable[bytes]) -> ValidationContext:
         chosen = [self.regions[r] for r in regions]
@@ -115,6 +118,14 @@ class TrustStore:
                  intermediates: Iterable[bytes] = ()) -> CertVerdict:
         """Judge a signer's certificate at ``moment``. ``intermediates``: certificates the signature carried."""
         der = certificate if isinstance(certificate, bytes) else _der(certificate)
+        key = (der, moment, tuple(intermediates))
+        if key not in self._verdicts:
+            if len(self._verdicts) >= 4096:
+                self._verdicts.clear()
+            self._verdicts[key] = self._validate(der, moment, key[2])
+        return self._verdicts[key]
+
+    def _validate(self, der: bytes, moment: dt.datetime, intermediates: Iterable[bytes]) -> CertVerdict:
         cert = asn1_x509.Certificate.load(der)
         subject = cert.subject.human_friendly
         extra = list(intermediates)
