@@ -4,8 +4,9 @@ that has no CA of its own yet.
 Each region (a province, say) has a root CA and an intermediate that issues its experts' signing
 certificates, as the regional CAs do (数字证书互认 is about recognising *other* regions' roots). Everything is
 ECDSA P-256 with SHA-256. An expert's certificate is for document signing only: key usage digitalSignature +
-nonRepudiation (contentCommitment) and the extended key usage id-kp-documentSigning (RFC 9336); the
-validation policy (signing/trust.py) refuses a certificate without them. The intermediate also issues the
+nonRepudiation (contentCommitment) and the extended key usage id-kp-documentSigning (RFC 9336), with
+emailProtection for NSS-based verifiers (:data:`SIGNER_EKUS`); the validation policy (signing/trust.py)
+refuses a certificate without them. The intermediate also issues the
 region's CRLs. The certificates carry no CRL distribution point on purpose: revocation is checked against the
 CRLs the coordinator holds for each region, so a revoked certificate fails whatever it says about itself.
 
@@ -27,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "DOCUMENT_SIGNING",
+    "SIGNER_EKUS",
     "Issued",
     "RegionCA",
     "certify",
@@ -95,9 +97,15 @@ def issue_region_ca(region: str, now: dt.datetime, *, years: int = 10) -> Region
     return RegionCA(region, Issued(root, root_key), Issued(mid, mid_key))
 
 
+SIGNER_EKUS = (DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION)
+"""Document signing (RFC 9336) for our policy, and emailProtection beside it because NSS — poppler's
+``pdfsig``, Firefox's PDF viewer — trusts a PDF signer only for that usage (checked: with document signing
+alone pdfsig says "Unknown issue with Certificate"); regional CAs issue signing certificates that way too."""
+
+
 def certify(ca: RegionCA, common_name: str, serial: str, public_key: ec.EllipticCurvePublicKey,
             not_before: dt.datetime, not_after: dt.datetime, *,
-            extended_usage: Iterable[x509.ObjectIdentifier] = (DOCUMENT_SIGNING,),
+            extended_usage: Iterable[x509.ObjectIdentifier] = SIGNER_EKUS,
             document_signing: bool = True) -> x509.Certificate:
     """An end-entity certificate from the region's intermediate for ``public_key`` (a key generated on a
     token, say). ``serial`` is the subject's serial number attribute (an expert's certificate number, a

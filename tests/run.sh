@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: postgresql for the storage and API tests against PostgreSQL;
 # python3-venv so that a plain Debian python3 can make the virtualenv; poppler-utils because the report PDF
-# tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo; softhsm2 is the PKCS#11
-# token the signing tests put experts' keys on.
-APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2)
+# tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo, and its signatures with
+# pdfsig; softhsm2 is the PKCS#11 token the signing tests put experts' keys on; libnss3-tools gives certutil,
+# which makes the NSS trust database pdfsig checks signers against.
+APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

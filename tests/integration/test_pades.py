@@ -1,6 +1,7 @@
 """PAdES signatures on the report (signing/pades.py): each expert's signature an incremental update, the
 coordinator's seal with an RFC 3161 time-stamp from its own time-stamping key. Checked by pyHanko through the
-regional trust store and, independently, by poppler's ``pdfsig``; a flipped byte is caught by both."""
+regional trust store and, independently, by poppler's ``pdfsig`` (trusting the same roots through an NSS
+database made with ``certutil``); a flipped byte is caught by both."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import datetime as dt
 import json
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from evalroom.report_pdf import render_report_pdf
 from signing.cms import software_signer
@@ -57,10 +61,19 @@ def signed() -> Signed:
     return Signed(pdf, trust, coordinator, [who for _, who in experts])
 
 
-def pdfsig(pdf: bytes, tmp_path: Path) -> str:
+def pdfsig(pdf: bytes, tmp_path: Path, roots: Sequence[x509.Certificate] = ()) -> str:
+    """poppler's verdict, trusting ``roots`` through an NSS database of this test's own (certutil)."""
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdfsig", str(path)], capture_output=True, text=True).stdout
+    db = tmp_path / "nssdb"
+    db.mkdir(exist_ok=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True, capture_output=True)
+    for i, root in enumerate(roots):
+        pem = tmp_path / f"root{i}.pem"
+        pem.write_bytes(root.public_bytes(Encoding.PEM))
+        subprocess.run(["certutil", "-A", "-d", f"sql:{db}", "-n", f"root{i}", "-t", "C,C,C", "-i", str(pem)],
+                       check=True, capture_output=True)
+    return subprocess.run(["pdfsig", "-nssdir", f"sql:{db}", str(path)], capture_output=True, text=True).stdout
 
 
 def test_every_signature_is_intact_valid_and_trusted_and_the_seal_is_time_stamped(signed: Signed,
@@ -72,10 +85,13 @@ def test_every_signature_is_intact_valid_and_trusted_and_the_seal_is_time_stampe
     assert [c.region for c in checks] == ["SD", "SD", "SN", "EVALROOM"]
     assert [c.coverage for c in checks] == ["entire_revision"] * 3 + ["entire_file"]
     assert checks[-1].timestamp is not None and abs(checks[-1].timestamp - NOW) < dt.timedelta(minutes=5)
-    # An independent verifier agrees: poppler finds four signatures, each cryptographically valid.
-    report = pdfsig(pdf, tmp_path)
+    # An independent verifier agrees: poppler finds four signatures, each valid, each signer trusted once the
+    # regions' and the coordinator's roots are its trust anchors.
+    roots = [x509.load_der_x509_certificate(c) for r in trust.regions.values() for c in r.roots]
+    report = pdfsig(pdf, tmp_path, roots)
     assert len(re.findall(r"^Signature #\d+:", report, re.M)) == 4
     assert report.count("Signature Validation: Signature is Valid.") == 4, report
+    assert report.count("Certificate Validation: Certificate is Trusted.") == 4, report
 
 
 def test_a_flipped_byte_is_caught_by_pyhanko_and_by_pdfsig(signed: Signed, tmp_path: Path) -> None:
