@@ -114,6 +114,23 @@ def _events_from_file(path: Path) -> list[Any]:
     return events
 
 
+def cmd_trust_export(args: argparse.Namespace) -> int:
+    """Write the coordinator's trust registry (regions' CA certificates, current CRLs, recognition list) as a
+    trust bundle for ``evalroom verify --trust``."""
+    from evalroom.clock import SystemClock
+    from evalroom.services.trust import export_bundle
+    from evalroom.storage.db import make_engine
+    from evalroom.storage.store import Store
+
+    engine = make_engine(_settings(args).effective_database_url)
+    try:
+        count = export_bundle(Store(engine, SystemClock()), args.out)
+    finally:
+        engine.dispose()
+    print(f"wrote {count} region(s) to {args.out}")
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify the signatures of a report PDF or a score sheet offline against a trust bundle: prints every
     signature; exit 0 if all are intact, valid and trusted, 1 if any is not."""
@@ -429,6 +446,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension")
     sp.add_argument("file", type=Path)
 
+    trust_cmd = sub.add_parser("trust", help="regions' certificate authorities").add_subparsers(
+        dest="trust_command", required=True)
+    sp = add("export", cmd_trust_export, "write the trust registry as a bundle for evalroom verify", trust_cmd)
+    sp.add_argument("--out", type=Path, required=True, help="directory to write (created)")
     sp = add("verify", cmd_verify, "verify the signatures of a report PDF or a score sheet (and its .p7s) offline")
     sp.add_argument("file", type=Path, help="a report PDF, or a sheet's canonical JSON with FILE.p7s beside it")
     sp.add_argument("--trust", type=Path, required=True, help="trust bundle directory (docs/formats.md)")

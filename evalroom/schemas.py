@@ -104,7 +104,18 @@ class RegionCreate(Request):
 
 
 class RegionUpdate(Request):
-    ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    ca_name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    recognised: StrictBool | None = Field(default=None, description="on the recognition list (数字证书互认)")
+
+    @model_validator(mode="after")
+    def _something(self) -> RegionUpdate:
+        if self.ca_name is None and self.recognised is None:
+            raise ValueError("give ca_name, recognised, or both")
+        return self
+
+
+class PemIn(Request):
+    pem: Annotated[StrictStr, Field(min_length=1, max_length=200_000, description="PEM text")]
 
 
 class RegionPublic(Public):
@@ -112,6 +123,7 @@ class RegionPublic(Public):
     code: str
     name: str
     ca_name: str | None
+    recognised: bool
     specialties: list[str] = Field(description="The specialty codes the pool's active experts hold (derived)")
     created_at: datetime
 

@@ -22,13 +22,15 @@ __all__ = ["create_region", "create_venue", "get_venue", "list_regions", "list_v
 
 def region_public(s: Session, region: Region) -> RegionPublic:
     return RegionPublic(id=region.id, code=region.code, name=region.name, ca_name=region.ca_name,
-                        specialties=covered_specialties(s, region.id), created_at=region.created_at)
+                        recognised=region.recognised, specialties=covered_specialties(s, region.id),
+                        created_at=region.created_at)
 
 
 def create_region(tx: Tx, actor: str, data: RegionCreate) -> RegionPublic:
     if tx.session.scalar(select(Region.id).where(Region.code == data.code)) is not None:
         raise ConflictError(f"region code {data.code!r} exists")
-    region = Region(id=str(uuid.uuid4()), code=data.code, name=data.name, ca_name=data.ca_name, created_at=tx.now())
+    region = Region(id=str(uuid.uuid4()), code=data.code, name=data.name, ca_name=data.ca_name, recognised=False,
+                    created_at=tx.now())
     tx.session.add(region)
     tx.record(actor=actor, kind="region.created",
               payload={"region_id": region.id, "code": region.code, "name": region.name, "ca_name": data.ca_name})
@@ -36,13 +38,18 @@ def create_region(tx: Tx, actor: str, data: RegionCreate) -> RegionPublic:
 
 
 def update_region(tx: Tx, actor: str, region_id: str, data: RegionUpdate) -> RegionPublic:
-    """Change the name of the certificate authority the region's experts sign with."""
+    """Change the name of the region's certificate authority, or put the region on the recognition list
+    (数字证书互认) or take it off: its experts' signatures are trusted only while it is on."""
     region = tx.session.get(Region, region_id)
     if region is None:
         raise NotFoundError("region", region_id)
-    if data.ca_name != region.ca_name:
-        region.ca_name = data.ca_name
-        tx.record(actor=actor, kind="region.updated", payload={"region_id": region_id, "ca_name": data.ca_name})
+    changes: dict[str, object] = {}
+    if data.ca_name is not None and data.ca_name != region.ca_name:
+        region.ca_name = changes["ca_name"] = data.ca_name
+    if data.recognised is not None and data.recognised != region.recognised:
+        region.recognised = changes["recognised"] = data.recognised
+    if changes:
+        tx.record(actor=actor, kind="region.updated", payload={"region_id": region_id, **changes})
     return region_public(tx.session, region)
 
 

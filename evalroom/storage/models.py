@@ -53,6 +53,8 @@ __all__ = [
     "Offer",
     "ProjectRecord",
     "Region",
+    "RegionCertificate",
+    "RegionCrl",
     "Report",
     "RevokedToken",
     "Room",
@@ -146,6 +148,36 @@ class Region(Base):
     ca_name: Mapped[str | None] = mapped_column(String(200))
     """The certificate authority whose certificates the region's experts sign with (trust roots: signing)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recognised: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    """On the recognition list (数字证书互认): its experts' signatures are trusted."""
+
+
+class RegionCertificate(Base):
+    """A CA certificate of a region: a root (a trust anchor) or an intermediate (a path candidate)."""
+
+    __tablename__ = "region_certificates"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Of the DER: the certificate's identity here."""
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject: Mapped[str] = mapped_column(String(500), nullable=False)
+    der: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (CheckConstraint("kind IN ('root', 'intermediate')", name="kind"),)
+
+
+class RegionCrl(Base):
+    """A CRL of one of a region's CAs; the newest per issuer is the one validation uses."""
+
+    __tablename__ = "region_crls"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), nullable=False, index=True)
+    issuer: Mapped[str] = mapped_column(String(500), nullable=False)
+    der: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    this_update: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    next_update: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 class Venue(Base):

@@ -52,8 +52,9 @@ from evalroom.schemas import (
     SessionCreate,
     SessionUpdate,
 )
-from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions
+from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions, trust
 from evalroom.storage.models import CommitteeMember
+from signing.pki import issue_crl, issue_region_ca
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -94,6 +95,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("WS", "/api/v1/sessions/{session_id}/events/ws"): SESSION_READERS,
     ("GET", "/api/v1/events"): ADMIN,
     ("PATCH", "/api/v1/regions/{region_id}"): ADMIN,
+    ("POST", "/api/v1/regions/{region_id}/ca-certificates"): ADMIN,
+    ("POST", "/api/v1/regions/{region_id}/crls"): ADMIN,
+    ("GET", "/api/v1/regions/{region_id}/trust"): ADMIN,
     ("POST", "/api/v1/venues/{venue_id}/rooms"): MANAGERS,
     ("GET", "/api/v1/venues/{venue_id}/rooms"): VENUE_READERS,
     ("GET", "/api/v1/venues/{venue_id}/calendar"): VENUE_READERS,
@@ -496,6 +500,19 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             move(w, leave)
         return c.post(w.url("/ties"), headers=experts_by_id[chair_id], json=tie)
 
+    def region_ca_pem() -> tuple[Any, str]:
+        """A new CA hierarchy's root (PEM), for the world's region."""
+        ca = issue_region_ca("SD", ctx.clock.now() - timedelta(days=1))
+        return ca, ca.root.certificate.public_bytes(Encoding.PEM).decode()
+
+    def crl_of_registered_ca(c: TestClient, h: dict[str, str]) -> Any:
+        ca, root = region_ca_pem()
+        with ctx.store.write() as tx:
+            trust.add_ca_certificates(tx, "system:test", world.region_id, root)
+        crl = issue_crl(ca.root, [], ctx.clock.now() - timedelta(hours=1), ctx.clock.now() + timedelta(days=1))
+        return c.post(f"/api/v1/regions/{world.region_id}/crls", headers=h,
+                      json={"pem": crl.public_bytes(Encoding.PEM).decode()})
+
     def session_body() -> dict[str, Any]:
         return {"code": unique_code("S"), "title": "t", "host_venue_id": world.host_venue_id,
                 "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=1)).isoformat()}
@@ -530,6 +547,11 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/api/v1/sessions/{session_id}/events"): lambda c, h: c.get(f"/api/v1/sessions/{sid}/events", headers=h),
         ("WS", "/api/v1/sessions/{session_id}/events/ws"): lambda c, h: _ws_outcome(c, sid, h),
         ("GET", "/api/v1/events"): lambda c, h: c.get("/api/v1/events", headers=h),
+        ("POST", "/api/v1/regions/{region_id}/ca-certificates"): lambda c, h: c.post(
+            f"/api/v1/regions/{world.region_id}/ca-certificates", headers=h, json={"pem": region_ca_pem()[1]}),
+        ("POST", "/api/v1/regions/{region_id}/crls"): crl_of_registered_ca,
+        ("GET", "/api/v1/regions/{region_id}/trust"): lambda c, h: c.get(
+            f"/api/v1/regions/{world.region_id}/trust", headers=h),
         ("PATCH", "/api/v1/regions/{region_id}"): lambda c, h: c.patch(
             f"/api/v1/regions/{world.region_id}", headers=h, json={"ca_name": f"CA {uuid.uuid4().hex[:6]}"}),
         ("POST", "/api/v1/venues/{venue_id}/rooms"): lambda c, h: c.post(
