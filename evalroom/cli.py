@@ -114,6 +114,30 @@ def _events_from_file(path: Path) -> list[Any]:
     return events
 
 
+def cmd_pki_generate(args: argparse.Namespace) -> int:
+    """Make the certificate hierarchies a declaration (TOML) describes: regions, experts' key stores, CRLs
+    with the revoked ones, the coordinator's seal and time-stamping unit, and a trust bundle."""
+    import datetime as dt
+    import tomllib
+
+    from signing.declared import generate
+
+    try:
+        spec = tomllib.loads(args.spec.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read the declaration {args.spec}: {exc}") from None
+    if args.out.exists() and any(args.out.iterdir()):
+        raise ConfigError(f"{args.out} is not empty")
+    try:
+        manifest = generate(spec, args.out, dt.datetime.now(dt.UTC))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    signers = sum(len(r["signers"]) for r in manifest["regions"].values())
+    print(f"made {len(manifest['regions'])} region(s), {signers} signer key store(s) and the trust bundle "
+          f"in {args.out} (see manifest.json)")
+    return 0
+
+
 def cmd_trust_export(args: argparse.Namespace) -> int:
     """Write the coordinator's trust registry (regions' CA certificates, current CRLs, recognition list) as a
     trust bundle for ``evalroom verify --trust``."""
@@ -446,6 +470,12 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["csv", "json"], help="default: from the file's extension")
     sp.add_argument("file", type=Path)
 
+    pki = sub.add_parser("pki", help="certificate hierarchies for demos and tests").add_subparsers(
+        dest="pki_command", required=True)
+    sp = add("generate", cmd_pki_generate, "make the CA hierarchies, key stores and trust bundle a TOML file "
+                                            "declares (docs/formats.md)", pki)
+    sp.add_argument("spec", type=Path, help="the declaration (TOML)")
+    sp.add_argument("--out", type=Path, required=True, help="an empty or new directory")
     trust_cmd = sub.add_parser("trust", help="regions' certificate authorities").add_subparsers(
         dest="trust_command", required=True)
     sp = add("export", cmd_trust_export, "write the trust registry as a bundle for evalroom verify", trust_cmd)
