@@ -31,7 +31,7 @@ from evalroom.errors import ApiError, ErrorCode, NotFoundError
 from evalroom.report_pdf import render_report_pdf
 from evalroom.services.access import check_can_read_session
 from evalroom.services.evaluation import check_mover, evaluators, participants
-from evalroom.services.sheets import amend, current_sheets, flag_view, results
+from evalroom.services.sheets import Results, amend, current_sheets, flag_view, results
 from evalroom.storage.models import (
     Committee,
     CommitteeMember,
@@ -178,7 +178,7 @@ def build_report(s: Session, session: EvalSession, *, version: int, generated_at
     }
 
 
-def _price(r: Any) -> dict[str, Any] | None:
+def _price(r: Results) -> dict[str, Any] | None:
     if not r.prices:
         return None
     rule = r.project.price_rule
@@ -188,7 +188,7 @@ def _price(r: Any) -> dict[str, Any] | None:
         for lot, p in r.prices.items()]}
 
 
-def _lot_results(r: Any, lot: str, settlements: list[TieSettlement], names: dict[str, str]) -> dict[str, Any]:
+def _lot_results(r: Results, lot: str, settlements: list[TieSettlement], names: dict[str, str]) -> dict[str, Any]:
     rows = r.rows[lot]
     rejected = [b for b in r.project.bids_of(lot) if b.key in r.review and not r.review[b.key].passed]
     settled = {row.bid.key for row in rows if row.settled}

@@ -166,13 +166,12 @@ def submit_review(tx: Tx, principal: Principal, session_id: str, marks: Mapping[
 
 
 def review_outcome(s: Session, session_id: str, project: Project) -> dict[str, ReviewOutcome]:
+    """Each bid's review outcome; empty before the first review sheet."""
     sheets = {m: _marks(sh.content) for m, sh in current_sheets(s, session_id, "review").items()}
-    return scoring.tally_review(project, sheets)
+    return scoring.tally_review(project, sheets) if sheets else {}
 
 
 def rejected_bids(s: Session, session_id: str, project: Project) -> set[str]:
-    if not current_sheets(s, session_id, "review"):
-        return set()
     return {k for k, o in review_outcome(s, session_id, project).items() if not o.passed}
 
 
@@ -355,7 +354,7 @@ class Results:
 def results(s: Session, session_id: str) -> Results:
     """Everything aggregation computes, from the project and the current sheets alone (deterministic)."""
     project = load_project(s, session_id)
-    review = review_outcome(s, session_id, project) if current_sheets(s, session_id, "review") else {}
+    review = review_outcome(s, session_id, project)
     rejected = {k for k, o in review.items() if not o.passed}
     sheets = [_sheet(r) for _, r in sorted(current_sheets(s, session_id, "detailed_review").items())]
     prices: dict[str, scoring.PriceResult] = {}
