@@ -74,6 +74,8 @@ class SignatureCheck:
     signing_time: dt.datetime | None
     """As the signer's device claimed it (a signed attribute); a trusted time comes from a time-stamp."""
     problems: tuple[str, ...]
+    certificate: bytes | None = None
+    """The signer's certificate (DER), for binding it to a person."""
 
     @property
     def ok(self) -> bool:
@@ -100,4 +102,5 @@ def verify_detached(data: bytes, signature: bytes, trust: TrustStore, moment: dt
     problems.extend(verdict.problems)
     return SignatureCheck(intact=intact, valid=valid, trusted=verdict.trusted, revocation=verdict.revocation,
                           signer=verdict.subject, region=verdict.region,
-                          signing_time=extract_self_reported_ts(signer_info), problems=tuple(problems))
+                          signing_time=extract_self_reported_ts(signer_info), problems=tuple(problems),
+                          certificate=cert.dump())

@@ -51,9 +51,9 @@ def _key_pem(issued: Issued) -> bytes:
 
 
 def _check(spec: Mapping[str, Any]) -> None:
-    regions = spec.get("regions")
-    if not isinstance(regions, list) or not regions:
-        raise ValueError("the declaration needs [[regions]]")
+    regions = spec.get("regions", [])
+    if not isinstance(regions, list) or not (regions or spec.get("coordinator")):
+        raise ValueError("the declaration needs [[regions]] or a [coordinator]")
     codes = [r.get("code") for r in regions]
     if len(set(codes)) != len(codes) or not all(isinstance(c, str) and c.isalnum() for c in codes):
         raise ValueError(f"region codes must be distinct and alphanumeric: {codes}")
@@ -74,7 +74,7 @@ def generate(spec: Mapping[str, Any], out: Path, now: dt.datetime) -> dict[str, 
     bundle: list[tuple[str, list[Any], list[Any], list[Any]]] = []
     recognised: list[str] = []
     manifest: dict[str, Any] = {"generated_at": now.isoformat(), "regions": {}, "coordinator": None}
-    for region in spec["regions"]:
+    for region in spec.get("regions", []):
         ca = issue_region_ca(region["code"], start)
         signers, revoked = {}, []
         for s in region.get("signers", []):

@@ -32,6 +32,7 @@ from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidCB
 __all__ = [
     "SIGN_CONTEXT",
     "TOTP_STEP_SECONDS",
+    "TOTP_WINDOW",
     "FactorEvidence",
     "FactorRefused",
     "WebAuthnCredential",

@@ -35,7 +35,16 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from signing.pki import Issued
 from signing.trust import TrustStore
 
-__all__ = ["PdfSignatureCheck", "local_tsa", "sign_pdf", "verify_pdf"]
+__all__ = ["DISSENT_PREFIX", "PdfSignatureCheck", "dissent_reason", "local_tsa", "sign_pdf", "verify_pdf"]
+
+DISSENT_PREFIX = "保留意见："
+
+
+def dissent_reason(text: str) -> str:
+    """The reason a dissenting member's report signature carries: the dissent itself, so the signature covers
+    it. (Embedding it as a file instead would change the document catalogue, which pyHanko's difference
+    analysis rightly counts against every earlier signature.)"""
+    return DISSENT_PREFIX + text
 
 
 def local_tsa(tsa: Issued, chain: list[x509.Certificate]) -> TimeStamper:
@@ -73,6 +82,10 @@ class PdfSignatureCheck:
     region: str | None
     timestamp: dt.datetime | None
     problems: tuple[str, ...]
+    certificate: bytes = b""
+    """The signer's certificate (DER), for binding it to a person."""
+    reason: str = ""
+    """The signature's stated reason (a dissenting member's dissent, :func:`dissent_reason`)."""
 
     @property
     def ok(self) -> bool:
@@ -103,5 +116,6 @@ def verify_pdf(pdf: bytes, trust: TrustStore, tsa_roots: list[x509.Certificate],
             field=sig.field_name, intact=status.intact, valid=status.valid,
             coverage=status.coverage.name.lower() if status.coverage else "unknown", trusted=verdict.trusted,
             revocation=verdict.revocation, signer=verdict.subject, region=verdict.region, timestamp=stamped,
-            problems=tuple(problems)))
+            problems=tuple(problems), certificate=sig.signer_cert.dump(),
+            reason=str(sig.sig_object.get("/Reason", ""))))
     return checks

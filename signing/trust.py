@@ -97,6 +97,12 @@ class TrustStore:
             crls=[asn1_crl.CertificateList.load(c) for r in chosen for c in r.crls],
             moment=moment, revocation_mode="require", retroactive_revinfo=True, allow_fetching=False)
 
+    def recognised_roots(self) -> list[x509.Certificate]:
+        """The recognised domains' roots: what time-stamps must chain to (the coordinator's own hierarchy,
+        which runs the time-stamping unit, is one of them)."""
+        return [x509.load_der_x509_certificate(c) for r in sorted(self.recognised & set(self.regions))
+                for c in self.regions[r].roots]
+
     def validation_context(self, moment: dt.datetime) -> ValidationContext:
         """The recognised regions' roots, all intermediates and CRLs, at ``moment``: for pyHanko's own checks."""
         return self._context(sorted(self.recognised & set(self.regions)), moment, ())

@@ -13,8 +13,6 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-
 from signing.cms import verify_detached
 from signing.pades import verify_pdf
 from signing.trust import TrustStore
@@ -33,15 +31,10 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
-def _tsa_roots(trust: TrustStore) -> list[x509.Certificate]:
-    return [x509.load_der_x509_certificate(c) for r in sorted(trust.recognised & set(trust.regions))
-            for c in trust.regions[r].roots]
-
-
 def verify_file(path: Path, trust: TrustStore, at: dt.datetime, signature: Path | None = None) -> FileReport:
     data = path.read_bytes()
     if data.startswith(b"%PDF"):
-        checks = verify_pdf(data, trust, _tsa_roots(trust), at)
+        checks = verify_pdf(data, trust, trust.recognised_roots(), at)
         lines = []
         for i, c in enumerate(checks, 1):
             when = c.timestamp.isoformat() if c.timestamp else "no time-stamp (judged at the given time)"
