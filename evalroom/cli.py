@@ -142,16 +142,20 @@ def cmd_trust_export(args: argparse.Namespace) -> int:
     """Write the coordinator's trust registry (regions' CA certificates, current CRLs, recognition list) as a
     trust bundle for ``evalroom verify --trust``."""
     from evalroom.clock import SystemClock
+    from evalroom.services.seal import load_or_create_seal
     from evalroom.services.trust import export_bundle
     from evalroom.storage.db import make_engine
     from evalroom.storage.store import Store
 
-    engine = make_engine(_settings(args).effective_database_url)
+    settings = _settings(args)
+    clock = SystemClock()
+    own = load_or_create_seal(settings, clock.now()).anchors
+    engine = make_engine(settings.effective_database_url)
     try:
-        count = export_bundle(Store(engine, SystemClock()), args.out)
+        count = export_bundle(Store(engine, clock), args.out, own)
     finally:
         engine.dispose()
-    print(f"wrote {count} region(s) to {args.out}")
+    print(f"wrote {count} trust domain(s) to {args.out} (the regions and the coordinator's own)")
     return 0
 
 

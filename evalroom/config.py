@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -117,6 +118,15 @@ class Settings(BaseModel):
     """How much later the evaluation period ends when more than a third of the committee asks for time."""
     report_font_file: Path | None = None
     """A CJK font (OpenType/TrueType) for the report PDF. Unset: Noto Sans CJK SC from the mplfonts package."""
+    seal_dir: Path | None = None
+    """The coordinator's seal and time-stamping unit: the output of ``evalroom pki generate`` for a declaration
+    with a ``[coordinator]`` (services/seal.py). Unset: ``<key_dir>/seal``, made on first use on the embedded
+    default and in development."""
+    seal_pin: SecretStr | None = None
+    """The PIN of the seal's key store. Unset for a seal the coordinator made itself (its PIN is kept beside
+    it, mode 0600)."""
+    signing_authorisation_minutes: int = Field(default=5, ge=1, le=60)
+    """How long a second factor's authorisation to sign one document stays usable."""
 
     @field_validator("local_timezone")
     @classmethod

@@ -8,7 +8,8 @@ import time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine, select
@@ -20,9 +21,10 @@ from evalroom.clock import Clock, SystemClock
 from evalroom.committee_config import CommitteeConfig, load_committee_config
 from evalroom.config import Settings
 from evalroom.errors import ConfigError
+from evalroom.services.seal import CoordinatorSeal, load_or_create_seal
 from evalroom.storage import migrate
 from evalroom.storage.db import make_engine
-from evalroom.storage.models import Draw, Expert
+from evalroom.storage.models import Draw, Expert, SecondFactor
 from evalroom.storage.store import Store
 
 __all__ = ["AppContext", "build_context", "load_or_create_keyring", "open_store"]
@@ -40,6 +42,16 @@ class AppContext:
     tokens: TokenService
     sealer: Sealer
     committee: CommitteeConfig
+    _seal: CoordinatorSeal | None = field(default=None, init=False, repr=False)
+    _seal_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def seal(self) -> CoordinatorSeal:
+        """The coordinator's seal and time-stamping unit, loaded (or made) on first use: most requests never
+        sign, and making the coordinator's own costs an RSA key."""
+        with self._seal_lock:
+            if self._seal is None:
+                self._seal = load_or_create_seal(self.settings, self.clock.now())
+            return self._seal
 
     def close(self) -> None:
         self.engine.dispose()
@@ -77,7 +89,7 @@ def _holds_sealed_data(store: Store) -> bool:
     """Whether the database holds values sealed with a sealing key: a missing key file then means a lost key
     (restore it from the backup), never a reason to make a new one that cannot open them."""
     with store.read() as s:
-        return s.scalar(select(Expert.id).limit(1)) is not None or s.scalar(select(Draw.id).limit(1)) is not None
+        return any(s.scalar(select(column).limit(1)) is not None for column in (Expert.id, Draw.id, SecondFactor.id))
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:

@@ -148,15 +148,22 @@ def _anchors(s: Session) -> tuple[list[RegionAnchors], list[str]]:
     return anchors, sorted(r.code for r in regions.values() if r.recognised)
 
 
-def trust_store(s: Session) -> TrustStore:
+def trust_store(s: Session, own: RegionAnchors | None = None) -> TrustStore:
+    """The regions' trust store, with the coordinator's own hierarchy (``own``: its seal and time-stamping
+    unit, services/seal.py) as a domain that is always recognised."""
     anchors, recognised = _anchors(s)
+    if own is not None:
+        anchors, recognised = [*anchors, own], [*recognised, own.region]
     return TrustStore(anchors, recognised)
 
 
-def export_bundle(store: Store, directory: Path) -> int:
-    """Write the registry as a trust bundle; returns the number of regions written."""
+def export_bundle(store: Store, directory: Path, own: RegionAnchors | None = None) -> int:
+    """Write the registry (and the coordinator's own hierarchy) as a trust bundle; returns the number of trust
+    domains written."""
     with store.read() as s:
         anchors, recognised = _anchors(s)
+    if own is not None:
+        anchors, recognised = [*anchors, own], [*recognised, own.region]
     write_bundle(directory, [(a.region, [x509.load_der_x509_certificate(c) for c in a.roots],
                               [x509.load_der_x509_certificate(c) for c in a.intermediates],
                               [x509.load_der_x509_crl(c) for c in a.crls]) for a in anchors], recognised)
