@@ -117,6 +117,20 @@ class ErrorCode(StrEnum):
     """Other members' sheets are sealed until every member has submitted for the phase (independence)."""
     CORRECTION_NOT_ALLOWED = "correction_not_allowed"
     """A post-report correction for a cause the rules do not allow (87号令 Art. 64)."""
+    FACTOR_REFUSED = "factor_refused"
+    """A second factor did not authorise the document; ``details`` gives the ``reason``: ``wrong_code``,
+    ``replayed`` (a one-time code already used), ``wrong_document`` (a WebAuthn assertion for another
+    document), ``not_verified``, ``unknown_challenge``, ``not_enrolled`` or ``locked`` (too many wrong codes)."""
+    DOCUMENT_CHANGED = "document_changed"
+    """The document to sign is no longer the one named (a newer sheet version, another member's signature
+    added to the report first): fetch it again, check it, and authorise that."""
+    AUTHORISATION_INVALID = "authorisation_invalid"
+    """No usable signing authorisation: unknown, someone else's, for another kind of document, used, or expired."""
+    SIGNATURE_REJECTED = "signature_rejected"
+    """A signature the coordinator does not accept; ``details`` lists the problems (not over the authorised
+    document, does not verify, certificate not trusted or not the member's, dissent not attached, ...)."""
+    SIGNATURES_MISSING = "signatures_missing"
+    """The report cannot be sealed yet; ``details`` names each member and what they have not signed."""
     # 5xx
     NOT_READY = "not_ready"
     """The service is up but cannot serve yet (database unreachable, schema not current)."""
@@ -161,6 +175,11 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.SHEET_LOCKED: 409,
     ErrorCode.SHEETS_SEALED: 403,
     ErrorCode.CORRECTION_NOT_ALLOWED: 422,
+    ErrorCode.FACTOR_REFUSED: 403,
+    ErrorCode.DOCUMENT_CHANGED: 409,
+    ErrorCode.AUTHORISATION_INVALID: 403,
+    ErrorCode.SIGNATURE_REJECTED: 422,
+    ErrorCode.SIGNATURES_MISSING: 409,
     ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }

@@ -559,3 +559,47 @@ class PostReportCorrection(Request):
     value: ScoreValue
     cause: Annotated[StrictStr, Field(max_length=40)]
     reason: Reason
+
+
+# --- signing ------------------------------------------------------------------------------------------------------
+Sha256Hex = Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{64}$", description="a SHA-256, hex")]
+SheetPhase = Literal["review", "detailed_review"]
+
+
+class DocumentRef(Request):
+    """What to sign: the caller's own newest sheet of a phase, or the report's current revision."""
+
+    document: Literal["sheet", "report"]
+    phase: SheetPhase | None = Field(default=None, description="for a sheet: review or detailed_review")
+    sha256: Sha256Hex = Field(description="the SHA-256 of the bytes the signer's device fetched and showed")
+
+
+class TotpFactor(Request):
+    kind: Literal["totp"]
+    code: Annotated[StrictStr, Field(pattern=r"^\s*[0-9]{6}\s*$")]
+
+
+class WebAuthnFactor(Request):
+    kind: Literal["webauthn"]
+    nonce: Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{32}$")]
+    assertion: dict[str, Any] = Field(description="the browser's PublicKeyCredential (an assertion) as JSON")
+
+
+class SigningAuthorise(DocumentRef):
+    factor: Annotated[TotpFactor | WebAuthnFactor, Field(discriminator="kind")]
+
+
+class WebAuthnRegister(Request):
+    nonce: Annotated[StrictStr, Field(pattern=r"^[0-9a-fA-F]{32}$")]
+    credential: dict[str, Any] = Field(description="the browser's PublicKeyCredential (an attestation) as JSON")
+
+
+class SheetSignature(Request):
+    authorisation: Id
+    cms: Annotated[StrictStr, Field(min_length=16, max_length=64 * 1024,
+                                    description="the detached CAdES signature (DER), base64")]
+
+
+class DeemedAgree(Request):
+    member_id: Id
+    reason: Reason

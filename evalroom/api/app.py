@@ -30,6 +30,7 @@ from evalroom.api.routes import (
     regions,
     rooms,
     sessions,
+    signing,
     site,
     venues,
 )
@@ -86,6 +87,6 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
-                   evaluation_routes, site, events):
+                   evaluation_routes, signing, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

@@ -1,5 +1,8 @@
 """Refuses oversized and non-JSON request bodies before any route reads them.
 
+The one exception is a route that takes a document as it is: a signed report is handed in as
+``application/pdf`` (:data:`RAW_BODY_ROUTES`).
+
 A pure ASGI middleware, so that the limit holds for streamed (chunked) bodies too: the declared
 Content-Length is checked first, then the bytes actually received are counted, and the request is answered
 413 ``body_too_large`` the moment the limit is passed.
@@ -18,6 +21,8 @@ from evalroom.errors import ErrorCode
 __all__ = ["BodyLimitMiddleware"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+RAW_BODY_ROUTES: tuple[tuple[str, bytes], ...] = (("/signatures/report", b"application/pdf"),)
+"""(path suffix, media type) of the routes whose body is a document, not JSON."""
 
 
 class _TooLarge(Exception):
@@ -55,7 +60,8 @@ class BodyLimitMiddleware:
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         if scope["method"] in _BODY_METHODS and has_body:
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if ctype != b"application/json":
+            raw = next((t for suffix, t in RAW_BODY_ROUTES if scope["path"].endswith(suffix)), None)
+            if ctype != b"application/json" and ctype != raw:
                 await _send_error(send, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "request bodies must be application/json")
                 return
 

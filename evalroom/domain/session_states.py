@@ -100,6 +100,8 @@ class PhaseFacts:
     open_flags: int = 0
     unconfirmed_flags: int = 0
     report_ready: bool = False
+    report_sealed: bool = False
+    """The newest report version carries every member's signature (or deemed agreement) and the seal."""
     open_ties: int = 0
     """Ties that every tie-break left standing among the candidates, not yet settled by the committee."""
 
@@ -120,6 +122,8 @@ def check_leave_phase(phase: Phase, facts: PhaseFacts) -> None:
             missing = f"the committee has not settled {facts.open_ties} tie(s) among the candidates"
         case Phase.REPORT_SIGNING if not facts.report_ready:
             missing = "the report has not been produced"
+        case Phase.REPORT_SIGNING if not facts.report_sealed:
+            missing = "the report is not signed by every member and sealed"
     if missing:
         raise ApiError(ErrorCode.INVALID_TRANSITION, f"cannot leave phase {phase.value}: {missing}")
 

@@ -54,6 +54,7 @@ from evalroom.storage.models import (
     Report,
     ScoreSheet,
     SessionFault,
+    SignatureRecord,
     Venue,
 )
 from evalroom.storage.store import Store, Tx
@@ -269,11 +270,14 @@ def phase_facts(s: Session, session: EvalSession) -> PhaseFacts:
             ScoreSheet.session_id == session.id, ScoreSheet.phase == SCORING_PHASES[phase]))))
     # A member who left the committee (a conflict found later) no longer counts, nor do their flags.
     flags = [f for f in s.scalars(select(Flag).where(Flag.session_id == session.id)) if f.member_id in members]
+    newest_report = s.scalar(select(Report.id).where(Report.session_id == session.id)
+                             .order_by(Report.version.desc()).limit(1))
+    sealed = newest_report is not None and s.scalar(select(SignatureRecord.id).where(
+        SignatureRecord.document_ref == newest_report, SignatureRecord.document_kind == "seal")) is not None
     return PhaseFacts(chair_elected=chair_of(s, session.id) is not None, evaluators=len(members),
                       submitted=submitted, open_flags=sum(f.status == "open" for f in flags),
                       unconfirmed_flags=sum(f.status != "open" and f.confirmed_at is None for f in flags),
-                      report_ready=s.scalar(select(Report.id).where(Report.session_id == session.id).limit(1))
-                      is not None)
+                      report_ready=newest_report is not None, report_sealed=sealed)
 
 
 def request_extension(tx: Tx, settings: Settings, principal: Principal, session_id: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from evalroom.domain import session_states as states
 from evalroom.domain.roles import Principal
 from evalroom.domain.session_states import Phase, PhaseFacts, State
 from evalroom.errors import ApiError, ErrorCode
-from evalroom.services import report, sheets
+from evalroom.services import report, sheets, signatures
 from evalroom.services.access import check_can_read_session
 from evalroom.services.evaluation import chair_of, check_mover, participants, phase_facts, record_change
 from evalroom.storage.models import EvalSession, SessionFault, Venue
@@ -76,7 +76,8 @@ def session_status(store: Store, settings: Settings, principal: Principal, sessi
             "scheduled_end": format_time(session.scheduled_end),
             "evaluators": facts.evaluators, "submitted": facts.submitted, "open_flags": facts.open_flags,
             "unconfirmed_flags": facts.unconfirmed_flags, "open_ties": facts.open_ties,
-            "report_ready": facts.report_ready,
+            "report_ready": facts.report_ready, "report_sealed": facts.report_sealed,
+            "signing": signatures.signing_status(s, session) if facts.report_ready else None,
             "venues": [{"venue_id": v, "online": venues[v].online,
                         "role": "host" if v == session.host_venue_id else "guest"}
                        for v in participants(s, session)],

@@ -660,3 +660,105 @@ class ChairVote(Base):
     voter_member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), primary_key=True)
     candidate_member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
     cast_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class SecondFactor(Base):
+    """A person's registered second factor for signing (services/signatures.py): a TOTP secret (sealed) with
+    the last accepted time step, or a WebAuthn credential with its signature counter. Keyed by the person's
+    identity-number hash, so an expert's factor serves every session they sit on."""
+
+    __tablename__ = "second_factors"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_hash: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    secret_sealed: Mapped[str | None] = mapped_column(String(200))
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """TOTP: the last accepted time step; a code of this step or an earlier one is a replay."""
+    credential_id: Mapped[str | None] = mapped_column(String(400), unique=True)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        CheckConstraint("kind IN ('totp', 'webauthn')", name="kind"),
+        Index("uq_second_factors_totp", "person_hash", unique=True,
+              sqlite_where=text("kind = 'totp'"), postgresql_where=text("kind = 'totp'")),
+    )
+
+
+class SigningChallenge(Base):
+    """A single-use WebAuthn challenge nonce: for registering an authenticator, or for authorising one
+    document (the challenge is derived from the document hash and this nonce, signing/factors.py)."""
+
+    __tablename__ = "signing_challenges"
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False, index=True)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("purpose IN ('register', 'sign')", name="purpose"),)
+
+
+class SigningAuthorisation(Base):
+    """What a second factor authorised: one member may sign one document (by hash) once, within minutes."""
+
+    __tablename__ = "signing_authorisations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
+    document_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    document_ref: Mapped[str] = mapped_column(String(36), nullable=False)
+    """The sheet version's or the report version's id."""
+    document_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("document_kind IN ('sheet', 'report')", name="document_kind"),)
+
+
+class SignatureRecord(Base):
+    """A signature the coordinator accepted: a member's CAdES signature on a sheet version, a member's PAdES
+    signature on a report version, or the coordinator's seal. Kept with the factor evidence that authorised
+    it and the verification results at acceptance. Rows are never changed."""
+
+    __tablename__ = "signatures"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("committee_members.id"))
+    """None for the coordinator's seal."""
+    document_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    document_ref: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    document_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    """What was signed: the sheet's canonical bytes, or the report revision the signature was added to."""
+    revision: Mapped[int | None] = mapped_column(Integer)
+    """Reports: the signature's place in the report version's chain of incremental updates (1, 2, ...)."""
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """Sheets: the detached CMS (DER). Reports: the whole PDF after this signature's incremental update."""
+    content_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    signer: Mapped[str] = mapped_column(String(500), nullable=False)
+    region: Mapped[str | None] = mapped_column(String(32))
+    certificate_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    verification: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    dissent_sha256: Mapped[str | None] = mapped_column(String(64))
+    """The dissent attached to a dissenting member's report signature."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        CheckConstraint("document_kind IN ('sheet', 'report', 'seal')", name="document_kind"),
+        UniqueConstraint("document_ref", "revision"),
+        Index("uq_signatures_member_document", "document_ref", "member_id", unique=True,
+              sqlite_where=text("member_id IS NOT NULL"), postgresql_where=text("member_id IS NOT NULL")),
+    )
+
+
+class DeemedAgreement(Base):
+    """A member who refused to sign a report version without a written dissent: deemed to agree (条例 Art. 53)."""
+
+    __tablename__ = "deemed_agreements"
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

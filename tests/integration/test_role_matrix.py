@@ -10,6 +10,7 @@ allowed roles succeed (2xx); public gets 401 ``not_authenticated``; other roles 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -37,8 +38,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from session_world import BIDS, elect, move, project_doc, review_all_pass, sheet, to_detailed_review, venues_online
+from signing_world import seat_signers, setup_pki
 from sqlalchemy import select
 from starlette.routing import Route
+from webauthn_soft import SoftAuthenticator
 
 from evalroom.api.context import AppContext
 from evalroom.domain.roles import Principal, Role
@@ -53,7 +56,10 @@ from evalroom.schemas import (
     SessionUpdate,
 )
 from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions, trust
+from evalroom.signing_client import SeatSigner
 from evalroom.storage.models import CommitteeMember
+from signing.cms import sign_detached
+from signing.pades import sign_pdf
 from signing.pki import issue_crl, issue_region_ca
 
 pytestmark = pytest.mark.timeout(600)
@@ -156,6 +162,22 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/report/corrections"): MOVERS,
     ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/report.pdf"): SESSION_READERS,
+    # Signing: members register their own factors and sign their own documents; an operator of the member's
+    # venue resets factors; the host's operators record deemed agreement and seal; the session's readers read.
+    ("POST", "/api/v1/sessions/{session_id}/factors/totp"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/factors/webauthn/options"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/factors/webauthn"): EXPERT,
+    ("DELETE", "/api/v1/sessions/{session_id}/members/{member_id}/factors"): frozenset({Role.HALL_OPERATOR}),
+    ("GET", "/api/v1/sessions/{session_id}/signing/document"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/signing/challenges"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/signing/authorisations"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/signatures/sheets"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/signatures/report"): EXPERT,
+    ("POST", "/api/v1/sessions/{session_id}/report/deemed-agreements"): frozenset({Role.HALL_OPERATOR}),
+    ("POST", "/api/v1/sessions/{session_id}/report/seal"): frozenset({Role.HALL_OPERATOR}),
+    ("GET", "/api/v1/sessions/{session_id}/signatures"): SESSION_READERS,
+    ("GET", "/api/v1/sessions/{session_id}/signatures/{signature_id}.p7s"): SESSION_READERS,
+    ("GET", "/api/v1/sessions/{session_id}/report/verification"): SESSION_READERS,
     # The one-time code from check-in is the credential: no token yet.
     ("POST", "/api/v1/auth/expert-login"): ALL,
     ("POST", "/api/v1/auth/refresh"): EXPERT,
@@ -483,6 +505,88 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             "member_id": sorted(experts_by_id)[1], "bid": "L1/B1", "criterion": "T1", "value": str(15 + version),
             "cause": "sum_error", "reason": "技术分汇总错误"})
 
+    # --- signing: the world session in report signing, both regions' CAs registered, a seat per member ----
+    def signing_ready(c: TestClient) -> tuple[dict[str, dict[str, str]], dict[str, SeatSigner]]:
+        experts_by_id = at(c, "report_signing")
+        if "signers" not in built:
+            w = planned(c)
+            built["signers"] = seat_signers(w, setup_pki(w), experts_by_id)
+        return experts_by_id, built["signers"]
+
+    def as_member(h: dict[str, str], c: TestClient) -> tuple[dict[str, str], SeatSigner | None]:
+        """The headers to use, and the first member's seat when it is the expert's call."""
+        if role_of(h) is not Role.EXPERT:
+            return h, None
+        experts_by_id, signers = signing_ready(c)
+        return experts_by_id[min(experts_by_id)], signers[min(experts_by_id)]
+
+    def webauthn_device(c: TestClient) -> tuple[SoftAuthenticator, dict[str, str]]:
+        """The first member with a WebAuthn authenticator registered (the body of the registration route)."""
+        if "webauthn" not in built:
+            h = first_member(c)
+            origin = ctx.settings.effective_public_url
+            device = SoftAuthenticator(rp_id=origin.split("//")[1].split(":")[0], origin=origin)
+            options = json.loads(c.post(f"{url}/factors/webauthn/options", headers=h).content)
+            nonce = base64.urlsafe_b64decode(options["challenge"] + "==").hex()
+            built["webauthn"] = (device, h, {"nonce": nonce, "credential": device.register(options)})
+        return built["webauthn"][:2]
+
+    def register_webauthn(c: TestClient, h: dict[str, str]) -> Any:
+        webauthn_device(c)
+        _, member_h, body = built["webauthn"]
+        return c.post(f"{url}/factors/webauthn", headers=member_headers(h, lambda: member_h), json=body)
+
+    def signing_challenge(c: TestClient, h: dict[str, str]) -> Any:
+        at(c, "detailed_review")
+        device, member_h = webauthn_device(c)
+        if "webauthn_registered" not in built:
+            built["webauthn_registered"] = ok(c.post(f"{url}/factors/webauthn", headers=member_h,
+                                                     json=built["webauthn"][2]), 201)
+        digest = hashlib.sha256(c.get(f"{url}/signing/document", headers=member_h,
+                                      params={"document": "sheet", "phase": "review"}).content).hexdigest()
+        return c.post(f"{url}/signing/challenges", headers=member_headers(h, lambda: member_h),
+                      json={"document": "sheet", "phase": "review", "sha256": digest})
+
+    def authorise(c: TestClient, h: dict[str, str]) -> Any:
+        h, seat = as_member(h, c)
+        digest, code = ("0" * 64, "123456") if seat is None else (seat.fetch("sheet", "review")[1], seat.totp.code())
+        return c.post(f"{url}/signing/authorisations", headers=h, json={
+            "document": "sheet", "phase": "review", "sha256": digest, "factor": {"kind": "totp", "code": code}})
+
+    def sign_sheet(c: TestClient, h: dict[str, str]) -> Any:
+        h, seat = as_member(h, c)
+        auth, cms = str(uuid.uuid4()), b"not a signature at all"
+        if seat is not None:
+            content, digest = seat.fetch("sheet", "review")
+            auth, cms = seat.authorise("sheet", "review", digest)["authorisation"], sign_detached(content, seat.signer)
+        return c.post(f"{url}/signatures/sheets", headers=h, json={"authorisation": auth,
+                                                                   "cms": base64.b64encode(cms).decode()})
+
+    def sign_report(c: TestClient, h: dict[str, str]) -> Any:
+        h, seat = as_member(h, c)
+        auth, pdf = str(uuid.uuid4()), b"%PDF-1.7 not signed"
+        if seat is not None:
+            pdf, digest = seat.fetch("report")
+            auth = seat.authorise("report", None, digest)["authorisation"]
+            pdf = sign_pdf(pdf, seat.signer, "matrix", name="x", reason="同意", location="seat")
+        return c.post(f"{url}/signatures/report", headers={**h, "Content-Type": "application/pdf"},
+                      params={"authorisation": auth}, content=pdf)
+
+    def seal(c: TestClient, h: dict[str, str]) -> Any:
+        if role_of(h) is Role.HALL_OPERATOR:
+            _, signers = signing_ready(c)
+            for signer in signers.values():
+                for phase in ("review", "detailed_review"):
+                    signer.sign_sheet(phase)
+                signer.sign_report()
+        return c.post(f"{url}/report/seal", headers=h)
+
+    def sheet_signature(c: TestClient) -> str:
+        if "sheet_signature" not in built:
+            _, signers = signing_ready(c)
+            built["sheet_signature"] = signers[min(signers)].sign_sheet("review")["id"]
+        return built["sheet_signature"]
+
     tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
 
     def settle_tie(c: TestClient, h: dict[str, str]) -> Any:
@@ -664,6 +768,29 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"{url}/report", headers=h))[1],
         ("GET", "/api/v1/sessions/{session_id}/report.pdf"): lambda c, h: (at(c, "report_signing"), c.get(
             f"{url}/report.pdf", headers=h))[1],
+        ("POST", "/api/v1/sessions/{session_id}/factors/totp"): lambda c, h: (started(c), c.post(
+            f"{url}/factors/totp", headers=member_headers(h, lambda: first_member(c))))[1],
+        ("POST", "/api/v1/sessions/{session_id}/factors/webauthn/options"): lambda c, h: (started(c), c.post(
+            f"{url}/factors/webauthn/options", headers=member_headers(h, lambda: first_member(c))))[1],
+        ("POST", "/api/v1/sessions/{session_id}/factors/webauthn"): register_webauthn,
+        ("DELETE", "/api/v1/sessions/{session_id}/members/{member_id}/factors"): lambda c, h: c.delete(
+            f"{url}/members/{a_seated_host_member(c)}/factors", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/signing/document"): lambda c, h: (at(c, "detailed_review"), c.get(
+            f"{url}/signing/document", headers=member_headers(h, lambda: first_member(c)),
+            params={"document": "sheet", "phase": "review"}))[1],
+        ("POST", "/api/v1/sessions/{session_id}/signing/challenges"): signing_challenge,
+        ("POST", "/api/v1/sessions/{session_id}/signing/authorisations"): authorise,
+        ("POST", "/api/v1/sessions/{session_id}/signatures/sheets"): sign_sheet,
+        ("POST", "/api/v1/sessions/{session_id}/signatures/report"): sign_report,
+        ("POST", "/api/v1/sessions/{session_id}/report/deemed-agreements"): lambda c, h: (
+            at(c, "report_signing"), c.post(f"{url}/report/deemed-agreements", headers=h, json={
+                "member_id": a_seated_host_member(c), "reason": "拒绝签字且未陈述理由"}))[1],
+        ("POST", "/api/v1/sessions/{session_id}/report/seal"): seal,
+        ("GET", "/api/v1/sessions/{session_id}/signatures"): lambda c, h: c.get(f"{url}/signatures", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/signatures/{signature_id}.p7s"): lambda c, h: c.get(
+            f"{url}/signatures/{sheet_signature(c)}.p7s", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/report/verification"): lambda c, h: (at(c, "report_signing"), c.get(
+            f"{url}/report/verification", headers=h))[1],
     }
 
 

@@ -16,6 +16,7 @@ import pytest
 from committee_world import CommitteeWorld, build, events, members
 from conftest import ok, refused, snapshot
 from session_world import BIDS, elect, import_project, move, project_doc, ready, sheet, to_detailed_review
+from signing_world import seat_signers, setup_pki, sign_everything_and_seal
 
 from evalroom.services import evaluation, site_link
 
@@ -161,6 +162,9 @@ def test_a_whole_session_from_start_to_report(w: CommitteeWorld) -> None:
          "new": "15.00", "cause": "sum_error", "reason": "技术分汇总错误", "at": v2["corrections"][0]["at"]}]
     assert json.loads(w.client.get(w.url("/report"), headers=h[0], params={"version": 1}).content)["version"] == 1
 
+    # The session ends once every member has signed the newest report (test_session_signing.py has the rest).
+    refused(post(w, "/state", w.host_op(), {"action": "end"}), 409, "invalid_transition")
+    sign_everything_and_seal(w, seat_signers(w, setup_pki(w), experts), {e[2]: "本人认为乙公司技术方案更优，保留意见。"})
     ok(post(w, "/state", w.host_op(), {"action": "end"}))
     refused(post(w, "/state", h[0], {"action": "archive"}), 403, "forbidden")  # archiving is the host's
     assert ok(post(w, "/state", w.host_op(), {"action": "archive"}))["state"] == "archived"

@@ -51,6 +51,11 @@ PINNED = {
     "sheet_locked": 409,
     "sheets_sealed": 403,
     "correction_not_allowed": 422,
+    "factor_refused": 403,
+    "document_changed": 409,
+    "authorisation_invalid": 403,
+    "signature_rejected": 422,
+    "signatures_missing": 409,
     "not_ready": 503,
     "internal": 500,
 }
@@ -63,7 +68,9 @@ def test_the_set_of_code_values_is_pinned():
         "login_failed", "signature_invalid", "message_stale", "forbidden", "not_found", "method_not_allowed",
         "conflict", "double_booked", "not_enough_seats", "offer_expired", "message_replayed", "pool_too_small",
         "import_rejected", "not_on_committee", "invalid_transition", "phase_closed", "score_out_of_range",
-        "unknown_bid", "sheet_locked", "sheets_sealed", "correction_not_allowed", "not_ready", "internal",
+        "unknown_bid", "sheet_locked", "sheets_sealed", "correction_not_allowed", "factor_refused",
+        "document_changed", "authorisation_invalid", "signature_rejected", "signatures_missing", "not_ready",
+        "internal",
     }
 
 

@@ -1,28 +1,22 @@
 """Second factors that authorise one document (signing/factors.py): TOTP codes accepted once, WebAuthn
 assertions whose challenge is derived from the document hash, with user verification required.
 
-The WebAuthn side is exercised with a software authenticator written here from the specification (an ES256
-key; authenticator data = rpIdHash ‖ flags ‖ counter; the signature over authenticator data ‖
-SHA-256(clientDataJSON)), so the library's verification is tested against bytes it did not make."""
+The WebAuthn side is exercised with a software authenticator written from the specification
+(tests/webauthn_soft.py), so the library's verification is tested against bytes it did not make."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
-import json
-import struct
 
-import cbor2
 import pyotp
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from webauthn_soft import SoftAuthenticator
 
 from signing.factors import (
     TOTP_STEP_SECONDS,
     FactorRefused,
-    WebAuthnCredential,
     challenge_for,
     verify_totp,
     verify_webauthn,
@@ -70,32 +64,12 @@ def test_wrong_and_stale_codes_are_refused() -> None:
 
 
 # --- WebAuthn -----------------------------------------------------------------------------------------------
-class SoftAuthenticator:
-    """A platform authenticator in software: one ES256 credential, user presence and verification flags."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.credential_id = b"cred-" + hashlib.sha256(b"evalroom test").digest()[:11]
-        self.counter = 0
-
-    def credential(self) -> WebAuthnCredential:
-        numbers = self.key.public_key().public_numbers()
-        cose = cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
-        return WebAuthnCredential(self.credential_id, cose, 0)
-
-    def assert_(self, challenge: bytes, *, verified: bool = True, rp_id: str = RP) -> dict[str, object]:
-        self.counter += 1
-        flags = 0x01 | (0x04 if verified else 0)  # UP, and UV when the user verified
-        auth_data = hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I", self.counter)
-        client = json.dumps({"type": "webauthn.get", "challenge": b64(challenge), "origin": ORIGIN}).encode()
-        signature = self.key.sign(auth_data + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256()))
-        return {"id": b64(self.credential_id), "rawId": b64(self.credential_id), "type": "public-key",
-                "response": {"authenticatorData": b64(auth_data), "clientDataJSON": b64(client),
-                             "signature": b64(signature)}}
+def authenticator() -> SoftAuthenticator:
+    return SoftAuthenticator(rp_id=RP, origin=ORIGIN)
 
 
 def test_an_assertion_authorises_exactly_the_document_its_challenge_was_made_for() -> None:
-    device, nonce = SoftAuthenticator(), b"\x01" * 16
+    device, nonce = authenticator(), b"\x01" * 16
     response = device.assert_(challenge_for(DOC, nonce))
     evidence = verify_webauthn(device.credential(), response, DOC, nonce, rp_id=RP, origin=ORIGIN, now=NOW)
     assert evidence.kind == "webauthn" and evidence.detail["user_verified"] is True
@@ -109,12 +83,12 @@ def test_an_assertion_authorises_exactly_the_document_its_challenge_was_made_for
 
 
 def test_user_verification_is_required_and_the_key_must_match() -> None:
-    device, nonce = SoftAuthenticator(), b"\x03" * 16
+    device, nonce = authenticator(), b"\x03" * 16
     with pytest.raises(FactorRefused) as presence_only:
         verify_webauthn(device.credential(), device.assert_(challenge_for(DOC, nonce), verified=False), DOC, nonce,
                         rp_id=RP, origin=ORIGIN, now=NOW)
     assert presence_only.value.reason == "not_verified"
-    impostor = SoftAuthenticator()
+    impostor = authenticator()
     with pytest.raises(FactorRefused):
         verify_webauthn(device.credential(), impostor.assert_(challenge_for(DOC, nonce)), DOC, nonce, rp_id=RP,
                         origin=ORIGIN, now=NOW)

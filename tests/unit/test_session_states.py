@@ -98,7 +98,7 @@ def test_no_phase_after_report_signing() -> None:
 
 
 DONE = PhaseFacts(chair_elected=True, evaluators=5, submitted=5, open_flags=0, unconfirmed_flags=0,
-                  report_ready=True)
+                  report_ready=True, report_sealed=True)
 
 
 @pytest.mark.parametrize(("phase", "facts", "words"), [
@@ -110,6 +110,7 @@ DONE = PhaseFacts(chair_elected=True, evaluators=5, submitted=5, open_flags=0, u
     (Phase.DETAILED_REVIEW, PhaseFacts(evaluators=5, submitted=5, unconfirmed_flags=1), "confirmed 1"),
     (Phase.RECOMMENDATION, PhaseFacts(open_ties=1), "settled 1 tie(s)"),
     (Phase.REPORT_SIGNING, PhaseFacts(report_ready=False), "report"),
+    (Phase.REPORT_SIGNING, PhaseFacts(report_ready=True), "signed by every member and sealed"),
 ])
 def test_leaving_a_phase_with_its_work_undone_is_refused(phase: Phase, facts: PhaseFacts, words: str) -> None:
     with pytest.raises(ApiError) as info:
@@ -133,7 +134,7 @@ def test_leaving_a_phase_with_its_work_done_passes(phase: Phase) -> None:
     (Phase.CHAIR_ELECTION, PhaseFacts(chair_elected=True)),
     (Phase.REVIEW, PhaseFacts(evaluators=5, submitted=5, open_flags=3)),  # flags belong to the detailed review
     (Phase.DETAILED_REVIEW, PhaseFacts(evaluators=5, submitted=5)),
-    (Phase.REPORT_SIGNING, PhaseFacts(report_ready=True)),
+    (Phase.REPORT_SIGNING, PhaseFacts(report_ready=True, report_sealed=True)),
     # the price points, the summary and the ranking are computed; only an open tie holds the recommendation
     (Phase.PRICE_SCORING, PhaseFacts()),
     (Phase.SUMMARY, PhaseFacts(open_ties=1)),  # a tie may be settled in the summary or the recommendation

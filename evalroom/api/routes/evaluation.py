@@ -30,7 +30,8 @@ from evalroom.schemas import (
     StateChange,
     TieSettle,
 )
-from evalroom.services import evaluation, phases, report, sheets
+from evalroom.services import evaluation, phases, report, sheets, signatures
+from signing.canonical import sha256_hex
 
 router = APIRouter(tags=["evaluation"])
 Host = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR))]
@@ -171,10 +172,11 @@ def get_report_json(ctx: Ctx, principal: Reader, session_id: SessionId,
                     headers={"X-Report-Version": str(row.version), "X-Content-SHA256": row.json_sha256})
 
 
-@router.get(PREFIX + "/report.pdf", summary="The report as PDF (newest version unless ?version=)")
+@router.get(PREFIX + "/report.pdf", summary="The report as PDF with every signature so far (newest version unless "
+                                          "?version=)")
 def get_report_pdf(ctx: Ctx, principal: Reader, session_id: SessionId,
                    version: Annotated[int | None, Query(ge=1)] = None) -> Response:
-    row = report.get_report(ctx.store, principal, session_id, version)
-    return Response(row.pdf_bytes, media_type="application/pdf",
-                    headers={"X-Report-Version": str(row.version), "X-Content-SHA256": row.pdf_sha256,
+    row, pdf = signatures.current_report(ctx.store, principal, session_id, version)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"X-Report-Version": str(row.version), "X-Content-SHA256": sha256_hex(pdf),
                              "Content-Disposition": f'inline; filename="report-v{row.version}.pdf"'})
