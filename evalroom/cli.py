@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -176,8 +177,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(dt.UTC)
     if at.tzinfo is None:
         raise ConfigError("--at needs a time zone (e.g. 2026-11-21T09:00:00+08:00)")
-    report = verify_file(args.file, trust, at, args.signature)
-    print(f"{args.file} ({report.kind})")
+    evidence_path = args.evidence or args.file.with_name("signatures.json")
+    evidence = None
+    if args.evidence or evidence_path.is_file():
+        try:
+            evidence = json.loads(evidence_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"the signature records cannot be read: {exc}") from None
+        if not isinstance(evidence, list):
+            raise ConfigError(f"{evidence_path}: not a list of signature records")
+    report = verify_file(args.file, trust, at, args.signature, evidence)
+    print(f"{args.file} ({report.kind})" + (f"; factor evidence from {evidence_path}" if evidence is not None else ""))
     for line in report.lines:
         print(f"  {line}")
     print(f"verdict: {'OK' if report.ok else 'FAILED'}")
@@ -488,6 +498,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("file", type=Path, help="a report PDF, or a sheet's canonical JSON with FILE.p7s beside it")
     sp.add_argument("--trust", type=Path, required=True, help="trust bundle directory (docs/formats.md)")
     sp.add_argument("--signature", type=Path, help="a sheet's detached signature, if not FILE.p7s")
+    sp.add_argument("--evidence", type=Path, help="the coordinator's signature records (JSON, as GET "
+                                                  ".../signatures gives them); default signatures.json beside FILE")
     sp.add_argument("--at", help="judge trust at this time (ISO 8601 with zone); default now, or a signature's "
                                  "time-stamp")
     sp = add("verify-draw", cmd_verify_draw, "recompute expert draws from the log and say whether they match")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -86,6 +87,10 @@ class PdfSignatureCheck:
     """The signer's certificate (DER), for binding it to a person."""
     reason: str = ""
     """The signature's stated reason (a dissenting member's dissent, :func:`dissent_reason`)."""
+    revision_sha256: str = ""
+    """SHA-256 of the file up to the end of this signature's revision (what the signer handed in)."""
+    signed_over_sha256: str = ""
+    """SHA-256 of the file as it was before this signature's revision (what the signer authorised)."""
 
     @property
     def ok(self) -> bool:
@@ -99,7 +104,11 @@ def verify_pdf(pdf: bytes, trust: TrustStore, tsa_roots: list[x509.Certificate],
     ts_context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
                                                 for c in tsa_roots], allow_fetching=False, revocation_mode="soft-fail")
     checks = []
+    previous_end = None
     for sig in reader.embedded_signatures:
+        start, first, second, length = (int(x) for x in sig.sig_object["/ByteRange"])
+        end = second + length
+        before = pdf[:previous_end] if previous_end is not None else _original(pdf, reader)
         # pyHanko checks integrity, the revision coverage and the time-stamp; the signer's trust shown is the
         # trust store's verdict below, at the time-stamp's time when there is one.
         status = asyncio.run(async_validate_pdf_signature(
@@ -117,5 +126,20 @@ def verify_pdf(pdf: bytes, trust: TrustStore, tsa_roots: list[x509.Certificate],
             coverage=status.coverage.name.lower() if status.coverage else "unknown", trusted=verdict.trusted,
             revocation=verdict.revocation, signer=verdict.subject, region=verdict.region, timestamp=stamped,
             problems=tuple(problems), certificate=sig.signer_cert.dump(),
-            reason=str(sig.sig_object.get("/Reason", ""))))
+            reason=str(sig.sig_object.get("/Reason", "")), revision_sha256=hashlib.sha256(pdf[:end]).hexdigest(),
+            signed_over_sha256=hashlib.sha256(before).hexdigest() if before is not None else ""))
+        previous_end = end
     return checks
+
+
+def _original(pdf: bytes, reader: PdfFileReader) -> bytes | None:
+    """The file before its first signature's revision: up to the end of the revision before it."""
+    first = reader.embedded_signatures[0] if reader.embedded_signatures else None
+    if first is None or first.signed_revision == 0:
+        return None
+    eof = pdf.find(b"%%EOF", reader.xrefs.get_startxref_for_revision(first.signed_revision - 1))
+    if eof < 0:
+        return None
+    end = eof + len(b"%%EOF")
+    end += 2 if pdf[end:end + 2] == b"\r\n" else 1 if pdf[end:end + 1] in (b"\n", b"\r") else 0
+    return pdf[:end]

@@ -424,7 +424,11 @@ def _verify_factor(tx: Tx, settings: Settings, sealer: Sealer, member: Committee
     raise ApiError(ErrorCode.INVALID_INPUT, "the factor's kind is totp or webauthn")
 
 
-def _take_authorisation(tx: Tx, member: CommitteeMember, authorisation_id: str, kind: str) -> SigningAuthorisation:
+def _take_authorisation(tx: Tx, principal: Principal, session_id: str, authorisation_id: str, kind: str
+                        ) -> tuple[CommitteeMember, EvalSession, SigningAuthorisation]:
+    """The caller as a seated member who may sign ``kind`` now, and their authorisation, marked used."""
+    member, session = seated_member(tx.session, principal, session_id)
+    _may_sign(session, kind, tx.session)
     row = tx.session.get(SigningAuthorisation, authorisation_id, with_for_update=True)
     if row is None or row.member_id != member.id or row.document_kind != kind:
         raise ApiError(ErrorCode.AUTHORISATION_INVALID, f"no such {kind} signing authorisation of yours")
@@ -433,7 +437,7 @@ def _take_authorisation(tx: Tx, member: CommitteeMember, authorisation_id: str, 
     if row.expires_at <= tx.now():
         raise ApiError(ErrorCode.AUTHORISATION_INVALID, "this authorisation has expired; authorise again")
     row.used_at = tx.now()
-    return row
+    return member, session, row
 
 
 # --- accepting signatures ---------------------------------------------------------------------------------------
@@ -479,9 +483,7 @@ def _signature_view(row: SignatureRecord) -> dict[str, Any]:
 def sign_sheet(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id: str, authorisation_id: str,
                cms_der: bytes) -> dict[str, Any]:
     """Accept the member's detached CAdES signature over the sheet version the authorisation names."""
-    member, session = seated_member(tx.session, principal, session_id)
-    _may_sign(session, "sheet", tx.session)
-    auth = _take_authorisation(tx, member, authorisation_id, "sheet")
+    member, session, auth = _take_authorisation(tx, principal, session_id, authorisation_id, "sheet")
     row = tx.session.get(ScoreSheet, auth.document_ref)
     assert row is not None
     document = _sheet_document(row)
@@ -548,9 +550,7 @@ def _accept_revision(tx: Tx, seal: CoordinatorSeal, report: Report, before: byte
 def sign_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id: str, authorisation_id: str,
                 pdf: bytes) -> dict[str, Any]:
     """Accept the member's PAdES signature: the authorised report revision plus one incremental update."""
-    member, session = seated_member(tx.session, principal, session_id)
-    _may_sign(session, "report", tx.session)
-    auth = _take_authorisation(tx, member, authorisation_id, "report")
+    member, session, auth = _take_authorisation(tx, principal, session_id, authorisation_id, "report")
     report = tx.session.get(Report, auth.document_ref)
     assert report is not None
     newest = _newest_report(tx.session, session.id)

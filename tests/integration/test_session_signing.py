@@ -102,8 +102,17 @@ def test_every_member_signs_and_the_host_seals_then_the_session_ends(w: Committe
     from evalroom.services.trust import export_bundle
     export_bundle(w.ctx.store, tmp_path / "trust", w.ctx.seal().anchors)
     (tmp_path / "report.pdf").write_bytes(pdf)
-    result = verify_file(tmp_path / "report.pdf", load_bundle(tmp_path / "trust"), w.ctx.clock.now())
+    bundle = load_bundle(tmp_path / "trust")
+    result = verify_file(tmp_path / "report.pdf", bundle, w.ctx.clock.now(), evidence=records)
     assert result.ok, result.lines
+    assert sum(line.startswith("  factor: totp") for line in result.lines) == len(experts)
+    # Factor evidence that does not account for a signature, or names another document, fails the verdict.
+    first_report = next(r for r in records if r["document"] == "report")
+    assert not verify_file(tmp_path / "report.pdf", bundle, w.ctx.clock.now(),
+                           evidence=[r for r in records if r is not first_report]).ok
+    moved = {**first_report, "evidence": {**first_report["evidence"], "document_sha256": "0" * 64}}
+    assert not verify_file(tmp_path / "report.pdf", bundle, w.ctx.clock.now(),
+                           evidence=[moved if r is first_report else r for r in records]).ok
     pdfsig = subprocess.run(["pdfsig", str(tmp_path / "report.pdf")], capture_output=True, text=True)
     assert pdfsig.stdout.count("Signature is Valid") == len(experts) + 1, pdfsig.stdout
 
@@ -114,7 +123,7 @@ def test_every_member_signs_and_the_host_seals_then_the_session_ends(w: Committe
     (tmp_path / "sheet.json").write_bytes(content)
     (tmp_path / "sheet.json.p7s").write_bytes(w.client.get(w.url(f"/signatures/{record['id']}.p7s"),
                                                            headers=w.host_op()).content)
-    assert verify_file(tmp_path / "sheet.json", load_bundle(tmp_path / "trust"), w.ctx.clock.now()).ok
+    assert verify_file(tmp_path / "sheet.json", bundle, w.ctx.clock.now(), evidence=records).ok
 
     assert ok(post(w, "/state", w.host_op(), {"action": "end"}))["state"] == "ended"
     kinds = [e["kind"] for e in events(w)]

@@ -85,3 +85,27 @@ def test_failures_exit_non_zero_and_say_why(files: Path, tmp_path: Path) -> None
     unsigned.write_bytes(b"{}")
     assert verify(unsigned, "--trust", files / "trust").returncode == 1
     assert verify(files / "report.pdf", "--trust", tmp_path / "nowhere").returncode == 2
+
+
+def test_factor_evidence_is_printed_and_must_account_for_the_signature(files: Path, tmp_path: Path) -> None:
+    """The coordinator's signature records: matched by the hash of what was handed in, and their factor must
+    have authorised the document the signature covers."""
+    import hashlib
+
+    sheet, p7s = (files / "sheet.json").read_bytes(), (files / "sheet.json.p7s").read_bytes()
+    digest = hashlib.sha256(sheet).hexdigest()
+    record = {"document": "sheet", "document_sha256": digest, "content_sha256": hashlib.sha256(p7s).hexdigest(),
+              "evidence": {"kind": "totp", "document_sha256": digest, "at": "2026-11-21T02:00:10.000000Z",
+                           "step": 59842740}}
+    good = tmp_path / "records.json"
+    good.write_text(json.dumps([record]), encoding="utf-8")
+    result = verify(files / "sheet.json", "--trust", files / "trust", "--evidence", good)
+    assert result.returncode == 0, result.stdout
+    assert "factor: totp at 2026-11-21T02:00:10.000000Z (step 59842740)" in result.stdout
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{**record, "evidence": {**record["evidence"], "document_sha256": "0" * 64}}]))
+    refused = verify(files / "sheet.json", "--trust", files / "trust", "--evidence", other)
+    assert refused.returncode == 1 and "authorised another document" in refused.stdout
+    (tmp_path / "none.json").write_text("[]")
+    unaccounted = verify(files / "sheet.json", "--trust", files / "trust", "--evidence", tmp_path / "none.json")
+    assert unaccounted.returncode == 1 and "no signature record accounts" in unaccounted.stdout
