@@ -50,7 +50,13 @@ from evalroom.domain.identity import id_number_with_check
 from evalroom.errors import ConfigError
 from evalroom.schemas import AccountCreate
 from evalroom.services.accounts import create_account
+from evalroom.services.trust import export_bundle
+from evalroom.signing_client import SeatSigner, TotpDevice
 from evalroom.storage.store import read_events, verify_stored_chain
+from signing.declared import generate
+from signing.tokens import SoftKeyStore
+from signing.trust import load_bundle
+from signing.verify import verify_file
 
 __all__ = ["run_demo"]
 
@@ -191,9 +197,11 @@ def _pool(region: str, address: str, count: int, first: int) -> list[dict[str, A
     rows = []
     for i in range(first, first + count):
         number = id_number_with_check(f"{address}{1965 + i % 25}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}")
-        rows.append({"code": f"{region}-{i + 1:04d}", "name": f"{surnames[i % len(surnames)]}{'明华强军平磊'[i % 6]}{'一二三四五六七八九'[i % 9]}",
+        code = f"{region}-{i + 1:04d}"
+        rows.append({"code": code, "name": f"{surnames[i % len(surnames)]}{'明华强军平磊'[i % 6]}{'一二三四五六七八九'[i % 9]}",
                      "id_number": number, "employer": f"{region}某设计研究院第{i % 5 + 1}分院",
-                     "specialties": ["D01"] if i % 4 == 3 else ["A0202"], "ties": [], "credit_status": "active"})
+                     "specialties": ["D01"] if i % 4 == 3 else ["A0202"], "ties": [], "credit_status": "active",
+                     "certificate": f"{region}CA {code}"})
     if len({r["name"] for r in rows}) != len(rows):
         raise AssertionError("demo expert names must be unique")
     rows[0]["employer"] = BIDDERS[0]
@@ -210,15 +218,42 @@ def _import_pools(client: httpx.Client, run: DemoRun, admin: dict[str, str], sd:
     pools.mkdir()
     sd_rows, sn_rows = _pool("SD", "370102", 16, 0), _pool("SN", "610102", 10, 16)
     (pools / "sd-experts.json").write_text(json.dumps(sd_rows, ensure_ascii=False, indent=1), encoding="utf-8")
-    header = "专家编号,姓名,身份证号,工作单位,专业,利害关系单位,信用状态"
+    header = "专家编号,姓名,身份证号,工作单位,专业,利害关系单位,信用状态,数字证书"
     lines = [header] + [",".join([r["code"], r["name"], r["id_number"], r["employer"], ";".join(r["specialties"]),
-                                  ";".join(r["ties"]), r["credit_status"]]) for r in sn_rows]
+                                  ";".join(r["ties"]), r["credit_status"], r["certificate"]]) for r in sn_rows]
     (pools / "sn-experts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     for region, path, fmt in ((sd, pools / "sd-experts.json", "json"), (sn, pools / "sn-experts.csv", "csv")):
         result = _check(client.post(f"/api/v1/regions/{region['id']}/experts/import", headers=admin,
                                     json={"format": fmt, "content": path.read_text(encoding="utf-8")}))
         run.say(f"imported {result['created']} experts into the {region['name']} pool from {path.name}")
     run.facts["id_numbers"] = {r["name"]: r["id_number"] for r in sd_rows + sn_rows}
+    _certificates(client, run, admin, {"SD": (sd, sd_rows), "SN": (sn, sn_rows)})
+
+
+def _certificates(client: httpx.Client, run: DemoRun, admin: dict[str, str],
+                  regions: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+    """数字证书: each region's CA (ECDSA P-256 root and intermediate) issues its experts' signing certificates
+    into software key stores behind PINs (a UKey in production), one of them revoked; the coordinator admin
+    registers both CAs with their CRLs and puts both regions on the recognition list (数字证书互认)."""
+    pins = {r["code"]: f"{secrets.randbelow(10**6):06d}" for _, rows in regions.values() for r in rows}
+    revoked = {rows[2]["code"] for _, rows in regions.values()}  # the blacklisted experts: never drawn
+    spec = {"regions": [{"code": code, "recognised": True, "signers": [
+        {"name": r["name"], "serial": r["code"], "pin": pins[r["code"]], "revoked": r["code"] in revoked}
+        for r in rows]} for code, (_, rows) in regions.items()]}
+    pki = run.out / "pki"
+    generate(spec, pki, datetime.now(CHINA))
+    for code, (region, _) in regions.items():
+        trust = pki / "trust" / code
+        _check(client.post(f"/api/v1/regions/{region['id']}/ca-certificates", headers=admin, json={
+            "pem": (trust / "root.pem").read_text() + (trust / "intermediate.pem").read_text()}), 201)
+        for crl in sorted(trust.glob("*.crl")):
+            _check(client.post(f"/api/v1/regions/{region['id']}/crls", headers=admin, json={"pem": crl.read_text()}),
+                   201)
+        _check(client.patch(f"/api/v1/regions/{region['id']}", headers=admin, json={"recognised": True}))
+    run.facts["pins"] = pins
+    run.facts["key_stores"] = {r["name"]: (code, r["code"]) for code, (_, rows) in regions.items() for r in rows}
+    run.say(f"both regions' CAs issued {len(pins)} expert certificates ({len(revoked)} revoked); the coordinator "
+            "registered both CAs with their CRLs and recognises both regions")
 
 
 def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operator: dict[str, str],
@@ -250,6 +285,7 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
     seats = {places["host"]["id"]: [f"R1/A-{i:02d}" for i in range(1, AGENT_SEATS + 1)], places["guest"]["id"]: list(guest_seats)}
     desks = {places["host"]["id"]: operator, places["guest"]["id"]: guest_operator}
     experts: dict[str, dict[str, str]] = {}
+    names: dict[str, tuple[str, str]] = {}
     seated_at: dict[str, tuple[str, str]] = {}
 
     def check_in_all() -> None:
@@ -262,6 +298,7 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
             seated_at[m["member_id"]] = (m["venue_id"], seat)
             token = _check(client.post("/api/v1/auth/expert-login", json={"code": answer["login_code"]}))
             experts[m["member_id"]] = {"Authorization": f"Bearer {token['access_token']}"}
+            names[m["member_id"]] = (m["name"], m["venue_id"])
 
     check_in_all()
     run.say(f"operators at both venues checked in {len(experts)} experts (ID card + face match); each logged in "
@@ -307,7 +344,21 @@ def _committee(client: httpx.Client, run: DemoRun, admin: dict[str, str], operat
         "seated": sum(m["state"] == "seated" for m in final["members"]),
         "draws": len(final["draws"]), "chair": chair["name"], "chair_round": final["election"]["round"],
         "excluded_reasons": reasons}
-    _evaluate(client, run, operator, sid, experts, chair["member_id"])
+    cities = {places["host"]["id"]: places["host"]["city"], places["guest"]["id"]: places["guest"]["city"]}
+    seats_signing = {m: _seat(client, run, sid, m, experts[m], *names[m], cities) for m in experts}
+    run.say(f"each of the {len(seats_signing)} experts registered a one-time-code authenticator and unlocked the "
+            "signing key at the seat with their PIN")
+    _evaluate(client, run, operator, sid, experts, chair["member_id"], seats_signing)
+
+
+def _seat(client: httpx.Client, run: DemoRun, sid: str, member_id: str, headers: dict[str, str], name: str,
+          venue_id: str, cities: dict[str, str]) -> SeatSigner:
+    """The expert's seat: their key store opened with the PIN, and a TOTP authenticator registered."""
+    region, serial = run.facts["key_stores"][name]
+    signer = SoftKeyStore(run.out / "pki" / "keys" / region / f"{serial}.p12").open(run.facts["pins"][serial])
+    secret = _check(client.post(f"/api/v1/sessions/{sid}/factors/totp", headers=headers), 201)["secret"]
+    return SeatSigner(client, f"/api/v1/sessions/{sid}", headers, signer, name=name, location=cities[venue_id],
+                      totp=TotpDevice(secret, now=lambda: datetime.now(CHINA)), member_id=member_id)
 
 
 def demo_project() -> dict[str, Any]:
@@ -334,9 +385,10 @@ def demo_project() -> dict[str, Any]:
 
 
 def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid: str,
-              experts: dict[str, dict[str, str]], chair: str) -> None:
+              experts: dict[str, dict[str, str]], chair: str, seats: dict[str, SeatSigner]) -> None:
     """评标: the phases, the review (one bid rejected by a majority), independent scoring (one expert's score
-    flagged by the deviation check and explained in writing, confirmed by the chair), aggregation, the report."""
+    flagged by the deviation check and explained in writing, confirmed by the chair), every sheet signed,
+    aggregation, the report signed by every expert (the dissenter with the dissent) and sealed."""
     base = f"/api/v1/sessions/{sid}"
     members = sorted(experts)
     lead = experts[chair]
@@ -350,8 +402,11 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
         if i < 3:
             marks["L1/B3"] = {"passed": False, "reason": "安全生产许可证已过期，不满足资格条件"}
         _check(client.post(f"{base}/review", headers=experts[m], json={"marks": marks}))
+    for m in members:
+        seats[m].sign_sheet("review")
     move("review")
-    run.say("qualification/compliance review: 3 of 5 rejected bid L1/B3 with written reasons (a majority)")
+    run.say("qualification/compliance review: 3 of 5 rejected bid L1/B3 with written reasons (a majority); "
+            "each expert signed their review sheet")
     base_scores = {"L1/B1": ("17", "8", "8", "9", "9"), "L1/B2": ("16", "8", "9", "10", "9"),
                    "L1/B4": ("15", "7", "8", "8", "9")}
     for i, m in enumerate(members):
@@ -367,31 +422,52 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
         _check(client.post(f"{base}/flags/{f['id']}/explanation", headers=experts[f["member_id"]], json={
             "text": "该投标人施工方案未针对雨季施工和交通导改提出具体措施，按评分细则扣分。"}))
         _check(client.post(f"{base}/flags/{f['id']}/confirm", headers=lead))
-    run.say(f"every expert scored independently; the checks flagged {len(flags)} score(s) "
+    for m in members:
+        seats[m].sign_sheet("detailed_review")
+    run.say(f"every expert scored independently and signed the sheet (CAdES, after a one-time code for that "
+            f"sheet's hash); the checks flagged {len(flags)} score(s) "
             f"({', '.join(sorted({f['kind'] for f in flags}))}), explained in writing and confirmed by the chair")
     move("detailed_review")
     move("price_scoring")
     summary = [e for e in _check(client.get(f"{base}/events", headers=operator, params={"limit": 1000}))["events"]
                if e["kind"] == "session.phase_changed"][-1]["payload"]["results"]["L1"]
-    _check(client.put(f"{base}/dissent", headers=experts[members[-1]],
-                      json={"text": "本人认为山东路桥集团有限公司技术方案存在明显缺陷，对推荐排序保留意见。"}))
+    dissent = "本人认为山东路桥集团有限公司技术方案存在明显缺陷，对推荐排序保留意见。"
+    _check(client.put(f"{base}/dissent", headers=experts[members[-1]], json={"text": dissent}))
     move("summary")
     move("recommendation")
+    ranking = ", ".join(f"{r['rank']}. {r['bid']} {r['final']}" for r in summary)
+    run.say(f"aggregated (trimmed mean, 2 places half up): {ranking}; report v1 produced as PDF and JSON twin")
+    for m in [chair, *(m for m in members if m != chair)]:  # the chair first, as on the signature page
+        seats[m].sign_report(dissent=dissent if m == members[-1] else None)
+    seal = _check(client.post(f"{base}/report/seal", headers=operator), 201)
+    verification = _check(client.get(f"{base}/report/verification", headers=operator))
+    if not verification["ok"]:
+        raise RuntimeError(f"the sealed report does not verify: {verification}")
+    run.say(f"every expert signed the report (PAdES, one incremental update each; the dissenter with the dissent), "
+            f"and the host sealed it with a time-stamp at {seal['verification']['timestamp']}")
     twin = client.get(f"{base}/report", headers=operator)
     pdf = client.get(f"{base}/report.pdf", headers=operator)
     reports = run.out / "reports"
     reports.mkdir(exist_ok=True)
     (reports / "report-v1.json").write_bytes(twin.content)
     (reports / "report-v1.pdf").write_bytes(pdf.content)
+    sheet_bytes, sheet_sha256 = seats[chair].fetch("sheet", "detailed_review")
+    record = next(r for r in _check(client.get(f"{base}/signatures", headers=operator))
+                  if r["document"] == "sheet" and r["document_sha256"] == sheet_sha256)
+    (reports / "sheet-chair.json").write_bytes(sheet_bytes)
+    (reports / "signatures.json").write_text(json.dumps(
+        _check(client.get(f"{base}/signatures", headers=operator)), ensure_ascii=False, indent=1) + "\n",
+        encoding="utf-8")
+    (reports / "sheet-chair.json.p7s").write_bytes(client.get(f"{base}/signatures/{record['id']}.p7s",
+                                                              headers=operator).content)
     _check(client.post(f"{base}/state", headers=operator, json={"action": "end"}))
-    ranking = ", ".join(f"{r['rank']}. {r['bid']} {r['final']}" for r in summary)
-    run.say(f"aggregated (trimmed mean, 2 places half up): {ranking}; report v1 written as PDF and JSON twin; "
-            "session ended")
+    run.say("signed report and a signed sheet written; session ended")
     run.facts["evaluation"] = {
         "rejected": ["L1/B3"], "flags": [(f["kind"], f["bid"]) for f in flags],
         "ranking": [(r["rank"], r["bid"], r["final"]) for r in summary],
         "report": {"version": 1, "pdf_bytes": len(pdf.content), "pdf_sha256": pdf.headers["X-Content-SHA256"],
-                   "json_sha256": twin.headers["X-Content-SHA256"]}}
+                   "json_sha256": twin.headers["X-Content-SHA256"],
+                   "signatures": len(verification["signatures"]), "sealed_at": seal["verification"]["timestamp"]}}
 
 
 def _heard(run: DemoRun, venue_code: str, action: str) -> bool:
@@ -480,6 +556,8 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
         "site_agents": rel([p for p in (run.out / "agents").rglob("*") if p.is_file() and p.suffix != ".pem"]),
         "expert_pools": rel(list((run.out / "pools").iterdir())),
         "reports": rel(list((run.out / "reports").iterdir())),
+        "trust_bundle": rel([p for p in (run.out / "trust").rglob("*") if p.is_file()]),
+        "key_stores": rel(list((run.out / "pki" / "keys").rglob("*.p12"))),
     }
 
 
@@ -523,6 +601,16 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
             raise RuntimeError(f"a draw does not verify: {[a.problems for a in audits]}")
         run.say(f"verify-draw: all {len(audits)} draws recomputed from the exported events and match")
         run.facts["committee"]["draws_verified"] = len(audits)
+        export_bundle(ctx.store, out / "trust", ctx.seal().anchors)
+        records = json.loads((out / "reports" / "signatures.json").read_text(encoding="utf-8"))
+        offline = {f: verify_file(out / "reports" / f, load_bundle(out / "trust"), datetime.now(CHINA),
+                                  evidence=records) for f in ("report-v1.pdf", "sheet-chair.json")}
+        if not all(r.ok for r in offline.values()):
+            raise RuntimeError(f"offline verification failed: {[r.lines for r in offline.values()]}")
+        run.say(f"evalroom verify: the report's {run.facts['evaluation']['report']['signatures']} signatures and "
+                "the chair's sheet signature are intact, valid and trusted against the exported trust bundle, each "
+                "accounted for by its factor evidence")
+        run.facts["evaluation"]["verified_offline"] = sorted(offline)
         summary = {"evalroom_version": __version__, "base_url": run.base, "files": files,
                    "session": run.facts["session"], "offer": run.facts["offer"],
                    "committee": run.facts["committee"], "evaluation": run.facts["evaluation"],
@@ -552,6 +640,8 @@ Where to look
   its committee:          {run.base}/api/v1/sessions/{s['id']}/committee
   its report:             {run.out / 'reports' / 'report-v1.pdf'}   (and {run.base}/api/v1/sessions/{s['id']}/report.pdf)
   check the draws:        evalroom verify-draw --events {run.out / 'exports' / 'events.jsonl'}
+  check the signatures:   evalroom verify {run.out / 'reports' / 'report-v1.pdf'} --trust {run.out / 'trust'}
+                          pdfsig {run.out / 'reports' / 'report-v1.pdf'}
   logins (POST /api/v1/auth/login; also in {run.out / 'credentials.json'}):""")
     for user, pw in run.passwords.items():
         print(f"    {user:<14} {pw}")
