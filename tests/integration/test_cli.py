@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD
+from cryptography import x509
+from pdfsig import pdfsig
 
 from evalroom.storage import migrate
 
@@ -129,6 +131,19 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
     inbox = (out / "agents/XA-GGZY/state/inbox.jsonl").read_text(encoding="utf-8")
     assert "offer.created" in inbox and "济南" not in inbox and "JN-GGZY" not in inbox and "道路" not in inbox
     assert "http://127.0.0.1:" in result.stdout and "/docs" in result.stdout
+    # The report is signed by all five experts and sealed: evalroom verify (pyHanko and the exported regional
+    # roots) and poppler's pdfsig (an NSS database with the same roots) agree that every signature is valid.
+    assert summary["evaluation"]["report"]["signatures"] == 6
+    report = out / "reports/report-v1.pdf"
+    verified = evalroom("verify", str(report), "--trust", str(out / "trust"))
+    assert verified.returncode == 0 and verified.stdout.count("trusted yes") == 6, verified.stdout
+    assert verified.stdout.count("factor: totp") == 5 and "verdict: OK" in verified.stdout
+    roots = [c for p in sorted((out / "trust").glob("*/root.pem")) for c in x509.load_pem_x509_certificates(
+        p.read_bytes())]
+    poppler = pdfsig(report.read_bytes(), tmp_path, roots)
+    assert poppler.count("Signature is Valid.") == 6 and poppler.count("Certificate is Trusted.") == 6, poppler
+    sheet = evalroom("verify", str(out / "reports/sheet-chair.json"), "--trust", str(out / "trust"))
+    assert sheet.returncode == 0 and "factor: totp" in sheet.stdout, sheet.stdout
     # A second run starts afresh in its own directory; a foreign directory is never emptied.
     assert evalroom("demo", "--out", str(out), "--exit", "--port", "0").returncode == 0
     foreign = tmp_path / "precious"

@@ -8,14 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from pdfsig import pdfsig
 
 from evalroom.report_pdf import render_report_pdf
 from signing.cms import software_signer
@@ -59,21 +57,6 @@ def signed() -> Signed:
                    timestamper=local_tsa(tsa, [coordinator.intermediate.certificate]))
     trust = TrustStore([anchors(sd), anchors(sn), anchors(coordinator)], {"SD", "SN", "EVALROOM"})
     return Signed(pdf, trust, coordinator, [who for _, who in experts])
-
-
-def pdfsig(pdf: bytes, tmp_path: Path, roots: Sequence[x509.Certificate] = ()) -> str:
-    """poppler's verdict, trusting ``roots`` through an NSS database of this test's own (certutil)."""
-    path = tmp_path / "report.pdf"
-    path.write_bytes(pdf)
-    db = tmp_path / "nssdb"
-    db.mkdir(exist_ok=True)
-    subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True, capture_output=True)
-    for i, root in enumerate(roots):
-        pem = tmp_path / f"root{i}.pem"
-        pem.write_bytes(root.public_bytes(Encoding.PEM))
-        subprocess.run(["certutil", "-A", "-d", f"sql:{db}", "-n", f"root{i}", "-t", "C,C,C", "-i", str(pem)],
-                       check=True, capture_output=True)
-    return subprocess.run(["pdfsig", "-nssdir", f"sql:{db}", str(path)], capture_output=True, text=True).stdout
 
 
 def test_every_signature_is_intact_valid_and_trusted_and_the_seal_is_time_stamped(signed: Signed,
