@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo, and its signatures with
 # pdfsig; softhsm2 is the PKCS#11 token the signing tests put experts' keys on; libnss3-tools gives certutil,
 # which makes the NSS trust database pdfsig checks signers against.
-APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools)
+APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
