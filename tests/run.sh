@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # python3-venv so that a plain Debian python3 can make the virtualenv; poppler-utils because the report PDF
 # tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo, and its signatures with
 # pdfsig; softhsm2 is the PKCS#11 token the signing tests put experts' keys on; libnss3-tools gives certutil,
-# which makes the NSS trust database pdfsig checks signers against.
+# which makes the NSS trust database pdfsig checks signers against; ffmpeg gives ffprobe, which checks that
+# recorded segments play and last as long as they should.
 APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg)
 
 missing=()
