@@ -89,8 +89,11 @@ class TrackRecorder:
 
     def __init__(self, directory: Path, *, publisher: str, kind: str, codec: str, clock_rate: int,
                  segment_seconds: float = SEGMENT_SECONDS,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 on_entry: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """``on_entry`` is told every manifest line once it is durable (a closed segment, a gap, the seal)."""
         self.directory, self.kind, self.codec = directory, kind, codec
+        self.on_entry = on_entry or (lambda _: None)
         self.time_base = Fraction(1, clock_rate)
         self.segment_seconds, self.now = segment_seconds, now
         self.manifest = ManifestWriter(directory, {"publisher": publisher, "kind": kind, "codec": codec,
@@ -106,7 +109,7 @@ class TrackRecorder:
             lost = part.with_name(part.name.replace(".part", ".lost"))
             os.replace(part, lost)
             last = next((e for e in reversed(self.manifest.entries) if e["type"] == "segment"), None)
-            self.manifest.append({"type": "gap", "reason": "lost", "from": last["wallclock_end"] if last else None,
+            self._append({"type": "gap", "reason": "lost", "from": last["wallclock_end"] if last else None,
                                   "to": _iso(self.now()), "file": lost.name, "bytes": lost.stat().st_size})
             self._index = max(self._index, int(part.name[4:10]))
 
@@ -148,7 +151,7 @@ class TrackRecorder:
         if seg is None:
             return None
         final = seg.close()
-        return self.manifest.append({
+        return self._append({
             "type": "segment", "index": self._index, "file": final.name, "sha256": sha256_file(final),
             "bytes": final.stat().st_size, "packets": seg.packets, "first_pts": seg.first_pts,
             "last_pts": seg.last_pts, "time_base": f"1/{self.time_base.denominator}",
@@ -157,9 +160,16 @@ class TrackRecorder:
     def gap(self, reason: str, start: dt.datetime | None, end: dt.datetime) -> dict[str, Any]:
         """Mark time without media (a reconnect); the open segment is closed first."""
         self.close_segment()
-        return self.manifest.append({"type": "gap", "reason": reason, "from": _iso(start) if start else None,
+        return self._append({"type": "gap", "reason": reason, "from": _iso(start) if start else None,
                                      "to": _iso(end)})
 
     def seal(self) -> dict[str, Any]:
         self.close_segment()
-        return self.manifest.seal()
+        line = self.manifest.seal()
+        self.on_entry(line)
+        return line
+
+    def _append(self, entry: dict[str, Any]) -> dict[str, Any]:
+        line = self.manifest.append(entry)
+        self.on_entry(line)
+        return line

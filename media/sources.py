@@ -26,10 +26,11 @@ def tone(frequency: int = 440) -> str:
     return f"sine=frequency={frequency}:sample_rate=48000"
 
 
-def player(source: str, *, realtime: bool = True) -> MediaPlayer:
-    """A ``MediaPlayer`` on a lavfi source (a pattern or a tone), a device or a URL (``rtsp://...``)."""
+def player(source: str) -> MediaPlayer:
+    """A ``MediaPlayer`` on a lavfi source (a pattern or a tone; aiortc paces it in real time), a device or a
+    URL (``rtsp://...``)."""
     if source.startswith(("testsrc", "sine", "smptebars", "color")):
-        return MediaPlayer(source, format="lavfi", options={"re": "1"} if realtime else {})
+        return MediaPlayer(source, format="lavfi")
     return MediaPlayer(source)
 
 
