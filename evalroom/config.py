@@ -8,6 +8,7 @@ how a production coordinator ends up on the demo database. The reference is docs
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -27,12 +28,24 @@ from pydantic import (
 
 from evalroom.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+__all__ = ["ENV_PREFIX", "IceServer", "Settings", "load_settings"]
 
 ENV_PREFIX = "EVALROOM_"
 # Variables with this prefix belong to the test suite and tools, not to the coordinator.
 _ENV_IGNORED_PREFIXES = ("EVALROOM_TEST_",)
 _ENV_CONFIG_FILE = "EVALROOM_CONFIG"
+
+
+class IceServer(BaseModel):
+    """A STUN or TURN server, as WebRTC's RTCIceServer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    urls: str | tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
 class Settings(BaseModel):
@@ -127,6 +140,15 @@ class Settings(BaseModel):
     it, mode 0600)."""
     signing_authorisation_minutes: int = Field(default=5, ge=1, le=60)
     """How long a second factor's authorisation to sign one document stays usable."""
+    recordings_dir: Path | None = None
+    """Where the media worker records (a directory per session, publisher and track). Unset:
+    ``<data_dir>/recordings``."""
+    media_segment_seconds: float = Field(default=4.0, ge=1, le=60)
+    """How long a recorded segment runs before it is closed, hashed and logged: the most a crash can lose."""
+    media_ice_servers: tuple[IceServer, ...] = ()
+    """STUN/TURN servers for venues behind NAT, as RTCIceServer dictionaries
+    (``[{"urls": "turn:turn.example:3478", "username": "...", "credential": "..."}]``); given to the relay and to
+    every client that joins a media room."""
 
     @field_validator("local_timezone")
     @classmethod
@@ -136,6 +158,17 @@ class Settings(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from None
         return name
+
+    @field_validator("media_ice_servers", mode="before")
+    @classmethod
+    def _ice_servers_json(cls, value: object) -> object:
+        """From the environment the list comes as JSON text."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("must be a JSON list of RTCIceServer objects") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -171,6 +204,14 @@ class Settings(BaseModel):
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def ice_servers(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.media_ice_servers]
+
+    @property
+    def effective_recordings_dir(self) -> Path:
+        return self.recordings_dir if self.recordings_dir is not None else self.data_dir / "recordings"
 
     @property
     def is_embedded(self) -> bool:

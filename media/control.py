@@ -170,6 +170,9 @@ class WorkerClient:
     async def feeds(self, room: str) -> list[dict[str, Any]]:
         return await self.call("feeds", room=room)
 
+    async def rooms(self) -> list[str]:
+        return await self.call("rooms")
+
     async def close_room(self, room: str) -> list[str]:
         return await self.call("close_room", room=room)
 

@@ -246,6 +246,10 @@ class Relay:
         for feed in pub.feeds:
             feed.pool.submit(feed.recorder.close_segment)
 
+    def rooms(self) -> list[str]:
+        """Rooms with a publisher or an unsealed recording."""
+        return sorted({k[0] for k in self.publishers} | {k[0] for k in self.recorders})
+
     def feeds(self, room: str) -> list[dict[str, Any]]:
         return [{"publisher": p, "track": f.name, "kind": f.kind, "packets": f.packets}
                 for (r, p), pub in self.publishers.items() if r == room for f in pub.feeds]

@@ -8,7 +8,7 @@ The control protocol (docs/protocols.md, "Media worker") is JSON over one websoc
 message, ``{"secret": ...}`` (the contents of FILE, which the coordinator writes with mode 0600). Then requests
 ``{"id", "op", ...}`` get ``{"id", "ok": true, "result"}`` or ``{"id", "ok": false, "error"}``; the ops are the
 relay's: ``publish {room, publisher, offer}``, ``unpublish {room, publisher}``, ``subscribe {room, publisher,
-subscriber}``, ``answer {subscription, answer}``, ``unsubscribe {subscription}``, ``feeds {room}``,
+subscriber}``, ``answer {subscription, answer}``, ``unsubscribe {subscription}``, ``feeds {room}``, ``rooms``,
 ``close_room {room}``, ``ping``. Every manifest line the recorders make durable is pushed to every control
 connection as ``{"event": "record", "room", "publisher", "track", "entry"}``.
 """
@@ -108,6 +108,8 @@ async def _answer(ws: ServerConnection, raw: str | bytes, ops: dict[str, Any], r
             result: Any = "pong"
         elif op == "feeds":
             result = relay.feeds(message["room"])
+        elif op == "rooms":
+            result = relay.rooms()
         elif op in ops:
             result = await ops[op](message)
         else:

@@ -35,11 +35,13 @@ from evalroom.api.routes import (
     venues,
 )
 from evalroom.api.routes import evaluation as evaluation_routes
+from evalroom.api.routes import media as media_routes
 from evalroom.clock import Clock
 from evalroom.config import Settings
 from evalroom.schemas import ERROR_RESPONSES
 from evalroom.services import committee as committee_service
 from evalroom.services import evaluation, site_link
+from evalroom.services.media import MediaHub
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings, clock: Clock | None = None, *, context: AppContext | None = None) -> FastAPI:
     ctx = context or build_context(settings, clock)
     broadcaster = EventBroadcaster(ctx.store, ctx.settings.event_poll_seconds)
+    media = MediaHub(ctx.settings, ctx.store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -69,6 +72,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
             yield
         finally:
             await housekeeper.stop()
+            await media.close()
             await broadcaster.stop()
             ctx.close()
 
@@ -84,9 +88,10 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     )
     app.state.ctx = ctx
     app.state.broadcaster = broadcaster
+    app.state.media = media
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
-                   evaluation_routes, signing, site, events):
+                   evaluation_routes, signing, media_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

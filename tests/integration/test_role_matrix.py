@@ -99,6 +99,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/supervisors"): ADMIN,
     ("GET", "/api/v1/sessions/{session_id}/events"): SESSION_READERS,
     ("WS", "/api/v1/sessions/{session_id}/events/ws"): SESSION_READERS,
+    # The media room: venues of the session (operators, site agents), its seated experts, supervisors, admin.
+    ("WS", "/api/v1/sessions/{session_id}/media/ws"): frozenset(
+        {Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SITE_AGENT, Role.SUPERVISOR, Role.EXPERT}),
     ("GET", "/api/v1/events"): ADMIN,
     ("PATCH", "/api/v1/regions/{region_id}"): ADMIN,
     ("POST", "/api/v1/regions/{region_id}/ca-certificates"): ADMIN,
@@ -650,6 +653,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/sessions/{sid}/supervisors", headers=h, json={"account_id": new_supervisor(), "level": "secondary"}),
         ("GET", "/api/v1/sessions/{session_id}/events"): lambda c, h: c.get(f"/api/v1/sessions/{sid}/events", headers=h),
         ("WS", "/api/v1/sessions/{session_id}/events/ws"): lambda c, h: _ws_outcome(c, sid, h),
+        ("WS", "/api/v1/sessions/{session_id}/media/ws"): lambda c, h: (started(c), _media_outcome(
+            c, sid, member_headers(h, lambda: first_member(c))))[1],
         ("GET", "/api/v1/events"): lambda c, h: c.get("/api/v1/events", headers=h),
         ("POST", "/api/v1/regions/{region_id}/ca-certificates"): lambda c, h: c.post(
             f"/api/v1/regions/{world.region_id}/ca-certificates", headers=h, json={"pem": region_ca_pem()[1]}),
@@ -806,6 +811,14 @@ class _WsOutcome:
 
     def json(self) -> dict[str, Any]:
         return self.body
+
+
+def _media_outcome(c: TestClient, sid: str, headers: dict[str, str]) -> _WsOutcome:
+    token = headers.get("Authorization", "")[7:] or None
+    with c.websocket_connect(f"/api/v1/sessions/{sid}/media/ws") as ws:
+        ws.send_json({"type": "join", "token": token})
+        first = ws.receive_json()
+    return _WsOutcome({"type": "subscribed"} if first["type"] == "joined" else first)
 
 
 def _ws_outcome(c: TestClient, sid: str, headers: dict[str, str]) -> _WsOutcome:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from anyio import from_thread
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from evalroom.api.deps import Ctx, require
@@ -65,9 +66,11 @@ def status(ctx: Ctx, principal: Reader, session_id: SessionId) -> View:
 
 @router.post(PREFIX + "/state", summary="Start, suspend, resume, end or archive (host operators; the chair too "
                                          "for suspend, resume and end)")
-def change_state(ctx: Ctx, principal: Mover, session_id: SessionId, body: StateChange) -> View:
+def change_state(ctx: Ctx, principal: Mover, session_id: SessionId, body: StateChange, request: Request) -> View:
     with ctx.store.write() as tx:
         evaluation.change_state(tx, ctx.settings, principal, session_id, Action(body.action), body.reason)
+    if body.action == Action.END.value:  # the recordings are sealed with the session
+        from_thread.run(request.app.state.media.close_room, session_id)
     return phases.session_status(ctx.store, ctx.settings, principal, session_id)
 
 

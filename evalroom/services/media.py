@@ -1,0 +1,178 @@
+"""The coordinator's part in media: who may publish and watch in a session's media room, the media backend
+(the embedded relay in its worker process), and the recordings' events.
+
+**Who.** A session's media room is open while the session has started and not ended (evaluating or
+suspended: a suspended session's venues still see each other). Publishing: a venue's site agent or operator
+of a participating venue (the host or a guest with a confirmed offer), as ``<venue code>/<name>`` (a room's
+camera or microphone), and a seated expert, as ``<venue code>/seat-<seat>``. Watching: those, and the
+session's supervisors and the coordinator admin. Nobody else joins; a guest venue's staff join only once the
+session has started (blind pairing holds until then).
+
+**The backend.** :class:`MediaHub` starts the relay worker on first use (media/control.py) and keeps one
+control connection to it; a worker that died is started again on the next request (its recorders recover
+what a crash left, media/recorder.py). Janus takes its place behind the same interface (media/janus.py).
+
+**Events.** Every manifest line the recorders make durable becomes an event of the session:
+``media.segment_recorded`` (publisher, track, index, file, SHA-256, bytes, wall-clock span), ``media.gap``
+(a reconnect, or a segment lost in a crash) and ``media.track_sealed``. Ending the session seals the room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from evalroom.config import Settings
+from evalroom.domain.roles import Principal, Role
+from evalroom.domain.session_states import State
+from evalroom.errors import ApiError, ErrorCode, ForbiddenError, NotFoundError
+from evalroom.services.access import can_read_session
+from evalroom.services.evaluation import participants
+from evalroom.storage.models import CommitteeMember, EvalSession, Seat, Venue
+from evalroom.storage.store import Store
+from media.control import WorkerClient, WorkerError, WorkerProcess
+
+__all__ = ["MediaAccess", "MediaHub", "media_access"]
+
+log = logging.getLogger(__name__)
+OPEN_STATES = (State.EVALUATING.value, State.SUSPENDED.value)
+SEAL_SWEEP_SECONDS = 5.0
+RECORD_EVENTS = {"segment": "media.segment_recorded", "gap": "media.gap", "seal": "media.track_sealed"}
+
+
+@dataclass(frozen=True)
+class MediaAccess:
+    session_id: str
+    publish_as: str | None
+    """The publisher name prefix this principal publishes under (None: watch only)."""
+    subscriber: str
+
+
+def media_access(store: Store, principal: Principal, session_id: str) -> MediaAccess:
+    """What ``principal`` may do in the session's media room; ``not_found`` outside scope, ``forbidden`` for
+    the rest, ``invalid_transition`` while the session is not running."""
+    with store.read() as s:
+        session = s.get(EvalSession, session_id)
+        if session is None:
+            raise NotFoundError("session", session_id)
+        venues = participants(s, session)
+        role = principal.role
+        publish_as = None
+        if role in (Role.HALL_OPERATOR, Role.SITE_AGENT) and principal.venue_id in venues:
+            venue = s.get(Venue, principal.venue_id)
+            publish_as = venue.code if venue else None
+        elif role is Role.EXPERT:
+            member = s.get(CommitteeMember, principal.subject)
+            if member is None or member.session_id != session_id or member.state != "seated":
+                raise NotFoundError("session", session_id)
+            venue, seat = s.get(Venue, member.venue_id), s.get(Seat, member.seat_id) if member.seat_id else None
+            publish_as = f"{venue.code if venue else '?'}/seat-{seat.code if seat else member.id[:8]}"
+        elif role in (Role.SUPERVISOR, Role.COORDINATOR_ADMIN):
+            if not can_read_session(principal, session):
+                raise NotFoundError("session", session_id)
+        elif role in (Role.HALL_OPERATOR, Role.SITE_AGENT):
+            raise NotFoundError("session", session_id)  # a venue outside the session
+        else:
+            raise ForbiddenError(f"a {role} does not join media rooms")
+        if session.state not in OPEN_STATES:
+            raise ApiError(ErrorCode.INVALID_TRANSITION, f"the media room is open while the session runs; it is "
+                                                         f"{session.state}")
+        return MediaAccess(session_id, publish_as, f"{role.value}:{principal.subject}")
+
+
+class MediaHub:
+    """The media backend as the coordinator holds it: started on first use, restarted if it died."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self.worker = WorkerProcess(settings.effective_recordings_dir, settings.data_dir / "media",
+                                    segment_seconds=settings.media_segment_seconds,
+                                    ice_servers=settings.ice_servers)
+        self._client: WorkerClient | None = None
+        self._lock = asyncio.Lock()
+        self._pump: asyncio.Task[None] | None = None
+
+    async def backend(self) -> WorkerClient:
+        async with self._lock:
+            if self._client is None or not self.worker.alive():
+                if self._client is not None:
+                    await self._drop()
+                if not self.worker.alive():
+                    await run_in_threadpool(self.worker.start)
+                self._client = await WorkerClient(self.worker.url, self.worker.secret).connect()
+                self._pump = asyncio.create_task(self._run(self._client))
+            return self._client
+
+    async def _run(self, client: WorkerClient) -> None:
+        try:
+            await asyncio.gather(self._record_events(client), self._seal_ended(client))
+        except WorkerError:
+            pass  # the worker went away; the next request starts it again
+
+    async def _seal_ended(self, client: WorkerClient) -> None:
+        """Seal the rooms of sessions that ended (by the host, or sealed after a fault) or were deleted."""
+        while True:
+            await asyncio.sleep(SEAL_SWEEP_SECONDS)
+            for room in await client.rooms():
+                if not await run_in_threadpool(self._running, room):
+                    await client.close_room(room)
+
+    def _running(self, session_id: str) -> bool:
+        with self.store.read() as s:
+            session = s.get(EvalSession, session_id)
+            return session is not None and session.state in OPEN_STATES
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        if self._pump is not None:
+            self._pump.cancel()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def call(self, op: str, *args: Any) -> Any:
+        """A relay operation; a worker that died is started again once and the operation retried."""
+        for attempt in range(2):
+            client = await self.backend()
+            try:
+                return await getattr(client, op)(*args)
+            except WorkerError as exc:
+                if self.worker.alive() or attempt:
+                    code = ErrorCode.NOT_FOUND if str(exc).startswith("no ") else ErrorCode.CONFLICT
+                    raise ApiError(code, f"media: {exc}") from None
+        raise AssertionError("unreachable")
+
+    async def _record_events(self, client: WorkerClient) -> None:
+        while True:
+            record = await client.records()
+            try:
+                await run_in_threadpool(self._record, record)
+            except Exception:  # an event that cannot be written must not stop the pump; the manifest has it
+                log.exception("recording event for %s failed", record.get("room"))
+
+    def _record(self, record: dict[str, Any]) -> None:
+        entry = record["entry"]
+        kind = RECORD_EVENTS.get(entry["type"])
+        if kind is None:
+            return
+        payload = {"publisher": record["publisher"], "track": record["track"],
+                   **{k: v for k, v in entry.items() if k not in ("prev", "track")}}
+        with self.store.write() as tx:
+            if tx.session.get(EvalSession, record["room"]) is None:
+                return
+            tx.record(actor="system:media", kind=kind, session_id=record["room"], payload=payload)
+
+    async def close_room(self, session_id: str) -> list[str]:
+        if self._client is None and not self.worker.alive():
+            return []
+        return await self.call("close_room", session_id)
+
+    async def close(self) -> None:
+        await self._drop()
+        await run_in_threadpool(self.worker.stop)
+

@@ -1,0 +1,198 @@
+"""Media through the coordinator (a real ``evalroom serve``, which starts its own media worker): signaling over
+``/sessions/{id}/media/ws`` with the session's tokens, a host venue's camera received by the guest venue and
+by a supervisor, an expert publishing from the seat, the recordings' segments as events of the session, and
+the room sealed when the session ends. Who may join is checked at the door."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from committee_world import CommitteeWorld, build
+from servers import Coordinator
+from session_world import ready
+from test_session_servers import server_env
+from websockets.asyncio.client import connect
+
+from evalroom.clock import ManualClock
+from evalroom.config import Settings, load_settings
+from evalroom.domain.roles import Principal, Role
+from evalroom.storage.models import EvalSession
+from media.manifest import verify_manifest
+from media.sources import pattern, player, tone
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "booking_may_cross_midnight": True})
+
+
+class Room:
+    """One client of the media room: the signaling socket and its peer connections."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.pcs: list[RTCPeerConnection] = []
+        self.got: dict[str, list[Any]] = {}
+        self.players: list[Any] = []
+        self._ids = 0
+
+    async def __aenter__(self) -> Room:
+        self.ws = await connect(self.url)
+        await self.ws.send(json.dumps({"type": "join", "token": self.token}))
+        self.joined = json.loads(await self.ws.recv())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for pc in self.pcs:
+            await pc.close()
+        for p in self.players:
+            for t in (p.audio, p.video):
+                if t:
+                    t.stop()
+        await self.ws.close()
+
+    async def ask(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._ids += 1
+        await self.ws.send(json.dumps({**msg, "id": self._ids}))
+        while True:
+            reply = json.loads(await self.ws.recv())
+            if reply.get("id") == self._ids:
+                return reply
+
+    async def publish(self, name: str = "") -> dict[str, Any]:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        self.players = [player(pattern(640, 360, 30)), player(tone())]
+        pc.addTrack(self.players[0].video)
+        pc.addTrack(self.players[1].audio)
+        await pc.setLocalDescription(await pc.createOffer())
+        reply = await self.ask({"type": "publish", "name": name, "offer": {
+            "sdp": pc.localDescription.sdp, "type": pc.localDescription.type}})
+        if reply["type"] == "answer":
+            await pc.setRemoteDescription(RTCSessionDescription(**reply["answer"]))
+        return reply
+
+    async def subscribe(self, publisher: str) -> dict[str, Any]:
+        offered = await self.ask({"type": "subscribe", "publisher": publisher})
+        if offered["type"] != "offer":
+            return offered
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        frames = self.got.setdefault(publisher, [])
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            async def pull() -> None:
+                try:
+                    while True:
+                        frame = await track.recv()
+                        if track.kind == "video":
+                            frames.append(frame)
+                except MediaStreamError:
+                    pass
+            asyncio.ensure_future(pull())
+
+        await pc.setRemoteDescription(RTCSessionDescription(**offered["offer"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return await self.ask({"type": "answer", "subscription": offered["subscription"],
+                               "answer": {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}})
+
+
+def token(w: CommitteeWorld, principal: Principal) -> str:
+    return w.ctx.tokens.issue(principal).token
+
+
+def test_venues_and_supervisors_see_each_other_and_the_room_is_recorded(ctx, client, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                        db_url: str) -> None:
+    w = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
+    experts = ready(w)
+    env = server_env(db_url, site_offline_after_seconds="3600", media_segment_seconds="1")
+    server = Coordinator(tmp_path, env)
+    url = server.base.replace("http", "ws", 1) + f"/api/v1/sessions/{w.session_id}/media/ws"
+    host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
+    guest = Principal(role=Role.HALL_OPERATOR, subject="guest-op", venue_id=w.guest_venue_id)
+    expert_token = next(iter(experts.values()))["Authorization"][7:]
+
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with Room(url, token(w, host)) as jn, Room(url, token(w, guest)) as xa, \
+                Room(url, w.supervisor()["Authorization"][7:]) as sup, Room(url, expert_token) as seat:
+            out["joined"] = (jn.joined, sup.joined, seat.joined)
+            published = await jn.publish("R1/cam")
+            out["published"] = published
+            out["seat"] = await seat.publish()
+            out["watch_only"] = await sup.publish("x")
+            for room in (xa, sup):
+                assert (await room.subscribe(published["publisher"]))["type"] == "subscribed"
+            out["unknown"] = await xa.subscribe("nobody/cam")
+            await asyncio.sleep(3.5)
+            out["frames"] = {name: len(r.got.get(published["publisher"], [])) for name, r in
+                             (("guest", xa), ("supervisor", sup))}
+        # Outsiders are refused at the door.
+        for bad, expected in ((Principal(role=Role.HALL_OPERATOR, subject="x", venue_id="nowhere"), 4404),
+                              (Principal(role=Role.SITE_AGENT, subject="agent", venue_id="nowhere"), 4404)):
+            async with connect(url) as ws:
+                await ws.send(json.dumps({"type": "join", "token": token(w, bad)}))
+                reply = json.loads(await ws.recv())
+                await ws.wait_closed()
+                out.setdefault("refused", []).append((reply["error"]["code"], ws.close_code, expected))
+        async with connect(url) as ws:
+            await ws.send(json.dumps({"type": "join", "token": "not a token"}))
+            json.loads(await ws.recv())
+            await ws.wait_closed()
+            out["bad_token"] = ws.close_code
+        return out
+
+    try:
+        out = asyncio.run(scenario())
+        jn_joined, sup_joined, seat_joined = out["joined"]
+        assert jn_joined["type"] == "joined" and sup_joined["publish_as"] is None
+        assert seat_joined["publish_as"].split("/")[1].startswith("seat-")
+        assert out["published"]["type"] == "answer" and out["published"]["publisher"].endswith("/R1/cam")
+        assert out["seat"]["type"] == "answer"
+        assert out["watch_only"]["type"] == "error" and out["watch_only"]["error"]["code"] == "forbidden"
+        assert out["unknown"]["type"] == "error" and out["unknown"]["error"]["code"] == "not_found"
+        assert out["frames"]["guest"] > 40 and out["frames"]["supervisor"] > 40, out["frames"]
+        assert [(code, close) for code, close, _ in out["refused"]] == [("not_found", 4404)] * 2
+        assert out["bad_token"] == 4401
+
+        # The segments are events of the session; ending the session seals the room.
+        with w.ctx.store.write() as tx:
+            tx.session.get(EvalSession, w.session_id).state = "ended"
+        admin = {"Authorization": f"Bearer {token(w, Principal(role=Role.COORDINATOR_ADMIN, subject='admin'))}"}
+        deadline = time.monotonic() + 30
+        while True:
+            events = httpx.get(f"{server.base}/api/v1/sessions/{w.session_id}/events", headers=admin,
+                               params={"limit": 1000}).json()["events"]
+            kinds = [e["kind"] for e in events]
+            if kinds.count("media.track_sealed") >= 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert kinds.count("media.track_sealed") == 4, kinds  # camera + microphone of the room and the seat
+        segments = [e["payload"] for e in events if e["kind"] == "media.segment_recorded"]
+        assert len(segments) >= 8
+        assert all(len(s["sha256"]) == 64 and s["wallclock_start"] <= s["wallclock_end"] for s in segments)
+    finally:
+        server.stop()
+    tracks = [d for d in (tmp_path / "recordings" / w.session_id).glob("*/*")]
+    assert len(tracks) == 4
+    for directory in tracks:
+        report = verify_manifest(directory)
+        assert report.ok and report.sealed, (directory, report.problems)
