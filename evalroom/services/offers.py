@@ -205,7 +205,11 @@ def guest_event_view(settings: Settings, event: Event) -> dict[str, Any]:
     payload = dict(event.payload)
     if "offer" in payload:
         payload = {"offer": guest_view(payload["offer"], settings.zone)}
-    return {"seq": event.seq, "kind": event.kind, "at": event.recorded_at, "data": payload}
+    item = {"seq": event.seq, "kind": event.kind, "at": event.recorded_at, "data": payload}
+    if event.kind.startswith("session.") and event.session_id:
+        # Routed to the venues only from the start on: the agent needs the id to join the media room.
+        item["session_id"] = event.session_id
+    return item
 
 
 def _record_offer_event(tx: Tx, actor: str, kind: str, offer: Offer, **extra: Any) -> Event:

@@ -45,3 +45,52 @@ def test_a_publisher_reaches_a_subscriber_and_is_recorded(tmp_path: Path) -> Non
         assert 3.0 < total < 6.0, total
     kinds = [r["entry"]["type"] for r in records]
     assert kinds.count("seal") == 2 and kinds.count("segment") >= 6
+
+
+def test_a_venue_source_encodes_once_records_locally_and_answers_key_frame_requests(tmp_path: Path) -> None:
+    """media/publisher.py's EncodedSource: the packets it sends are the packets it records as the venue's
+    backup; the relay's key-frame requests (a subscriber joining, segment cuts) reach its encoder, whose own
+    key frames come only every 3,000 frames."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    from media.publisher import EncodedSource, SourceSpec
+    from media.recorder import TrackRecorder
+
+    async def scenario() -> tuple[int, int]:
+        relay = Relay(tmp_path / "host", segment_seconds=1.0)
+        backup = TrackRecorder(tmp_path / "guest" / "cam", publisher="XA/R1/cam", kind="video", codec="vp8",
+                               clock_rate=90000, segment_seconds=1.0)
+        source = EncodedSource(SourceSpec("R1/cam", "video", "testsrc2=size=640x360:rate=30", 640, 360, 30),
+                               backup)
+        pc = RTCPeerConnection()
+        sender = pc.addTrack(source)
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await relay.publish("s", "XA/R1/cam", {"sdp": pc.localDescription.sdp,
+                                                         "type": pc.localDescription.type})
+        await pc.setRemoteDescription(RTCSessionDescription(**answer))
+
+        async def forward_plis() -> None:
+            from media.passthrough import keyframe_requested
+            while True:
+                if keyframe_requested(sender):
+                    source.request_keyframe()
+                await asyncio.sleep(0.05)
+
+        plis = asyncio.ensure_future(forward_plis())
+        await until(lambda: relay.feeds("s") and relay.feeds("s")[0]["packets"] > 0, what="packets at the relay")
+        sub = await subscribe(relay, "s", "XA/R1/cam", "JN")
+        await asyncio.sleep(4)
+        plis.cancel()
+        await relay.close_room("s")
+        await pc.close()
+        source.stop()
+        backup.seal()
+        await sub.pc.close()
+        return len(sub.got["video"]), source.sent
+
+    frames, sent = asyncio.run(scenario())
+    assert frames > 60 and sent > 100
+    host = verify_manifest(tmp_path / "host" / "s" / "XA_R1_cam" / "video-1")
+    guest = verify_manifest(tmp_path / "guest" / "cam")
+    assert host.ok and guest.ok
+    assert host.segments >= 3 and guest.segments >= 3  # cut at requested key frames, not every 100 s
