@@ -139,6 +139,26 @@ def cmd_pki_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_media_reconcile(args: argparse.Namespace) -> int:
+    """Check a venue's backup recordings, as handed over, against the hashes its agent reported during the
+    session: exit 0 if every logged segment is there and matches, 1 otherwise."""
+    from evalroom.clock import SystemClock
+    from evalroom.services.media import reconcile
+    from evalroom.storage.db import make_engine
+    from evalroom.storage.store import Store
+
+    engine = make_engine(_settings(args).effective_database_url)
+    try:
+        result = reconcile(Store(engine, SystemClock()), args.session, args.venue, args.source)
+    finally:
+        engine.dispose()
+    print(f"{args.venue}: {result.segments} logged segment(s) checked in {args.source}")
+    for problem in result.problems:
+        print(f"  problem: {problem}")
+    print(f"verdict: {'OK' if result.ok else 'FAILED'}")
+    return 0 if result.ok else 1
+
+
 def cmd_trust_export(args: argparse.Namespace) -> int:
     """Write the coordinator's trust registry (regions' CA certificates, current CRLs, recognition list) as a
     trust bundle for ``evalroom verify --trust``."""
@@ -403,7 +423,7 @@ def cmd_site_agent(args: argparse.Namespace) -> int:
         agent = SiteAgent(AgentConfig(venue=args.venue, coordinator=args.coordinator, key_file=args.key,
                                       inventory_file=args.inventory, state_dir=args.state_dir,
                                       auto_confirm=args.auto_confirm, ping_interval=args.ping_interval,
-                                      ping_timeout=args.ping_timeout))
+                                      ping_timeout=args.ping_timeout, media_file=args.media))
     except (OSError, ValueError) as exc:
         print(f"evalroom site-agent: {exc}", file=sys.stderr)
         return 2
@@ -490,6 +510,13 @@ def _parser() -> argparse.ArgumentParser:
                                             "declares (docs/formats.md)", pki)
     sp.add_argument("spec", type=Path, help="the declaration (TOML)")
     sp.add_argument("--out", type=Path, required=True, help="an empty or new directory")
+    media_cmd = sub.add_parser("media", help="recordings").add_subparsers(dest="media_command", required=True)
+    sp = add("reconcile", cmd_media_reconcile, "check a venue's backup recordings against the hashes logged "
+                                                "during the session", media_cmd)
+    sp.add_argument("--session", required=True, help="the session's id")
+    sp.add_argument("--venue", required=True, help="the venue's code")
+    sp.add_argument("--from", dest="source", type=Path, required=True,
+                    help="the venue's recordings of the session (its agent's recordings/<session> directory)")
     trust_cmd = sub.add_parser("trust", help="regions' certificate authorities").add_subparsers(
         dest="trust_command", required=True)
     sp = add("export", cmd_trust_export, "write the trust registry as a bundle for evalroom verify", trust_cmd)
@@ -548,6 +575,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--inventory", type=Path, required=True, help="rooms, seats and device states (TOML)")
     sp.add_argument("--state-dir", type=Path, required=True, help="where received events and status are kept")
     sp.add_argument("--auto-confirm", action="store_true", help="confirm pending offers (seats chosen by the coordinator)")
+    sp.add_argument("--media", type=Path, help="the venue's cameras and microphones (JSON, docs/formats.md), published "
+                                               "in its running sessions and recorded locally as the backup")
     sp.add_argument("--ping-interval", type=float, default=5.0, help="seconds between websocket pings")
     sp.add_argument("--ping-timeout", type=float, default=10.0, help="seconds without a pong before the link is lost")
 

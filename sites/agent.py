@@ -42,6 +42,7 @@ from jwt.algorithms import ECAlgorithm
 from pydantic import ValidationError
 
 from sites.errors import RuleViolation
+from sites.media import Refused, VenueMedia, load_sources
 from sites.protocol import (
     PROTOCOL,
     Channel,
@@ -99,6 +100,8 @@ class AgentConfig:
     backoff_max: float = 15.0
     skew_seconds: float = 120.0
     """How far the coordinator's message times may be from this machine's clock (as site_message_skew_seconds)."""
+    media_file: Path | None = None
+    """The venue's cameras and microphones to publish in its running sessions (sites/media.py)."""
 
 
 @dataclass
@@ -128,6 +131,9 @@ class SiteAgent:
         self.status = _Status(venue=config.venue, last_seq=self._last_inbox_seq())
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._stop = asyncio.Event()
+        self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.media = None if config.media_file is None else VenueMedia(
+            config.venue, self._ws_base(), load_sources(config.media_file), config.state_dir / "recordings")
 
     # --- durable state --------------------------------------------------------------------------------
     def _last_inbox_seq(self) -> int:
@@ -177,10 +183,13 @@ class SiteAgent:
                 keys[jwk["kid"]] = key
         self._keys = keys
 
-    def _ws_url(self) -> str:
+    def _ws_base(self) -> str:
         parts = urlsplit(self.config.coordinator)
         scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + SITE_PATH, "", ""))
+        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+    def _ws_url(self) -> str:
+        return self._ws_base() + SITE_PATH
 
     # --- running --------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -188,6 +197,15 @@ class SiteAgent:
 
     async def run(self) -> None:
         """Stay connected until :meth:`stop`; reconnect with exponential backoff and jitter after any loss."""
+        if self.media is not None:
+            self.media.resume(self._read_inbox())
+        try:
+            await self._connected()
+        finally:
+            if self.media is not None:
+                await self.media.close()
+
+    async def _connected(self) -> None:
         backoff = self.config.backoff_initial
         while not self._stop.is_set():
             established = False
@@ -273,6 +291,14 @@ class SiteAgent:
         log.info("connected as %s, resuming after event %d", self.config.venue, self.status.last_seq)
         await send("inventory", self.inventory.model_dump(mode="json"))
         heartbeat = asyncio.create_task(self._heartbeats(send, body["heartbeat_ms"] / 1000))
+
+        async def request(kind: str, request_body: dict[str, Any]) -> dict[str, Any]:
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._waiters[await send(kind, request_body)] = future
+            return await asyncio.wait_for(future, self.config.open_timeout * 3)
+
+        if self.media is not None:
+            self.media.request = request
         pending: dict[int, dict[str, Any]] = {}
         if self.config.auto_confirm:
             # An offer recorded in the inbox but not acted on (the agent stopped in between) is answered now;
@@ -295,6 +321,12 @@ class SiteAgent:
             return True
         finally:
             heartbeat.cancel()
+            if self.media is not None:
+                self.media.request = None
+            for future in self._waiters.values():
+                if not future.done():
+                    future.set_exception(ConnectionError("the site link closed"))
+            self._waiters.clear()
 
     async def _heartbeats(self, send: Callable[..., Any], interval: float) -> None:
         while True:
@@ -320,11 +352,21 @@ class SiteAgent:
         self._write_status()
         offer = item["data"].get("offer")
         log.info("event %d %s", item["seq"], item["kind"])
+        if self.media is not None:
+            self.media.on_session_event(item)
         if self.config.auto_confirm and offer and offer["state"] == "pending":
             n = await send("confirm", {"offer_id": offer["offer_id"], "version": offer["version"]})
             pending[n] = offer
 
     async def _on_result(self, body: dict[str, Any], send: Callable[..., Any], pending: dict[int, dict[str, Any]]) -> None:
+        waiter = self._waiters.pop(body["ref"], None)
+        if waiter is not None:
+            if not waiter.done():
+                if body["ok"]:
+                    waiter.set_result(body)
+                else:
+                    waiter.set_exception(Refused(f"{body['error']['code']}: {body['error']['message']}"))
+            return
         offer = pending.pop(body["ref"], None)
         self.status.results.append(body)
         del self.status.results[:-20]

@@ -264,8 +264,25 @@ class Decline(_Body):
     reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
 
 
+class MediaToken(_Body):
+    """Ask for a short-lived token to publish the venue's sources in a running session's media room."""
+
+    session_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class BackupRecord(_Body):
+    """A line of the venue's local backup recording's manifest, reported as it becomes durable, so that the
+    copy handed to the host later is checked against hashes logged at the time (media reconciliation)."""
+
+    session_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    publisher: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    track: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    entry: dict[str, Any]
+
+
 _AGENT_BODIES: dict[str, type[_Body]] = {"hello": Hello, "inventory": Inventory, "heartbeat": Heartbeat,
-                                         "confirm": Confirm, "decline": Decline}
+                                         "confirm": Confirm, "decline": Decline, "media_token": MediaToken,
+                                         "backup_record": BackupRecord}
 
 
 def parse_body(type_: str, body: dict[str, Any]) -> _Body:

@@ -72,7 +72,8 @@ class Agent:
     client), its inventory in ``rooms.toml`` (``seats`` seats of room R1 of ``kind``)."""
 
     def __init__(self, root: Path, venue: dict[str, Any], api: httpx.Client, env: dict[str, str], url: str,
-                 state_exists: bool = False, seats: int = 4, kind: str = "shared") -> None:
+                 state_exists: bool = False, seats: int = 4, kind: str = "shared",
+                 media: list[dict[str, Any]] | None = None) -> None:
         self.venue = venue
         self.dir = root / venue["code"]
         self.dir.mkdir(parents=True, exist_ok=state_exists)
@@ -84,11 +85,15 @@ class Agent:
                      json={"public_key": public, "label": "test"}).raise_for_status()
         self.state = self.dir / "state"
         self.log = (self.dir / "agent.log").open("a")
+        extra = []
+        if media is not None:
+            (self.dir / "media.json").write_text(json.dumps(media), encoding="utf-8")
+            extra = ["--media", str(self.dir / "media.json")]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evalroom", "site-agent", "--venue", venue["code"], "--coordinator", url,
              "--key", str(key), "--inventory", str(write_inventory(self.dir / "rooms.toml", seats, kind=kind)),
-             "--state-dir", str(self.state), "--auto-confirm", "--ping-interval", "1", "--ping-timeout", "2"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "--state-dir", str(self.state), "--auto-confirm", "--ping-interval", "1", "--ping-timeout", "2",
+             *extra], env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def inbox(self) -> list[dict[str, Any]]:
         path = self.state / "inbox.jsonl"

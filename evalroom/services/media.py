@@ -22,9 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from evalroom.config import Settings
@@ -33,15 +36,17 @@ from evalroom.domain.session_states import State
 from evalroom.errors import ApiError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.services.access import can_read_session
 from evalroom.services.evaluation import participants
-from evalroom.storage.models import CommitteeMember, EvalSession, Seat, Venue
-from evalroom.storage.store import Store
+from evalroom.storage.models import CommitteeMember, EvalSession, EventRow, Seat, Venue
+from evalroom.storage.store import Store, Tx
 from media.control import WorkerClient, WorkerError, WorkerProcess
+from media.manifest import sha256_file, verify_manifest
 
-__all__ = ["MediaAccess", "MediaHub", "media_access"]
+__all__ = ["MediaAccess", "MediaHub", "Reconciliation", "media_access", "reconcile", "record_backup"]
 
 log = logging.getLogger(__name__)
 OPEN_STATES = (State.EVALUATING.value, State.SUSPENDED.value)
 SEAL_SWEEP_SECONDS = 5.0
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 RECORD_EVENTS = {"segment": "media.segment_recorded", "gap": "media.gap", "seal": "media.track_sealed"}
 
 
@@ -83,6 +88,66 @@ def media_access(store: Store, principal: Principal, session_id: str) -> MediaAc
             raise ApiError(ErrorCode.INVALID_TRANSITION, f"the media room is open while the session runs; it is "
                                                          f"{session.state}")
         return MediaAccess(session_id, publish_as, f"{role.value}:{principal.subject}")
+
+
+def record_backup(tx: Tx, principal: Principal, session_id: str, publisher: str, track: str,
+                  entry: dict[str, Any]) -> None:
+    """A line of a venue's local backup manifest, as its site agent reported it: an event of the session, so
+    the copy the venue hands over later is checked against what was logged at the time."""
+    session = tx.session.get(EvalSession, session_id)
+    if session is None or principal.venue_id not in participants(tx.session, session):
+        raise NotFoundError("session", session_id)
+    venue = tx.session.get(Venue, principal.venue_id)
+    tx.record(actor=principal.actor, kind="media.backup_recorded", session_id=session_id,
+              payload={"venue": venue.code if venue else principal.venue_id, "publisher": publisher, "track": track,
+                       "entry": entry})
+
+
+@dataclass
+class Reconciliation:
+    segments: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def reconcile(store: Store, session_id: str, venue_code: str, directory: Path) -> Reconciliation:
+    """Check a venue's backup recordings, as handed over, against the manifest lines its agent reported during
+    the session (``media.backup_recorded``): every logged segment present with its hash, each track's manifest
+    chain intact and sealed, nothing there that was not logged."""
+    with store.read() as s:
+        rows = list(s.scalars(select(EventRow).where(EventRow.session_id == session_id,
+                                                     EventRow.kind == "media.backup_recorded")
+                              .order_by(EventRow.seq)))
+    logged: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.payload.get("venue") == venue_code:
+            logged.setdefault(row.payload["track"], []).append(row.payload["entry"])
+    result = Reconciliation()
+    if not logged:
+        result.problems.append(f"no backup of venue {venue_code} was logged for this session")
+    for track, entries in sorted(logged.items()):
+        folder = directory / _SAFE.sub("_", track)
+        report = verify_manifest(folder, check_files=False)
+        if not report.chain_ok:
+            result.problems.append(f"{track}: the manifest's chain is broken: {'; '.join(report.problems)}")
+        if not any(e["type"] == "seal" for e in entries):
+            result.problems.append(f"{track}: no seal was logged (the backup was not closed)")
+        files = set()
+        for entry in (e for e in entries if e["type"] == "segment"):
+            result.segments += 1
+            files.add(entry["file"])
+            path = folder / entry["file"]
+            if not path.is_file():
+                result.problems.append(f"{track}/{entry['file']}: missing")
+            elif sha256_file(path) != entry["sha256"]:
+                result.problems.append(f"{track}/{entry['file']}: does not match the hash logged at "
+                                       f"{entry['wallclock_end']}")
+        for extra in sorted(p.name for p in folder.glob("seg-*.webm") if p.name not in files):
+            result.problems.append(f"{track}/{extra}: not logged during the session")
+    return result
 
 
 class MediaHub:

@@ -196,3 +196,84 @@ def test_venues_and_supervisors_see_each_other_and_the_room_is_recorded(ctx, cli
     for directory in tracks:
         report = verify_manifest(directory)
         assert report.ok and report.sealed, (directory, report.problems)
+
+
+def test_venue_agents_publish_their_rooms_and_keep_a_backup_that_reconciles(ctx, client, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                            db_url: str) -> None:
+    """Real site agents with synthetic cameras and microphones: when the session starts each publishes into
+    the media room (the coordinator records both venues), records what it sent locally and reports each
+    backup segment's hash over the site link; when the session ends they stop and seal. The guest's copy,
+    handed over, reconciles against the logged hashes; a changed file is named."""
+    from committee_world import draw, open_check_in, seat_everyone
+    from servers import Agent, evalroom_cli
+    from session_world import import_project
+
+    from evalroom.services import evaluation
+
+    w = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
+    import_project(w)
+    draw(w)
+    open_check_in(w)
+    seat_everyone(w)
+    env = server_env(db_url, media_segment_seconds="1")
+    server = Coordinator(tmp_path, env)
+    api = httpx.Client(base_url=server.base, headers=w.admin(), timeout=10)
+    sources = [{"name": "R1/cam", "kind": "video", "source": "testsrc2=size=640x360:rate=30", "width": 640,
+                "height": 360}, {"name": "R1/mic", "kind": "audio", "source": "sine=frequency=440"}]
+    agents: dict[str, Agent] = {}
+    url = f"/api/v1/sessions/{w.session_id}"
+
+    def events() -> list[dict[str, Any]]:
+        return api.get(f"{url}/events", params={"limit": 1000}).json()["events"]
+
+    def wait(check: Any, what: str, timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while not (value := check()):
+            assert time.monotonic() < deadline, f"not reached within {timeout} s: {what}"
+            time.sleep(0.3)
+        return value
+
+    try:
+        venues = {v: api.get(f"/api/v1/venues/{v}").json() for v in (w.host_venue_id, w.guest_venue_id)}
+        for vid in venues:
+            agents[vid] = Agent(tmp_path / "agents", venues[vid], api, env, server.base, seats=6, media=sources)
+        wait(lambda: all(v["online"] for v in httpx.get(f"{server.base}{url}/status", headers=w.host_op())
+                         .json()["venues"]), "both venues online")
+        assert httpx.post(f"{server.base}{url}/state", headers=w.host_op(), json={"action": "start"}).status_code == 200
+        codes = {vid: venues[vid]["code"] for vid in venues}
+
+        def recorded() -> set[str]:
+            return {e["payload"]["publisher"] for e in events() if e["kind"] == "media.segment_recorded"}
+
+        expected = {f"{c}/R1/{n}" for c in codes.values() for n in ("cam", "mic")}
+        wait(lambda: expected <= recorded(), "both venues' cameras and microphones recorded at the coordinator")
+        wait(lambda: {e["payload"]["venue"] for e in events() if e["kind"] == "media.backup_recorded"}
+             == set(codes.values()), "both venues' backups reported")
+
+        # The end, as the state machine records it (the full evaluation is another test's): the agents stop.
+        with w.ctx.store.write() as tx:
+            session = tx.session.get(EvalSession, w.session_id)
+            session.state, session.ended_at, session.end_reason = "ended", tx.now(), "completed"
+            evaluation.record_change(tx, "host-op", session, "session.state_changed",
+                                     {"action": "end", "from": "evaluating", "reason": None})
+        wait(lambda: sum(e["kind"] == "media.backup_recorded" and e["payload"]["entry"]["type"] == "seal"
+                         for e in events()) == 4, "both agents sealed their backups")
+        wait(lambda: sum(e["kind"] == "media.track_sealed" for e in events()) == 4, "the room sealed")
+    finally:
+        for agent in agents.values():
+            if agent.proc.poll() is None:
+                agent.stop()
+        api.close()
+        server.stop()
+
+    guest_copy = agents[w.guest_venue_id].state / "recordings" / w.session_id
+    args = ("media", "reconcile", "--data", str(tmp_path), "--session", w.session_id,
+            "--venue", codes[w.guest_venue_id], "--from", str(guest_copy))
+    ok = evalroom_cli(*args, env=env)
+    assert "verdict: OK" in ok.stdout, ok.stdout
+    victim = sorted((guest_copy / "R1_cam").glob("seg-*.webm"))[0]
+    victim.write_bytes(victim.read_bytes()[:-10])
+    import subprocess
+    import sys
+    changed = subprocess.run([sys.executable, "-m", "evalroom", *args], env=env, capture_output=True, text=True)
+    assert changed.returncode == 1 and f"R1/cam/{victim.name}: does not match" in changed.stdout, changed.stdout

@@ -1,8 +1,9 @@
 """Media signaling over the coordinator's websocket: ``/api/v1/sessions/{id}/media/ws``.
 
-The client sends, within ``websocket_auth_seconds``, ``{"type": "join", "token": "<access token>"}`` (a token
-bound to a venue — site agent, operator — or to a seat — expert —, or a supervisor's or the admin's; the
-rules are in services/media.py). The server answers ``{"type": "joined", "publish_as": P | null,
+The client sends, within ``websocket_auth_seconds``, ``{"type": "join", "token": "<token>"}``: a media token
+(audience ``evalroom-media``, what the site link gives a venue's agent for one session) or a person's access
+token (bound to a venue — operator —, to a seat — expert —, or a supervisor's or the admin's; the rules are
+in services/media.py). The server answers ``{"type": "joined", "publish_as": P | null,
 "ice_servers": [...], "publishers": [...]}``. Then, each with an optional ``id`` echoed in the reply:
 
 - ``{"type": "publish", "name": "R1/cam", "offer": {sdp, type}}`` → ``{"type": "answer", "publisher",
@@ -31,7 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from evalroom.api.context import AppContext
 from evalroom.api.deps import authenticate
 from evalroom.api.errors import error_body
-from evalroom.errors import ApiError, ErrorCode
+from evalroom.auth.tokens import AUDIENCE_MEDIA, VerifiedToken
+from evalroom.errors import ApiError, AuthError, ErrorCode
 from evalroom.services.media import MediaAccess, MediaHub, media_access
 
 router = APIRouter(tags=["media"])
@@ -57,8 +59,18 @@ async def _join(ws: WebSocket, ctx: AppContext, session_id: str) -> MediaAccess:
         raise ApiError(ErrorCode.VALIDATION_FAILED, 'expected {"type": "join", "token": ...}')
     if not isinstance(msg.get("token"), str):
         raise ApiError(ErrorCode.NOT_AUTHENTICATED, "joining a media room needs an access token")
-    verified = await run_in_threadpool(authenticate, ctx, msg["token"])
+    verified = await run_in_threadpool(_verify, ctx, msg["token"])
     return await run_in_threadpool(media_access, ctx.store, verified.principal, session_id)
+
+
+def _verify(ctx: AppContext, token: str) -> VerifiedToken:
+    """A media token (what the site link gives a venue's agent) or a person's API token (browser pages)."""
+    try:
+        return authenticate(ctx, token, AUDIENCE_MEDIA)
+    except AuthError as exc:
+        if exc.code is not ErrorCode.TOKEN_WRONG_AUDIENCE:
+            raise
+    return authenticate(ctx, token)
 
 
 def _publisher_names(feeds: list[dict[str, Any]]) -> list[str]:

@@ -33,12 +33,16 @@ from starlette.concurrency import run_in_threadpool
 from evalroom.api.context import AppContext
 from evalroom.api.errors import error_body
 from evalroom.api.live import EventBroadcaster
+from evalroom.auth.tokens import AUDIENCE_MEDIA
+from evalroom.clock import format_time
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode, domain_rules
 from evalroom.services import inventory, offers, site_link
+from evalroom.services.media import media_access, record_backup
 from sites.offers import guest_view
 from sites.protocol import (
     PROTOCOL,
+    BackupRecord,
     Channel,
     Confirm,
     Decline,
@@ -46,6 +50,7 @@ from sites.protocol import (
     Heartbeat,
     Hello,
     Inventory,
+    MediaToken,
     decode,
     ed25519_verify,
     encode,
@@ -272,6 +277,17 @@ async def _handle(link: _Link, message: Any) -> dict[str, Any] | None:
             offer = await run_in_threadpool(write, lambda tx: offers.offer_record(tx.session, offers.decline_offer(
                 tx, principal, message.offer_id, message.version, message.reason)))
             return {"offer": guest_view(offer, ctx.settings.zone)}
+        case MediaToken():
+            access = await run_in_threadpool(media_access, ctx.store, principal, message.session_id)
+            issued = ctx.tokens.issue(Principal(role=Role.SITE_AGENT, subject=principal.subject, venue_id=venue_id),
+                                      audience=AUDIENCE_MEDIA)
+            return {"session_id": message.session_id, "token": issued.token,
+                    "expires_at": format_time(issued.expires_at), "publish_as": access.publish_as,
+                    "path": f"/api/v1/sessions/{message.session_id}/media/ws"}
+        case BackupRecord():
+            await run_in_threadpool(write, lambda tx: record_backup(tx, principal, message.session_id,
+                                                                    message.publisher, message.track, message.entry))
+            return {}
         case Hello():
             raise ApiError(ErrorCode.CONFLICT, "hello was already said on this connection")
     raise ApiError(ErrorCode.VALIDATION_FAILED, "unexpected message")
