@@ -50,9 +50,11 @@ from evalroom.domain.identity import id_number_with_check
 from evalroom.errors import ConfigError
 from evalroom.schemas import AccountCreate
 from evalroom.services.accounts import create_account
+from evalroom.services.media import reconcile
 from evalroom.services.trust import export_bundle
 from evalroom.signing_client import SeatSigner, TotpDevice
 from evalroom.storage.store import read_events, verify_stored_chain
+from media.manifest import read_manifest, verify_manifest
 from signing.declared import generate
 from signing.tokens import SoftKeyStore
 from signing.trust import load_bundle
@@ -462,6 +464,16 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
                                                               headers=operator).content)
     _check(client.post(f"{base}/state", headers=operator, json={"action": "end"}))
     run.say("signed report and a signed sheet written; session ended")
+
+    def sealed() -> bool:
+        events = _check(client.get(f"{base}/events", headers=operator, params={"limit": 1000}))["events"]
+        return (sum(e["kind"] == "media.track_sealed" for e in events) == 4
+                and sum(e["kind"] == "media.backup_recorded" and e["payload"]["entry"]["type"] == "seal"
+                        for e in events) == 4)
+
+    _wait(sealed, "the coordinator's recordings and both venues' backups sealed")
+    run.say("both venues published their room's camera and microphone throughout; the coordinator's recordings "
+            "and both venues' local backups are sealed")
     run.facts["evaluation"] = {
         "rejected": ["L1/B3"], "flags": [(f["kind"], f["bid"]) for f in flags],
         "ranking": [(r["rank"], r["bid"], r["final"]) for r in summary],
@@ -515,10 +527,16 @@ def _start_agent(client: httpx.Client, run: DemoRun, admin: dict[str, str], venu
                        f'camera = "ok" }},' for i in range(1, AGENT_SEATS + 1))
     (home / "rooms.toml").write_text(f'[[rooms]]\ncode = "R1"\nname = "远程异地评标室"\nkind = "single"\n'
                                      f'seats = [\n{seats}\n]\n', encoding="utf-8")
+    # The room's camera and microphone: synthetic (a test pattern and a tone, each venue its own pitch).
+    tone = 440 if venue["code"] == "JN-GGZY" else 660
+    (home / "media.json").write_text(json.dumps([
+        {"name": "R1/cam", "kind": "video", "source": "testsrc2=size=640x360:rate=30", "width": 640, "height": 360,
+         "bitrate": 600000},
+        {"name": "R1/mic", "kind": "audio", "source": f"sine=frequency={tone}"}]), encoding="utf-8")
     log = (home / "agent.log").open("wb")
     return subprocess.Popen([sys.executable, "-m", "evalroom", "site-agent", "--venue", venue["code"],
                              "--coordinator", run.base, "--key", str(key_file), "--inventory", str(home / "rooms.toml"),
-                             "--state-dir", str(home / "state"), "--auto-confirm"],
+                             "--state-dir", str(home / "state"), "--auto-confirm", "--media", str(home / "media.json")],
                             stdout=log, stderr=subprocess.STDOUT, env={k: v for k, v in os.environ.items()
                                                                        if not k.startswith("EVALROOM_")})
 
@@ -532,6 +550,30 @@ def _stop_agents(run: DemoRun) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _recordings(run: DemoRun, ctx: Any) -> list[dict[str, Any]]:
+    """Every track the coordinator recorded, checked against its manifest; the guest's backup reconciled."""
+    session = run.facts["session"]
+    tracks = []
+    for directory in sorted((run.out / "recordings" / session["id"]).glob("*/*")):
+        report = verify_manifest(directory)
+        segments = [e for e in read_manifest(directory) if e["type"] == "segment"]
+        if not (report.ok and report.sealed and segments):
+            raise RuntimeError(f"recording {directory} does not verify: {report.problems}")
+        tracks.append({"track": str(directory.relative_to(run.out)), "segments": len(segments),
+                       "from": segments[0]["wallclock_start"], "to": segments[-1]["wallclock_end"],
+                       "manifest": "verified, sealed"})
+    backup = reconcile(ctx.store, session["id"], "XA-GGZY", run.out / "agents" / "XA-GGZY" / "state" / "recordings"
+                       / session["id"])
+    if not backup.ok:
+        raise RuntimeError(f"the guest's backup does not reconcile: {backup.problems}")
+    run.say(f"recordings: {len(tracks)} tracks, {sum(t['segments'] for t in tracks)} hashed segments, every "
+            f"manifest verified and sealed; the 西安 backup ({backup.segments} segments) reconciles with the "
+            "hashes logged during the session")
+    for t in tracks:
+        print(f"      {t['track']}: {t['segments']} segments, {t['from'][11:19]}–{t['to'][11:19]} UTC", flush=True)
+    return tracks
 
 
 def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
@@ -557,6 +599,7 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
         "expert_pools": rel(list((run.out / "pools").iterdir())),
         "reports": rel(list((run.out / "reports").iterdir())),
         "trust_bundle": rel([p for p in (run.out / "trust").rglob("*") if p.is_file()]),
+        "recordings": rel([p for p in (run.out / "recordings").rglob("*") if p.is_file()]),
         "key_stores": rel(list((run.out / "pki" / "keys").rglob("*.p12"))),
     }
 
@@ -611,9 +654,11 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
                 "the chair's sheet signature are intact, valid and trusted against the exported trust bundle, each "
                 "accounted for by its factor evidence")
         run.facts["evaluation"]["verified_offline"] = sorted(offline)
+        run.facts["recordings"] = _recordings(run, ctx)
         summary = {"evalroom_version": __version__, "base_url": run.base, "files": files,
                    "session": run.facts["session"], "offer": run.facts["offer"],
                    "committee": run.facts["committee"], "evaluation": run.facts["evaluation"],
+                   "recordings": run.facts["recordings"],
                    "checks": {"event_chain": "intact", "events": events}}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _print_where_to_look(run)

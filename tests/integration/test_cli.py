@@ -142,6 +142,10 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
         p.read_bytes())]
     poppler = pdfsig(report.read_bytes(), tmp_path, roots)
     assert poppler.count("Signature is Valid.") == 6 and poppler.count("Certificate is Trusted.") == 6, poppler
+    # Both venues' cameras and microphones were recorded, each track's manifest verified and sealed.
+    assert sorted(t["track"].split("/")[-2] for t in summary["recordings"]) == [
+        "JN-GGZY_R1_cam", "JN-GGZY_R1_mic", "XA-GGZY_R1_cam", "XA-GGZY_R1_mic"]
+    assert all(t["segments"] >= 2 for t in summary["recordings"])
     sheet = evalroom("verify", str(out / "reports/sheet-chair.json"), "--trust", str(out / "trust"))
     assert sheet.returncode == 0 and "factor: totp" in sheet.stdout, sheet.stdout
     # A second run starts afresh in its own directory; a foreign directory is never emptied.
