@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 # tests check its fonts and rendering with pdffonts, pdftoppm, pdftotext and pdfinfo, and its signatures with
 # pdfsig; softhsm2 is the PKCS#11 token the signing tests put experts' keys on; libnss3-tools gives certutil,
 # which makes the NSS trust database pdfsig checks signers against; ffmpeg gives ffprobe, which checks that
-# recorded segments play and last as long as they should.
-APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg)
+# recorded segments play and last as long as they should; janus and janus-tools (janus-pp-rec) are the second
+# media backend, which the media tests and the benchmark run against.
+APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg janus janus-tools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
