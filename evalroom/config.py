@@ -146,6 +146,14 @@ class Settings(BaseModel):
     media_segment_seconds: float = Field(default=4.0, ge=1, le=60)
     """How long a recorded segment runs before it is closed, hashed and logged: the most a crash can lose."""
     media_ice_servers: tuple[IceServer, ...] = ()
+    media_backend: Literal["embedded", "janus"] = "embedded"
+    """``embedded``: the relay worker the coordinator starts (media/worker.py). ``janus``: the Janus nodes of
+    ``janus_urls``, each session's room on one of them."""
+    janus_urls: tuple[str, ...] = ()
+    """The Janus nodes' websocket API URLs (``ws://host:8188``), for ``media_backend = "janus"``."""
+    janus_recordings_dir: Path | None = None
+    """Where the Janus nodes write their ``.mjr`` recordings (the VideoRoom ``rec_dir``), as this coordinator
+    reads it (the same machine, or shared storage)."""
     """STUN/TURN servers for venues behind NAT, as RTCIceServer dictionaries
     (``[{"urls": "turn:turn.example:3478", "username": "...", "credential": "..."}]``); given to the relay and to
     every client that joins a media room."""
@@ -180,6 +188,18 @@ class Settings(BaseModel):
         if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
             raise ValueError(f"must be a sqlite:/// or postgresql+psycopg:// URL (got {url!r})")
         return url
+
+    @field_validator("janus_urls", mode="before")
+    @classmethod
+    def _urls_list(cls, value: object) -> object:
+        """From the environment: comma-separated."""
+        return tuple(u.strip() for u in value.split(",") if u.strip()) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _janus_complete(self) -> Settings:
+        if self.media_backend == "janus" and not (self.janus_urls and self.janus_recordings_dir):
+            raise ValueError("media_backend janus needs janus_urls and janus_recordings_dir")
+        return self
 
     @model_validator(mode="after")
     def _heartbeat_fits(self) -> Settings:

@@ -39,6 +39,7 @@ from evalroom.services.evaluation import participants
 from evalroom.storage.models import CommitteeMember, EvalSession, EventRow, Seat, Venue
 from evalroom.storage.store import Store, Tx
 from media.control import WorkerClient, WorkerError, WorkerProcess
+from media.janus import JanusBackend, JanusError, room_id
 from media.manifest import sha256_file, verify_manifest
 
 __all__ = ["MediaAccess", "MediaHub", "Reconciliation", "media_access", "reconcile", "record_backup"]
@@ -150,36 +151,86 @@ def reconcile(store: Store, session_id: str, venue_code: str, directory: Path) -
     return result
 
 
+class _EmbeddedNode:
+    """The relay worker on this machine: started on first use, started again if it died."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.worker = WorkerProcess(settings.effective_recordings_dir, settings.data_dir / "media",
+                                    segment_seconds=settings.media_segment_seconds, ice_servers=settings.ice_servers)
+        self.client: WorkerClient | None = None
+
+    def stale(self) -> bool:
+        return self.client is None or not self.worker.alive()
+
+    async def connect(self) -> WorkerClient:
+        if not self.worker.alive():
+            await run_in_threadpool(self.worker.start)
+        self.client = await WorkerClient(self.worker.url, self.worker.secret).connect()
+        return self.client
+
+    async def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.close()
+        await run_in_threadpool(self.worker.stop)
+
+
+class _JanusNode:
+    """A Janus node the coordinator drives; its connection made again when it was lost."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.settings, self.url = settings, url
+        self.client: JanusBackend | None = None
+        self.lost = False
+
+    def stale(self) -> bool:
+        return self.client is None or self.lost
+
+    async def connect(self) -> JanusBackend:
+        assert self.settings.janus_recordings_dir is not None
+        self.client = await JanusBackend(self.url, self.settings.janus_recordings_dir,
+                                         self.settings.effective_recordings_dir,
+                                         segment_seconds=self.settings.media_segment_seconds).connect()
+        self.lost = False
+        return self.client
+
+    async def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await self.client.close()
+
+
 class MediaHub:
-    """The media backend as the coordinator holds it: started on first use, restarted if it died."""
+    """The media backends as the coordinator holds them: the embedded relay worker, or Janus nodes (each
+    session's room on one node, chosen by its id), connected on first use and again after a loss."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
-        self.worker = WorkerProcess(settings.effective_recordings_dir, settings.data_dir / "media",
-                                    segment_seconds=settings.media_segment_seconds,
-                                    ice_servers=settings.ice_servers)
-        self._client: WorkerClient | None = None
+        self.nodes: list[_EmbeddedNode | _JanusNode] = (
+            [_JanusNode(settings, url) for url in settings.janus_urls] if settings.media_backend == "janus"
+            else [_EmbeddedNode(settings)])
+        self._subscriptions: dict[str, _EmbeddedNode | _JanusNode] = {}
         self._lock = asyncio.Lock()
-        self._pump: asyncio.Task[None] | None = None
+        self._pumps: list[asyncio.Task[None]] = []
 
-    async def backend(self) -> WorkerClient:
+    def node_for(self, room: str) -> _EmbeddedNode | _JanusNode:
+        return self.nodes[room_id(room) % len(self.nodes)]
+
+    async def _backend(self, node: _EmbeddedNode | _JanusNode) -> Any:
         async with self._lock:
-            if self._client is None or not self.worker.alive():
-                if self._client is not None:
-                    await self._drop()
-                if not self.worker.alive():
-                    await run_in_threadpool(self.worker.start)
-                self._client = await WorkerClient(self.worker.url, self.worker.secret).connect()
-                self._pump = asyncio.create_task(self._run(self._client))
-            return self._client
+            if node.stale():
+                client = await node.connect()
+                self._pumps.append(asyncio.create_task(self._run(node, client)))
+            return node.client
 
-    async def _run(self, client: WorkerClient) -> None:
+    async def _run(self, node: _EmbeddedNode | _JanusNode, client: Any) -> None:
         try:
             await asyncio.gather(self._record_events(client), self._seal_ended(client))
-        except WorkerError:
-            pass  # the worker went away; the next request starts it again
+        except (WorkerError, JanusError, OSError):
+            if isinstance(node, _JanusNode):
+                node.lost = True  # the next request connects again
 
-    async def _seal_ended(self, client: WorkerClient) -> None:
+    async def _seal_ended(self, client: Any) -> None:
         """Seal the rooms of sessions that ended (by the host, or sealed after a fault) or were deleted."""
         while True:
             await asyncio.sleep(SEAL_SWEEP_SECONDS)
@@ -192,27 +243,33 @@ class MediaHub:
             session = s.get(EvalSession, session_id)
             return session is not None and session.state in OPEN_STATES
 
-    async def _drop(self) -> None:
-        client, self._client = self._client, None
-        if self._pump is not None:
-            self._pump.cancel()
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await client.close()
-
     async def call(self, op: str, *args: Any) -> Any:
-        """A relay operation; a worker that died is started again once and the operation retried."""
+        """A relay operation on the node of the room (or of the subscription); a backend that was lost is
+        connected again (a dead worker started again) once and the operation retried."""
+        node = self._subscriptions.get(args[0]) if op in ("answer", "unsubscribe") else self.node_for(args[0])
+        if node is None:
+            raise ApiError(ErrorCode.NOT_FOUND, f"media: no subscription {args[0]}")
         for attempt in range(2):
-            client = await self.backend()
+            client = await self._backend(node)
             try:
-                return await getattr(client, op)(*args)
-            except WorkerError as exc:
-                if self.worker.alive() or attempt:
+                result = await getattr(client, op)(*args)
+            except (WorkerError, JanusError) as exc:
+                lost = ((isinstance(exc, JanusError) and "gone" in str(exc))
+                        or (isinstance(node, _EmbeddedNode) and not node.worker.alive()))
+                if isinstance(node, _JanusNode) and lost:
+                    node.lost = True
+                if not lost or attempt:
                     code = ErrorCode.NOT_FOUND if str(exc).startswith("no ") else ErrorCode.CONFLICT
                     raise ApiError(code, f"media: {exc}") from None
+                continue
+            if op == "subscribe":
+                self._subscriptions[result["subscription"]] = node
+            elif op == "unsubscribe":
+                self._subscriptions.pop(args[0], None)
+            return result
         raise AssertionError("unreachable")
 
-    async def _record_events(self, client: WorkerClient) -> None:
+    async def _record_events(self, client: Any) -> None:
         while True:
             record = await client.records()
             try:
@@ -233,11 +290,13 @@ class MediaHub:
             tx.record(actor="system:media", kind=kind, session_id=record["room"], payload=payload)
 
     async def close_room(self, session_id: str) -> list[str]:
-        if self._client is None and not self.worker.alive():
+        node = self.node_for(session_id)
+        if node.stale():
             return []
         return await self.call("close_room", session_id)
 
     async def close(self) -> None:
-        await self._drop()
-        await run_in_threadpool(self.worker.stop)
-
+        for task in self._pumps:
+            task.cancel()
+        for node in self.nodes:
+            await node.close()

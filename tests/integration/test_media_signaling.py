@@ -26,6 +26,7 @@ from evalroom.clock import ManualClock
 from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role
 from evalroom.storage.models import EvalSession
+from media.janus import JanusServer
 from media.manifest import verify_manifest
 from media.sources import pattern, player, tone
 
@@ -119,11 +120,18 @@ def token(w: CommitteeWorld, principal: Principal) -> str:
     return w.ctx.tokens.issue(principal).token
 
 
+@pytest.mark.parametrize("backend", ["embedded", "janus"])
 def test_venues_and_supervisors_see_each_other_and_the_room_is_recorded(ctx, client, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                                        db_url: str) -> None:
+                                                                        db_url: str, backend: str) -> None:
     w = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
     experts = ready(w)
-    env = server_env(db_url, site_offline_after_seconds="3600", media_segment_seconds="1")
+    settings: dict[str, str] = {"site_offline_after_seconds": "3600", "media_segment_seconds": "1"}
+    janus = None
+    if backend == "janus":  # a real Janus node beside the coordinator, which drives it
+        janus = JanusServer(tmp_path / "janus")
+        janus.start()
+        settings |= {"media_backend": "janus", "janus_urls": janus.url, "janus_recordings_dir": str(janus.recordings)}
+    env = server_env(db_url, **settings)
     server = Coordinator(tmp_path, env)
     url = server.base.replace("http", "ws", 1) + f"/api/v1/sessions/{w.session_id}/media/ws"
     host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
@@ -191,6 +199,8 @@ def test_venues_and_supervisors_see_each_other_and_the_room_is_recorded(ctx, cli
         assert all(len(s["sha256"]) == 64 and s["wallclock_start"] <= s["wallclock_end"] for s in segments)
     finally:
         server.stop()
+        if janus is not None:
+            janus.stop()
     tracks = [d for d in (tmp_path / "recordings" / w.session_id).glob("*/*")]
     assert len(tracks) == 4
     for directory in tracks:
