@@ -211,8 +211,8 @@ class Relay:
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            keep_encoded(track)
             receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+            keep_encoded(track, receiver)
             counts[track.kind] = counts.get(track.kind, 0) + 1
             name = f"{track.kind}-{counts[track.kind]}"
             codec, rate = ("vp8", 90000) if track.kind == "video" else ("opus", 48000)

@@ -55,16 +55,16 @@ def vp8_packets(seconds: float, *, width: int = 640, height: int = 360, fps: int
         source.close()
 
 
-def opus_packets(seconds: float) -> Iterator[tuple[bytes, int]]:
-    """(Opus packet of 20 ms, 48 kHz pts) for ``seconds`` of a tone."""
+def opus_packets(seconds: float, source: str | None = None) -> Iterator[tuple[bytes, int]]:
+    """(Opus packet of 20 ms, 48 kHz pts) for ``seconds`` of a tone (or another lavfi audio ``source``)."""
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate, encoder.layout, encoder.format = 48000, "stereo", "s16"
     encoder.time_base = Fraction(1, 48000)
     resampler = av.AudioResampler(format="s16", layout="stereo", rate=48000, frame_size=960)
-    source = av.open(tone(), format="lavfi")
+    source_ = av.open(source or tone(), format="lavfi")
     samples, total = 0, int(seconds * 48000)
     try:
-        for frame in source.decode(audio=0):
+        for frame in source_.decode(audio=0):
             for chunk in resampler.resample(frame):
                 chunk.pts = samples
                 samples += chunk.samples
@@ -74,4 +74,4 @@ def opus_packets(seconds: float) -> Iterator[tuple[bytes, int]]:
             if samples >= total:
                 break
     finally:
-        source.close()
+        source_.close()
