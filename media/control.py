@@ -22,6 +22,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from media.backend import RecordQueue
+
 __all__ = ["WorkerClient", "WorkerError", "WorkerProcess"]
 
 
@@ -93,13 +95,13 @@ class WorkerProcess:
         self._release()
 
 
-class WorkerClient:
+class WorkerClient(RecordQueue):
     def __init__(self, url: str, secret: str) -> None:
+        super().__init__()
         self.url, self.secret = url, secret
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
-        self._records: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
 
     async def connect(self) -> WorkerClient:
@@ -140,16 +142,6 @@ class WorkerClient:
         if not reply["ok"]:
             raise WorkerError(reply["error"])
         return reply["result"]
-
-    async def records(self) -> dict[str, Any]:
-        """The next manifest line a recorder made durable."""
-        return await self._records.get()
-
-    def pending_records(self) -> list[dict[str, Any]]:
-        out = []
-        while not self._records.empty():
-            out.append(self._records.get_nowait())
-        return out
 
     # The relay's interface.
     async def publish(self, room: str, publisher: str, offer: dict[str, str]) -> dict[str, str]:

@@ -38,6 +38,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from media.backend import RecordQueue
 from media.manifest import ManifestWriter, sha256_file
 
 __all__ = ["JanusBackend", "JanusError", "JanusServer", "room_id"]
@@ -179,16 +180,16 @@ class _Publisher:
     last_end: str | None = None
 
 
-class JanusBackend:
+class JanusBackend(RecordQueue):
     """One Janus node as a media backend (the interface of media.control.WorkerClient)."""
 
     def __init__(self, url: str, janus_recordings: Path, recordings: Path, *, segment_seconds: float = 4.0) -> None:
+        super().__init__()
         self.url, self.janus_recordings, self.recordings = url, janus_recordings, recordings
         self.segment_seconds = segment_seconds
         self._ws: ClientConnection | None = None
         self._session = 0
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._records: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._rooms: set[str] = set()
         self._publishers: dict[tuple[str, str], _Publisher] = {}
@@ -447,16 +448,6 @@ class JanusBackend:
             await self._detach(handle)
             self._rooms.discard(room)
         return sealed
-
-    # --- records -------------------------------------------------------------------------------------------
-    async def records(self) -> dict[str, Any]:
-        return await self._records.get()
-
-    def pending_records(self) -> list[dict[str, Any]]:
-        out = []
-        while not self._records.empty():
-            out.append(self._records.get_nowait())
-        return out
 
     async def close(self) -> None:
         for room in sorted({r for r, _ in self._publishers}):

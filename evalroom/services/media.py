@@ -38,6 +38,7 @@ from evalroom.services.access import can_read_session
 from evalroom.services.evaluation import participants
 from evalroom.storage.models import CommitteeMember, EvalSession, EventRow, Seat, Venue
 from evalroom.storage.store import Store, Tx
+from media.backend import MediaBackend
 from media.control import WorkerClient, WorkerError, WorkerProcess
 from media.janus import JanusBackend, JanusError, room_id
 from media.manifest import sha256_file, verify_manifest
@@ -216,21 +217,21 @@ class MediaHub:
     def node_for(self, room: str) -> _EmbeddedNode | _JanusNode:
         return self.nodes[room_id(room) % len(self.nodes)]
 
-    async def _backend(self, node: _EmbeddedNode | _JanusNode) -> Any:
+    async def _backend(self, node: _EmbeddedNode | _JanusNode) -> MediaBackend:
         async with self._lock:
             if node.stale():
                 client = await node.connect()
                 self._pumps.append(asyncio.create_task(self._run(node, client)))
             return node.client
 
-    async def _run(self, node: _EmbeddedNode | _JanusNode, client: Any) -> None:
+    async def _run(self, node: _EmbeddedNode | _JanusNode, client: MediaBackend) -> None:
         try:
             await asyncio.gather(self._record_events(client), self._seal_ended(client))
         except (WorkerError, JanusError, OSError):
             if isinstance(node, _JanusNode):
                 node.lost = True  # the next request connects again
 
-    async def _seal_ended(self, client: Any) -> None:
+    async def _seal_ended(self, client: MediaBackend) -> None:
         """Seal the rooms of sessions that ended (by the host, or sealed after a fault) or were deleted."""
         while True:
             await asyncio.sleep(SEAL_SWEEP_SECONDS)
@@ -269,7 +270,7 @@ class MediaHub:
             return result
         raise AssertionError("unreachable")
 
-    async def _record_events(self, client: Any) -> None:
+    async def _record_events(self, client: MediaBackend) -> None:
         while True:
             record = await client.records()
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,9 @@ from aiortc.mediastreams import MediaStreamError
 from committee_world import CommitteeWorld, build
 from servers import Coordinator
 from session_world import ready
-from test_session_servers import server_env
+from test_session_servers import clock, server_env, settings  # noqa: F401 — the real-time world's fixtures
 from websockets.asyncio.client import connect
 
-from evalroom.clock import ManualClock
-from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role
 from evalroom.storage.models import EvalSession
 from media.janus import JanusServer
@@ -31,17 +29,6 @@ from media.manifest import verify_manifest
 from media.sources import pattern, player, tone
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def settings(tmp_path: Path, db_url: str) -> Settings:
-    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "booking_may_cross_midnight": True})
 
 
 class Room:
@@ -125,13 +112,13 @@ def test_venues_and_supervisors_see_each_other_and_the_room_is_recorded(ctx, cli
                                                                         db_url: str, backend: str) -> None:
     w = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
     experts = ready(w)
-    settings: dict[str, str] = {"site_offline_after_seconds": "3600", "media_segment_seconds": "1"}
+    server_settings: dict[str, str] = {"site_offline_after_seconds": "3600", "media_segment_seconds": "1"}
     janus = None
     if backend == "janus":  # a real Janus node beside the coordinator, which drives it
         janus = JanusServer(tmp_path / "janus")
         janus.start()
-        settings |= {"media_backend": "janus", "janus_urls": janus.url, "janus_recordings_dir": str(janus.recordings)}
-    env = server_env(db_url, **settings)
+        server_settings |= {"media_backend": "janus", "janus_urls": janus.url, "janus_recordings_dir": str(janus.recordings)}
+    env = server_env(db_url, **server_settings)
     server = Coordinator(tmp_path, env)
     url = server.base.replace("http", "ws", 1) + f"/api/v1/sessions/{w.session_id}/media/ws"
     host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
