@@ -94,3 +94,28 @@ def test_a_venue_source_encodes_once_records_locally_and_answers_key_frame_reque
     guest = verify_manifest(tmp_path / "guest" / "cam")
     assert host.ok and guest.ok
     assert host.segments >= 3 and guest.segments >= 3  # cut at requested key frames, not every 100 s
+
+
+def test_a_publisher_that_reconnects_continues_its_recording_after_a_marked_gap(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        relay = Relay(tmp_path, segment_seconds=1.0)
+        first = await publish(relay, "s", "XA/R1/cam")
+        await until(lambda: relay.feeds("s") and all(f["packets"] > 30 for f in relay.feeds("s")),
+                    what="media before the drop")
+        await first.close()  # the venue's link drops
+        await asyncio.sleep(1.0)
+        again = await publish(relay, "s", "XA/R1/cam")
+        await until(lambda: relay.feeds("s") and all(f["packets"] > 30 for f in relay.feeds("s")),
+                    what="media after the reconnect")
+        await relay.close_room("s")
+        await again.close()
+
+    asyncio.run(scenario())
+    for track in ("video-1", "audio-1"):
+        entries = read_manifest(tmp_path / "s" / "XA_R1_cam" / track)
+        gaps = [e for e in entries if e["type"] == "gap"]
+        assert [g["reason"] for g in gaps] == ["reconnect"], entries
+        before = [e for e in entries if e["type"] == "segment" and e["seq"] < gaps[0]["seq"]]
+        after = [e for e in entries if e["type"] == "segment" and e["seq"] > gaps[0]["seq"]]
+        assert before and after and gaps[0]["from"] <= gaps[0]["to"] <= after[0]["wallclock_start"]
+        assert verify_manifest(tmp_path / "s" / "XA_R1_cam" / track).ok
