@@ -11,6 +11,7 @@ allows, flags and the report.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from anyio import from_thread
@@ -20,6 +21,7 @@ from fastapi.responses import Response
 from evalroom.api.deps import Ctx, require
 from evalroom.domain.roles import Principal, Role
 from evalroom.domain.session_states import Action, Phase
+from evalroom.errors import ApiError
 from evalroom.schemas import (
     DissentIn,
     FlagExplain,
@@ -35,6 +37,7 @@ from evalroom.services import evaluation, phases, report, sheets, signatures
 from signing.canonical import sha256_hex
 
 router = APIRouter(tags=["evaluation"])
+log = logging.getLogger(__name__)
 Host = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR))]
 Reader = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR,
                                               Role.EXPERT))]
@@ -70,7 +73,10 @@ def change_state(ctx: Ctx, principal: Mover, session_id: SessionId, body: StateC
     with ctx.store.write() as tx:
         evaluation.change_state(tx, ctx.settings, principal, session_id, Action(body.action), body.reason)
     if body.action == Action.END.value:  # the recordings are sealed with the session
-        from_thread.run(request.app.state.media.close_room, session_id)
+        try:
+            from_thread.run(request.app.state.media.close_room, session_id)
+        except ApiError:  # the session has ended all the same; the media sweep seals the room when it can
+            log.warning("sealing the media room of session %s failed; the sweep will", session_id, exc_info=True)
     return phases.session_status(ctx.store, ctx.settings, principal, session_id)
 
 
