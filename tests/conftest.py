@@ -67,6 +67,11 @@ def pg_template(pg_server: PgServer) -> str:
     return name
 
 
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+"""For tests whose subject is not storage (signature checks, media paths): the embedded default's database
+only. Everything that stores or reads runs on both elsewhere."""
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":

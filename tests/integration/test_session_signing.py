@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from committee_world import CommitteeWorld, build, events, members
-from conftest import ok, refused, snapshot
+from conftest import SQLITE_ONLY, ok, refused, snapshot
 from session_world import elect, move, ready, review_all_pass, sheet
 from signing_world import (
     Pki,
@@ -149,6 +149,7 @@ def test_a_correction_after_sealing_needs_new_signatures(w: CommitteeWorld) -> N
     ok(post(w, "/state", w.host_op(), {"action": "end"}))
 
 
+@SQLITE_ONLY
 def test_deemed_agreement_stands_in_for_a_refusal_without_dissent(w: CommitteeWorld) -> None:
     experts, dissenter = to_report_signing(w)
     signers = seat_signers(w, setup_pki(w), experts)
@@ -176,6 +177,7 @@ def signing(w: CommitteeWorld) -> tuple[dict[str, dict[str, str]], str, Pki, dic
     return experts, dissenter, pki, seat_signers(w, pki, experts)
 
 
+@SQLITE_ONLY
 def test_a_one_time_code_is_accepted_once(w: CommitteeWorld, signing: Any) -> None:
     experts, _, _, signers = signing
     member = sorted(experts)[0]
@@ -190,6 +192,7 @@ def test_a_one_time_code_is_accepted_once(w: CommitteeWorld, signing: Any) -> No
     assert err["details"] == [{"reason": "replayed"}]
 
 
+@SQLITE_ONLY
 def test_wrong_codes_are_counted_and_lock_the_factor(w: CommitteeWorld, signing: Any) -> None:
     experts, _, _, signers = signing
     member = sorted(experts)[0]
@@ -206,6 +209,7 @@ def test_wrong_codes_are_counted_and_lock_the_factor(w: CommitteeWorld, signing:
     assert "signing.factor_locked" in [e["kind"] for e in events(w)]
 
 
+@SQLITE_ONLY
 def test_the_authorisation_names_the_current_document_and_signs_once(w: CommitteeWorld, signing: Any) -> None:
     experts, _, _, signers = signing
     member = sorted(experts)[0]
@@ -231,6 +235,7 @@ def test_the_authorisation_names_the_current_document_and_signs_once(w: Committe
                                                            "cms": cms}), 403, "authorisation_invalid")
 
 
+@SQLITE_ONLY
 def test_a_signature_over_other_bytes_is_refused(w: CommitteeWorld, signing: Any) -> None:
     """A sheet edited after signing, or a signature moved from another document: not over the authorised bytes."""
     experts, _, _, signers = signing
@@ -248,6 +253,7 @@ def test_a_signature_over_other_bytes_is_refused(w: CommitteeWorld, signing: Any
         assert snapshot(w.ctx) == before
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("case", ["unrecognised", "revoked", "expired", "someone_else", "other_region"])
 def test_certificates_the_coordinator_does_not_accept(w: CommitteeWorld, signing: Any, case: str) -> None:
     experts, _, pki, signers = signing
@@ -280,6 +286,7 @@ def test_certificates_the_coordinator_does_not_accept(w: CommitteeWorld, signing
     assert expected in problems, problems
 
 
+@SQLITE_ONLY
 def test_a_webauthn_assertion_authorises_only_its_documents_hash(w: CommitteeWorld, signing: Any) -> None:
     from webauthn_soft import SoftAuthenticator
 
@@ -308,6 +315,7 @@ def test_a_webauthn_assertion_authorises_only_its_documents_hash(w: CommitteeWor
                    "factor_refused")["details"] == [{"reason": "unknown_challenge"}]  # the nonce is single-use
 
 
+@SQLITE_ONLY
 def test_a_report_signature_must_add_exactly_one_valid_signature(w: CommitteeWorld, signing: Any) -> None:
     experts, dissenter, _, signers = signing
     member = next(m for m in sorted(experts) if m != dissenter)
