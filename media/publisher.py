@@ -85,7 +85,7 @@ class EncodedSource(MediaStreamTrack):
         try:
             await loop.run_in_executor(None, self._encode_loop, loop)
         finally:
-            await self._queue.put(None)
+            self._offer(None)
 
     def _encode_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Decode the source, encode, pace to real time; runs in a thread (encoding must not hold the loop)."""
@@ -147,9 +147,15 @@ class EncodedSource(MediaStreamTrack):
                 log.exception("local recording of %s failed", self.spec.name)
         out = av.Packet(data)
         out.pts, out.time_base, out.is_keyframe = packet.pts, packet.time_base, packet.is_keyframe
-        fut = asyncio.run_coroutine_threadsafe(self._queue.put(out), loop)
-        with contextlib.suppress(Exception):
-            fut.result(5)
+        with contextlib.suppress(RuntimeError):  # the loop closed: the agent is stopping
+            loop.call_soon_threadsafe(self._offer, out)
+
+    def _offer(self, packet: av.Packet | None) -> None:
+        """Queue a packet for the sender without ever holding up the encoder (and with it the venue's
+        backup): while nobody sends — the coordinator unreachable — the oldest packets make room."""
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(packet)
 
     async def recv(self) -> av.Packet:  # type: ignore[override]
         self._start()
