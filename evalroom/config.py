@@ -151,6 +151,11 @@ class Settings(BaseModel):
     ``janus_urls``, each session's room on one of them."""
     janus_urls: tuple[str, ...] = ()
     """The Janus nodes' websocket API URLs (``ws://host:8188``), for ``media_backend = "janus"``."""
+    log_origin: str | None = None
+    """The transparency log's origin line in its checkpoints (a schema-less URL, e.g.
+    ``coordinator.example/evalroom-log``). Unset: the public URL's host name + ``/evalroom-log``."""
+    log_batch_seconds: float = Field(default=1.0, gt=0, le=300)
+    """How often the log appends the public facts recorded since its last batch, under one signed checkpoint."""
     janus_recordings_dir: Path | None = None
     """Where the Janus nodes write their ``.mjr`` recordings (the VideoRoom ``rec_dir``), as this coordinator
     reads it (the same machine, or shared storage)."""

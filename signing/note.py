@@ -55,7 +55,7 @@ class NoteVerifier:
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
         try:
-            name, key_id, encoded = vkey.split("+")
+            name, key_id, encoded = vkey.split("+", 2)  # base64 may hold "+" too
             raw = base64.b64decode(encoded, validate=True)
         except ValueError:
             raise NoteError(f"not a verifier key: {vkey!r}") from None

@@ -90,8 +90,10 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
+    # The transparency log's batches are taken by the tests that are about it (append_pending), not by a
+    # background task writing between a test's "before" and "after".
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development"})
+                                                "environment": "development", "log_batch_seconds": 300})
 
 
 @pytest.fixture

@@ -35,12 +35,13 @@ from evalroom.api.routes import (
     venues,
 )
 from evalroom.api.routes import evaluation as evaluation_routes
+from evalroom.api.routes import log as log_routes
 from evalroom.api.routes import media as media_routes
 from evalroom.clock import Clock
 from evalroom.config import Settings
 from evalroom.schemas import ERROR_RESPONSES
 from evalroom.services import committee as committee_service
-from evalroom.services import evaluation, site_link
+from evalroom.services import evaluation, site_link, tlog
 from evalroom.services.media import MediaHub
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -53,6 +54,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     ctx = context or build_context(settings, clock)
     broadcaster = EventBroadcaster(ctx.store, ctx.settings.event_poll_seconds)
     media = MediaHub(ctx.settings, ctx.store)
+    log_key = tlog.load_or_create_log_key(ctx.settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -67,11 +69,16 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
 
         housekeeper = Periodic("housekeeping", ctx.settings.housekeeping_seconds, housekeep)
         housekeeper.start()
+        # The transparency log's only writer: the public facts recorded since its last batch, one checkpoint.
+        logger = Periodic("transparency log", ctx.settings.log_batch_seconds,
+                          lambda: tlog.append_pending(ctx.store, log_key))
+        logger.start()
         log.info("coordinator ready (database: %s)", ctx.engine.url.get_backend_name())
         try:
             yield
         finally:
             await housekeeper.stop()
+            await logger.stop()
             await media.close()
             await broadcaster.stop()
             ctx.close()
@@ -89,9 +96,10 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     app.state.ctx = ctx
     app.state.broadcaster = broadcaster
     app.state.media = media
+    app.state.log_key = log_key
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
-                   evaluation_routes, signing, media_routes, site, events):
+                   evaluation_routes, signing, media_routes, log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

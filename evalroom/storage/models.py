@@ -762,3 +762,47 @@ class DeemedAgreement(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     recorded_by: Mapped[str] = mapped_column(String(200), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LogHead(Base):
+    """The transparency log's one head row: its size, root, and the last event it has examined. Locked by the
+    appender, the only writer of the log's tables."""
+
+    __tablename__ = "log_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    cursor_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LogLeaf(Base):
+    """A public fact in the transparency log: the canonical JSON of an event of a public kind."""
+
+    __tablename__ = "log_leaves"
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    appended_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LogNode(Base):
+    """The hash of a complete subtree: 2**level leaves from index * 2**level (signing/tlog.py)."""
+
+    __tablename__ = "log_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class LogCheckpoint(Base):
+    """A signed checkpoint (C2SP tlog-checkpoint in a signed note), and the witnesses' cosignatures as they come."""
+
+    __tablename__ = "log_checkpoints"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

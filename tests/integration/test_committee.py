@@ -75,7 +75,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     """conftest's settings, with the app's housekeeper out of the way: it would complete pending draws (and
     expire offers) on its own schedule; the crash test completes them itself."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "housekeeping_seconds": 300})
+                                                "environment": "development", "housekeeping_seconds": 300,
+                                                "log_batch_seconds": 300})
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ from evalroom.storage.models import Base, Expert
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "housekeeping_seconds": 300})
+                                                "environment": "development", "housekeeping_seconds": 300,
+                                                "log_batch_seconds": 300})
 
 
 class Pools:

@@ -40,7 +40,8 @@ def _settings(tmp_path: Path, db_url: str, **extra: Any) -> Settings:
     """conftest's settings, with the app's housekeeper out of the way: it would expire offers on its own
     schedule while a test moves the clock (these tests run housekeeping themselves, when they mean to)."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "housekeeping_seconds": 300, **extra})
+                                                "environment": "development", "housekeeping_seconds": 300,
+                                                "log_batch_seconds": 300, **extra})
 
 
 @pytest.fixture

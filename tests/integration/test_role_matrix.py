@@ -55,7 +55,7 @@ from evalroom.schemas import (
     SessionCreate,
     SessionUpdate,
 )
-from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions, trust
+from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions, tlog, trust
 from evalroom.signing_client import SeatSigner
 from evalroom.storage.models import CommitteeMember
 from signing.cms import sign_detached
@@ -81,6 +81,12 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/openapi.json"): ALL,
     ("GET", "/api/v1/health"): ALL,
     ("GET", "/api/v1/ready"): ALL,
+    # The transparency log: public and read-only.
+    ("GET", "/api/v1/log/checkpoint"): ALL,
+    ("GET", "/api/v1/log/key"): ALL,
+    ("GET", "/api/v1/log/leaves"): ALL,
+    ("GET", "/api/v1/log/proofs/inclusion"): ALL,
+    ("GET", "/api/v1/log/proofs/consistency"): ALL,
     ("GET", "/api/v1/auth/jwks"): ALL,
     ("POST", "/api/v1/auth/login"): ALL,
     ("POST", "/api/v1/auth/logout"): AUTHENTICATED,
@@ -590,6 +596,13 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             built["sheet_signature"] = signers[min(signers)].sign_sheet("review")["id"]
         return built["sheet_signature"]
 
+    def logged(c: TestClient) -> None:
+        """Something in the transparency log: the world's session's events, appended as the log does."""
+        if "logged" not in built:
+            planned(c)
+            tlog.append_pending(ctx.store, c.app.state.log_key)  # type: ignore[attr-defined]
+            built["logged"] = True
+
     tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
 
     def settle_tie(c: TestClient, h: dict[str, str]) -> Any:
@@ -630,6 +643,14 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/api/v1/openapi.json"): lambda c, h: c.get("/api/v1/openapi.json", headers=h),
         ("GET", "/api/v1/health"): lambda c, h: c.get("/api/v1/health", headers=h),
         ("GET", "/api/v1/ready"): lambda c, h: c.get("/api/v1/ready", headers=h),
+        ("GET", "/api/v1/log/checkpoint"): lambda c, h: (logged(c), c.get("/api/v1/log/checkpoint", headers=h))[1],
+        ("GET", "/api/v1/log/key"): lambda c, h: c.get("/api/v1/log/key", headers=h),
+        ("GET", "/api/v1/log/leaves"): lambda c, h: (logged(c), c.get("/api/v1/log/leaves", headers=h,
+                                                                       params={"start": 0, "end": 1}))[1],
+        ("GET", "/api/v1/log/proofs/inclusion"): lambda c, h: (logged(c), c.get(
+            "/api/v1/log/proofs/inclusion", headers=h, params={"index": 0, "size": 1}))[1],
+        ("GET", "/api/v1/log/proofs/consistency"): lambda c, h: (logged(c), c.get(
+            "/api/v1/log/proofs/consistency", headers=h, params={"from": 1, "to": 1}))[1],
         ("GET", "/api/v1/auth/jwks"): lambda c, h: c.get("/api/v1/auth/jwks", headers=h),
         ("POST", "/api/v1/auth/login"): login,
         ("POST", "/api/v1/auth/logout"): lambda c, h: c.post("/api/v1/auth/logout", headers=h),

@@ -44,7 +44,8 @@ def clock() -> ManualClock:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """As conftest's, but at the real time of day the session's window may cross midnight in Beijing."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "booking_may_cross_midnight": True})
+                                                "environment": "development", "booking_may_cross_midnight": True,
+                                                "log_batch_seconds": 300})
 
 
 def server_env(db_url: str, **settings: str) -> dict[str, str]:

@@ -1,0 +1,217 @@
+"""The transparency log: public facts of every session in an RFC 6962 Merkle tree, with signed checkpoints.
+
+**What goes in.** Every event of a logged kind (:data:`LOG_KINDS`) becomes a leaf: the canonical JSON of
+``{"v": 1, "seq", "kind", "session_id", "at", "event_hash"}`` plus, for the kinds whose content is public
+(commitments and seeds of draws, hashes of sheets, reports, signatures and recording segments, lifecycle
+states), the event's ``payload``. A leaf commits to its event by the event's chain hash, so what is logged
+can be checked against the event history and nothing of an evaluation's confidential content (scores,
+results before publication) is exposed by the log.
+
+**How.** :func:`append_pending` is the log's only writer: it takes the log's head row under a lock, reads the
+events after the last one it examined, appends the logged ones as leaves with the complete-subtree nodes they
+complete (signing/tlog.py), and signs one checkpoint for the whole batch — one transaction, one fsync, however
+many leaves. The coordinator runs it every ``log_batch_seconds``. Checkpoints are C2SP tlog-checkpoints in
+signed notes (signing/note.py) by the log's Ed25519 key (``<key_dir>/log-ed25519.key``, made on first use on the
+embedded default); venues' site agents cosign them as witnesses.
+
+**Reading** is public and read-only (routes in api/routes/log.py): the newest checkpoint, the verifier key,
+leaves, inclusion and consistency proofs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evalroom.config import Settings
+from evalroom.domain.events import Event
+from evalroom.errors import ApiError, ConfigError, ErrorCode, NotFoundError
+from evalroom.storage.models import LogCheckpoint, LogHead, LogLeaf, LogNode
+from evalroom.storage.store import Store, read_events
+from signing.canonical import canonical_json
+from signing.note import Checkpoint, NoteSigner, sign_note
+from signing.tlog import EMPTY_ROOT, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_hash
+
+__all__ = ["LOG_KINDS", "LogKey", "append_pending", "checkpoint", "leaf_data", "leaves", "load_or_create_log_key",
+           "proof_consistency", "proof_inclusion"]
+
+LOG_KINDS: dict[str, bool] = {
+    # kind: whether the payload is public (else only the event's hash is logged)
+    "session.created": False,
+    "session.state_changed": True,
+    "session.phase_changed": False,
+    "session.fault": True,
+    "draw.committed": True,
+    "draw.revealed": True,
+    "draw.performed": False,
+    "sheet.submitted": True,
+    "sheet.corrected": True,
+    "sheets.revealed": False,
+    "report.produced": True,
+    "report.sealed": True,
+    "signing.sheet_signed": True,
+    "signing.report_signed": True,
+    "media.segment_recorded": True,
+    "media.gap": True,
+    "media.track_sealed": True,
+    "media.backup_recorded": True,
+}
+BATCH = 10_000
+KEY_FILE = "log-ed25519.key"
+"""PEM, but not named .pem: the key directory's *.pem files are the token-signing keys."""
+
+
+@dataclass(frozen=True)
+class LogKey:
+    signer: NoteSigner
+    origin: str
+
+
+def load_or_create_log_key(settings: Settings) -> LogKey:
+    """The log's signing key from the key directory; made there on first use on the embedded default."""
+    path = settings.effective_key_dir / KEY_FILE
+    origin = settings.log_origin or f"{urlsplit(settings.effective_public_url).hostname or 'localhost'}/evalroom-log"
+    if not path.exists():
+        if not (settings.is_embedded or settings.environment == "development"):
+            raise ConfigError(f"no transparency-log key at {path}: provision one (Ed25519 PEM) for every coordinator")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = Ed25519PrivateKey.generate()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    key = load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 key")
+    return LogKey(NoteSigner(origin, key), origin)
+
+
+def leaf_data(event: Event) -> bytes:
+    doc: dict[str, Any] = {"v": 1, "seq": event.seq, "kind": event.kind, "session_id": event.session_id,
+                           "at": event.recorded_at, "event_hash": event.hash}
+    if LOG_KINDS.get(event.kind):
+        doc["payload"] = dict(event.payload)
+    return canonical_json(doc)
+
+
+class _Nodes:
+    """Complete-subtree hashes from the database, with the batch's new ones laid over them."""
+
+    def __init__(self, s: Session) -> None:
+        self.s = s
+        self.new: dict[tuple[int, int], bytes] = {}
+
+    def node(self, level: int, index: int) -> bytes:
+        if (level, index) in self.new:
+            return self.new[(level, index)]
+        row = self.s.get(LogNode, (level, index))
+        if row is None:
+            raise ProofError(f"no node {level}/{index}")
+        return row.hash
+
+    def put(self, level: int, index: int, value: bytes) -> None:
+        self.new[(level, index)] = value
+
+
+def append_pending(store: Store, key: LogKey, *, limit: int = BATCH) -> int:
+    """Append the logged events not yet examined, in one transaction with one new checkpoint; the number of
+    leaves appended."""
+    with store.write_quiet() as s:
+        head = s.get(LogHead, 1, with_for_update=True)
+        if head is None:
+            head = LogHead(id=1, size=0, root=EMPTY_ROOT, cursor_seq=0, updated_at=store.clock.now())
+            s.add(head)
+            s.flush()
+        events = read_events(s, after_seq=head.cursor_seq, limit=limit)
+        if not events:
+            return 0
+        now = store.clock.now()
+        nodes, size, added = _Nodes(s), head.size, 0
+        for event in events:
+            if event.kind not in LOG_KINDS:
+                continue
+            data = leaf_data(event)
+            h = leaf_hash(data)
+            s.add(LogLeaf(index=size, event_seq=event.seq, kind=event.kind, session_id=event.session_id,
+                          data=data, leaf_hash=h, appended_at=now))
+            nodes.put(0, size, h)
+            level, index = 0, size
+            while index % 2 == 1:  # this leaf completes subtrees: store their hashes once, for good
+                nodes.put(level + 1, index // 2, node_hash(nodes.node(level, index - 1), nodes.node(level, index)))
+                level, index = level + 1, index // 2
+            size, added = size + 1, added + 1
+        s.add_all(LogNode(level=lv, index=ix, hash=hv) for (lv, ix), hv in nodes.new.items())
+        head.cursor_seq, head.updated_at = events[-1].seq, now
+        if added:
+            root = root_hash(nodes, size)
+            head.size, head.root = size, root
+            note = sign_note(Checkpoint(key.origin, size, root).text(), key.signer)
+            s.add(LogCheckpoint(size=size, root=root, note=note, created_at=now))
+        return added
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+def _size(s: Session) -> int:
+    head = s.get(LogHead, 1)
+    return head.size if head else 0
+
+
+def checkpoint(store: Store, size: int | None = None) -> LogCheckpoint:
+    with store.read() as s:
+        q = select(LogCheckpoint)
+        row = s.scalars(q.where(LogCheckpoint.size == size) if size else
+                        q.order_by(LogCheckpoint.size.desc()).limit(1)).first()
+        if row is None:
+            raise NotFoundError("checkpoint", str(size or "newest"))
+        s.expunge(row)
+        return row
+
+
+def leaves(store: Store, start: int, end: int) -> list[dict[str, Any]]:
+    with store.read() as s:
+        rows = s.scalars(select(LogLeaf).where(LogLeaf.index >= start, LogLeaf.index < end)
+                         .order_by(LogLeaf.index)).all()
+        return [{"index": r.index, "event_seq": r.event_seq, "kind": r.kind,
+                 "data": base64.b64encode(r.data).decode(), "leaf_hash": base64.b64encode(r.leaf_hash).decode()}
+                for r in rows]
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+def proof_inclusion(store: Store, index: int, size: int) -> dict[str, Any]:
+    with store.read() as s:
+        if not 0 < size <= _size(s):
+            raise ApiError(ErrorCode.INVALID_INPUT, f"the log has no tree of size {size}")
+        if not 0 <= index < size:
+            raise ApiError(ErrorCode.INVALID_INPUT, f"leaf {index} is not in a tree of {size}")
+        nodes = _Nodes(s)
+        leaf = s.get(LogLeaf, index)
+        assert leaf is not None
+        return {"index": index, "size": size, "leaf_hash": base64.b64encode(leaf.leaf_hash).decode(),
+                "root": base64.b64encode(root_hash(nodes, size)).decode(),
+                "proof": _b64(inclusion_proof(nodes, index, size))}
+
+
+def proof_consistency(store: Store, size1: int, size2: int) -> dict[str, Any]:
+    with store.read() as s:
+        if not 0 < size1 <= size2 <= _size(s):
+            raise ApiError(ErrorCode.INVALID_INPUT, f"no consistency proof from {size1} to {size2} in this log")
+        nodes = _Nodes(s)
+        return {"from": size1, "to": size2, "root1": base64.b64encode(root_hash(nodes, size1)).decode(),
+                "root2": base64.b64encode(root_hash(nodes, size2)).decode(),
+                "proof": _b64(consistency_proof(nodes, size1, size2))}

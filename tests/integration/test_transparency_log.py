@@ -1,0 +1,109 @@
+"""The transparency log in the coordinator (services/tlog.py, api/routes/log.py): public facts of a session
+appended in batches under one signed checkpoint each; proofs served by the public API verify with the
+stand-alone verifier (signing/tlog.py) and the checkpoints with the log's published key; a log rewritten after
+a checkpoint cannot prove itself consistent with it; confidential payloads stay out."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from committee_world import CommitteeWorld, build, draw, events, open_check_in, seat_everyone
+from conftest import ok, refused
+from session_world import import_project, venues_online
+
+from evalroom.services import tlog
+from evalroom.storage.models import LogLeaf, LogNode
+from signing.note import NoteVerifier, open_note, parse_checkpoint
+from signing.tlog import MemoryTree, ProofError, leaf_hash, root_hash, verify_consistency, verify_inclusion
+
+API = "/api/v1/log"
+
+
+@pytest.fixture
+def w(ctx, client) -> CommitteeWorld:  # type: ignore[no-untyped-def]
+    return build(ctx, client)
+
+
+def drawn(w: CommitteeWorld) -> None:
+    import_project(w)
+    draw(w)
+
+
+def started(w: CommitteeWorld) -> None:
+    open_check_in(w)
+    seat_everyone(w)
+    venues_online(w)
+    ok(w.client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+
+
+def get(w: CommitteeWorld, tail: str, **params: Any) -> Any:
+    return w.client.get(f"{API}{tail}", params=params)  # no token: the log is public
+
+
+def b64(values: list[str]) -> list[bytes]:
+    return [base64.b64decode(v) for v in values]
+
+
+def test_public_facts_are_logged_in_batches_and_every_proof_verifies(w: CommitteeWorld) -> None:
+    key = w.client.app.state.log_key  # type: ignore[attr-defined]
+    drawn(w)
+    first = tlog.append_pending(w.ctx.store, key)
+    assert first > 0 and tlog.append_pending(w.ctx.store, key) == 0  # nothing new: no empty checkpoint
+    started(w)
+    second = tlog.append_pending(w.ctx.store, key)
+    size = first + second
+    verifier = NoteVerifier.from_vkey(get(w, "/key").text.strip())
+    note = get(w, "/checkpoint").text
+    cp = parse_checkpoint(open_note(note, verifier))
+    assert cp.size == size and cp.origin == key.origin
+
+    logged = [e for e in events(w, w.admin()) if e["kind"] in tlog.LOG_KINDS]
+    leaves = ok(get(w, "/leaves", start=0, end=size))
+    assert [leaf["event_seq"] for leaf in leaves] == [e["seq"] for e in logged]
+    docs = [json.loads(base64.b64decode(leaf["data"])) for leaf in leaves]
+    by_kind = {d["kind"]: d for d in docs}
+    assert by_kind["draw.committed"]["payload"]["commitment"]  # public: the commitment itself
+    assert "payload" not in by_kind["draw.performed"]  # who was drawn: only the event's hash
+    assert all(d["event_hash"] == e["hash"] for d, e in zip(docs, logged, strict=True))
+
+    tree = MemoryTree()
+    for leaf in leaves:
+        assert base64.b64decode(leaf["leaf_hash"]) == leaf_hash(base64.b64decode(leaf["data"]))
+        tree.append(base64.b64decode(leaf["leaf_hash"]))
+    assert root_hash(tree, size) == cp.root
+    for index in (0, first - 1, size - 1):
+        p = ok(get(w, "/proofs/inclusion", index=index, size=size))
+        verify_inclusion(index, size, base64.b64decode(p["leaf_hash"]), b64(p["proof"]), cp.root)
+    old = parse_checkpoint(open_note(get(w, "/checkpoint", size=first).text, verifier))
+    c = ok(get(w, "/proofs/consistency", **{"from": first, "to": size}))
+    verify_consistency(first, size, b64(c["proof"]), old.root, cp.root)
+    refused(get(w, "/proofs/inclusion", index=size, size=size), 422, "invalid_input")
+    refused(get(w, "/proofs/consistency", **{"from": 1, "to": size + 1}), 422, "invalid_input")
+
+
+def test_a_log_rewritten_after_a_checkpoint_is_caught(w: CommitteeWorld) -> None:
+    """What a witness does before cosigning: prove the new tree consistent with the last checkpoint it saw.
+    A log that changed a leaf it had already checkpointed (and rebuilt its nodes) cannot."""
+    key = w.client.app.state.log_key  # type: ignore[attr-defined]
+    drawn(w)
+    first = tlog.append_pending(w.ctx.store, key)
+    seen = parse_checkpoint(open_note(get(w, "/checkpoint").text, key.signer.verifier))
+    with w.ctx.store.write_quiet() as s:  # the rewrite: leaf 0 replaced, every node over it recomputed
+        leaf = s.get(LogLeaf, 0)
+        leaf.data = b'{"rewritten": true}'
+        leaf.leaf_hash = leaf_hash(leaf.data)
+        tree = MemoryTree()
+        for row in s.query(LogLeaf).order_by(LogLeaf.index):
+            tree.append(row.leaf_hash)
+        for level, hashes in enumerate(tree.levels):
+            for index, value in enumerate(hashes):
+                s.get(LogNode, (level, index)).hash = value
+    started(w)
+    size = first + tlog.append_pending(w.ctx.store, key)
+    newest = parse_checkpoint(open_note(get(w, "/checkpoint").text, key.signer.verifier))
+    c = ok(get(w, "/proofs/consistency", **{"from": first, "to": size}))
+    with pytest.raises(ProofError):
+        verify_consistency(first, size, b64(c["proof"]), seen.root, newest.root)
