@@ -423,7 +423,8 @@ def cmd_site_agent(args: argparse.Namespace) -> int:
         agent = SiteAgent(AgentConfig(venue=args.venue, coordinator=args.coordinator, key_file=args.key,
                                       inventory_file=args.inventory, state_dir=args.state_dir,
                                       auto_confirm=args.auto_confirm, ping_interval=args.ping_interval,
-                                      ping_timeout=args.ping_timeout, media_file=args.media))
+                                      ping_timeout=args.ping_timeout, media_file=args.media,
+                                      witness_seconds=args.witness_seconds))
     except (OSError, ValueError) as exc:
         print(f"evalroom site-agent: {exc}", file=sys.stderr)
         return 2
@@ -575,6 +576,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--inventory", type=Path, required=True, help="rooms, seats and device states (TOML)")
     sp.add_argument("--state-dir", type=Path, required=True, help="where received events and status are kept")
     sp.add_argument("--auto-confirm", action="store_true", help="confirm pending offers (seats chosen by the coordinator)")
+    sp.add_argument("--witness-seconds", type=float, default=5.0,
+                    help="how often to check and cosign the coordinator's transparency log")
     sp.add_argument("--media", type=Path, help="the venue's cameras and microphones (JSON, docs/formats.md), published "
                                                "in its running sessions and recorded locally as the backup")
     sp.add_argument("--ping-interval", type=float, default=5.0, help="seconds between websocket pings")

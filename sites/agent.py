@@ -53,6 +53,7 @@ from sites.protocol import (
     es256_verifier,
     load_agent_key,
 )
+from sites.witness import Witness
 
 __all__ = ["AgentConfig", "SiteAgent", "load_inventory"]
 
@@ -102,6 +103,8 @@ class AgentConfig:
     """How far the coordinator's message times may be from this machine's clock (as site_message_skew_seconds)."""
     media_file: Path | None = None
     """The venue's cameras and microphones to publish in its running sessions (sites/media.py)."""
+    witness_seconds: float = 5.0
+    """How often the agent checks the transparency log's newest checkpoint and cosigns it (sites/witness.py)."""
 
 
 @dataclass
@@ -132,6 +135,8 @@ class SiteAgent:
         self._keys: dict[str, ec.EllipticCurvePublicKey] = {}
         self._stop = asyncio.Event()
         self._waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.witness = Witness(config.venue, load_agent_key(config.key_file.read_bytes()), config.coordinator,
+                               config.state_dir / "witness.json")
         self.media = None if config.media_file is None else VenueMedia(
             config.venue, self._ws_base(), load_sources(config.media_file), config.state_dir / "recordings")
 
@@ -299,6 +304,7 @@ class SiteAgent:
 
         if self.media is not None:
             self.media.request = request
+        witness = asyncio.create_task(self.witness.run(request, self.config.witness_seconds))
         pending: dict[int, dict[str, Any]] = {}
         if self.config.auto_confirm:
             # An offer recorded in the inbox but not acted on (the agent stopped in between) is answered now;
@@ -321,6 +327,7 @@ class SiteAgent:
             return True
         finally:
             heartbeat.cancel()
+            witness.cancel()
             if self.media is not None:
                 self.media.request = None
             for future in self._waiters.values():

@@ -280,9 +280,26 @@ class BackupRecord(_Body):
     entry: dict[str, Any]
 
 
+class Cosign(_Body):
+    """A witness's cosignature of a transparency-log checkpoint: the signature line (C2SP signed note) by the
+    venue's key, under the venue's code, over the checkpoint the agent verified consistent with the last one
+    it cosigned."""
+
+    size: Annotated[StrictInt, Field(ge=1)]
+    root: Annotated[StrictStr, Field(min_length=44, max_length=44)]
+    signature: Annotated[StrictStr, Field(min_length=10, max_length=300)]
+
+
+class LogAlarm(_Body):
+    """The witness found the log inconsistent with a checkpoint it cosigned (or its signature wrong)."""
+
+    size: Annotated[StrictInt, Field(ge=0)]
+    detail: Annotated[StrictStr, Field(min_length=1, max_length=1000)]
+
+
 _AGENT_BODIES: dict[str, type[_Body]] = {"hello": Hello, "inventory": Inventory, "heartbeat": Heartbeat,
                                          "confirm": Confirm, "decline": Decline, "media_token": MediaToken,
-                                         "backup_record": BackupRecord}
+                                         "backup_record": BackupRecord, "cosign": Cosign, "log_alarm": LogAlarm}
 
 
 def parse_body(type_: str, body: dict[str, Any]) -> _Body:

@@ -93,7 +93,7 @@ class Agent:
             [sys.executable, "-m", "evalroom", "site-agent", "--venue", venue["code"], "--coordinator", url,
              "--key", str(key), "--inventory", str(write_inventory(self.dir / "rooms.toml", seats, kind=kind)),
              "--state-dir", str(self.state), "--auto-confirm", "--ping-interval", "1", "--ping-timeout", "2",
-             *extra], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "--witness-seconds", "0.5", *extra], env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def inbox(self) -> list[dict[str, Any]]:
         path = self.state / "inbox.jsonl"

@@ -40,12 +40,12 @@ from evalroom.config import Settings
 from evalroom.domain.events import Event
 from evalroom.errors import ApiError, ConfigError, ErrorCode, NotFoundError
 from evalroom.storage.models import LogCheckpoint, LogHead, LogLeaf, LogNode
-from evalroom.storage.store import Store, read_events
+from evalroom.storage.store import Store, Tx, read_events
 from signing.canonical import canonical_json
-from signing.note import Checkpoint, NoteSigner, sign_note
+from signing.note import Checkpoint, NoteSigner, NoteVerifier, sign_note, signers_of
 from signing.tlog import EMPTY_ROOT, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_hash
 
-__all__ = ["LOG_KINDS", "LogKey", "append_pending", "checkpoint", "leaf_data", "leaves", "load_or_create_log_key",
+__all__ = ["LOG_KINDS", "LogKey", "add_cosignature", "append_pending", "record_alarm", "checkpoint", "leaf_data", "leaves", "load_or_create_log_key",
            "proof_consistency", "proof_inclusion"]
 
 LOG_KINDS: dict[str, bool] = {
@@ -161,6 +161,27 @@ def append_pending(store: Store, key: LogKey, *, limit: int = BATCH) -> int:
             note = sign_note(Checkpoint(key.origin, size, root).text(), key.signer)
             s.add(LogCheckpoint(size=size, root=root, note=note, created_at=now))
         return added
+
+
+# --- witnesses ----------------------------------------------------------------------------------------------------
+def add_cosignature(store: Store, venue_code: str, public_keys: list[bytes], size: int, root_b64: str,
+                    line: str) -> int:
+    """Add a venue's cosignature to the checkpoint of ``size``: its line must verify with one of the venue's
+    registered keys, under the venue's code, over that checkpoint. Returns the number of cosignatures."""
+    with store.write_quiet() as s:
+        row = s.get(LogCheckpoint, size, with_for_update=True)
+        if row is None or base64.b64encode(row.root).decode() != root_b64:
+            raise ApiError(ErrorCode.NOT_FOUND, f"no checkpoint of size {size} with that root")
+        candidate = row.note + (line if line.endswith("\n") else line + "\n")
+        if not any(signers_of(candidate, [NoteVerifier(venue_code, key)]) for key in public_keys):
+            raise ApiError(ErrorCode.SIGNATURE_REJECTED, "the cosignature does not verify with the venue's key")
+        if line.rstrip("\n") not in row.note.split("\n"):
+            row.note = candidate
+        return len(row.note.rstrip("\n").split("\n\n", 1)[1].split("\n")) - 1
+
+
+def record_alarm(tx: Tx, actor: str, venue_code: str, size: int, detail: str) -> None:
+    tx.record(actor=actor, kind="log.witness_alarm", payload={"venue": venue_code, "size": size, "detail": detail})
 
 
 # --- reading ------------------------------------------------------------------------------------------------------

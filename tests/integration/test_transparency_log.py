@@ -20,6 +20,8 @@ from signing.note import NoteVerifier, open_note, parse_checkpoint
 from signing.tlog import MemoryTree, ProofError, leaf_hash, root_hash, verify_consistency, verify_inclusion
 
 API = "/api/v1/log"
+# The witness test runs real servers and tokens minted here: the world's clock at the real time.
+from test_session_servers import clock, settings  # noqa: E402, F401
 
 
 @pytest.fixture
@@ -107,3 +109,65 @@ def test_a_log_rewritten_after_a_checkpoint_is_caught(w: CommitteeWorld) -> None
     c = ok(get(w, "/proofs/consistency", **{"from": first, "to": size}))
     with pytest.raises(ProofError):
         verify_consistency(first, size, b64(c["proof"]), seen.root, newest.root)
+
+
+def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(ctx, client, tmp_path,  # type: ignore[no-untyped-def]
+                                                                                 db_url: str) -> None:
+    """Real site agents as witnesses of a real coordinator's log: each cosigns the checkpoints it verified
+    consistent with the last one it cosigned; after the log is rewritten under them, both refuse and alarm."""
+    import time
+    from datetime import timedelta
+
+    import httpx
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from servers import Agent, Coordinator
+    from test_session_servers import server_env
+
+    from signing.note import NoteSigner, signers_of
+
+    w = build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
+    env = server_env(db_url, log_batch_seconds="0.3")
+    server = Coordinator(tmp_path, env)
+    api = httpx.Client(base_url=server.base, headers=w.admin(), timeout=10)
+    agents: list[Agent] = []
+
+    def wait(check: Any, what: str, timeout: float = 60) -> Any:
+        deadline = time.monotonic() + timeout
+        while not (value := check()):
+            assert time.monotonic() < deadline, f"not reached within {timeout} s: {what}"
+            time.sleep(0.3)
+        return value
+
+    try:
+        venues = [api.get(f"/api/v1/venues/{v}").json() for v in (w.host_venue_id, w.guest_venue_id)]
+        agents = [Agent(tmp_path / "agents", v, api, env, server.base) for v in venues]
+        witnesses = [NoteSigner(v["code"], load_pem_private_key((a.dir / "venue-key.pem").read_bytes(), None)
+                                ).verifier for v, a in zip(venues, agents, strict=True)]
+        drawn(w)  # public facts: the draw's commitment and seed
+        wait(lambda: len(signers_of(httpx.get(f"{server.base}{API}/checkpoint").text, witnesses)) == 2,
+             "both venues cosign the newest checkpoint")
+
+        with w.ctx.store.write_quiet() as s:  # the log rewritten under the witnesses
+            leaf = s.get(LogLeaf, 0)
+            leaf.data, leaf.leaf_hash = b'{"rewritten": true}', leaf_hash(b'{"rewritten": true}')
+            tree = MemoryTree()
+            for row in s.query(LogLeaf).order_by(LogLeaf.index):
+                tree.append(row.leaf_hash)
+            for level, hashes in enumerate(tree.levels):
+                for index, value in enumerate(hashes):
+                    s.get(LogNode, (level, index)).hash = value
+        started(w)  # more facts: a new checkpoint over the rewritten tree
+
+        def alarms() -> set[str]:
+            page = api.get("/api/v1/events", params={"limit": 1000}).json()["events"]
+            return {e["payload"]["venue"] for e in page if e["kind"] == "log.witness_alarm"}
+
+        assert wait(lambda: alarms() == {v["code"] for v in venues}, "both witnesses alarm")
+        newest = httpx.get(f"{server.base}{API}/checkpoint").text
+        assert signers_of(newest, witnesses) == []  # nobody cosigned the rewritten log
+    finally:
+        for agent in agents:
+            if agent.proc.poll() is None:
+                agent.stop()
+        api.close()
+        server.stop()

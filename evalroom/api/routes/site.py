@@ -19,6 +19,7 @@ offer, too few seats) come back as ``result`` with ``ok: false`` and keep the li
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -28,6 +29,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.context import AppContext
@@ -37,19 +39,22 @@ from evalroom.auth.tokens import AUDIENCE_MEDIA
 from evalroom.clock import format_time
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode, domain_rules
-from evalroom.services import inventory, offers, site_link
+from evalroom.services import inventory, offers, site_link, tlog
 from evalroom.services.media import media_access, record_backup
+from evalroom.storage.models import Venue, VenueCredential
 from sites.offers import guest_view
 from sites.protocol import (
     PROTOCOL,
     BackupRecord,
     Channel,
     Confirm,
+    Cosign,
     Decline,
     ES256Signer,
     Heartbeat,
     Hello,
     Inventory,
+    LogAlarm,
     MediaToken,
     decode,
     ed25519_verify,
@@ -204,6 +209,15 @@ async def _hello(link: _Link, broadcaster: EventBroadcaster) -> int:
     return hello.after
 
 
+def _venue_keys(ctx: AppContext, venue_id: str) -> tuple[str, list[bytes]]:
+    """The venue's code and its live credentials' raw Ed25519 keys: the witness keys it cosigns with."""
+    with ctx.store.read() as s:
+        venue = s.get(Venue, venue_id)
+        rows = s.scalars(select(VenueCredential).where(VenueCredential.venue_id == venue_id,
+                                                       VenueCredential.revoked_at.is_(None)))
+        return venue.code, [base64.urlsafe_b64decode(r.public_key + "=" * (-len(r.public_key) % 4)) for r in rows]
+
+
 def _parse(type_: str, body: dict[str, Any]) -> Any:
     with domain_rules():
         return parse_body(type_, body)
@@ -287,6 +301,18 @@ async def _handle(link: _Link, message: Any) -> dict[str, Any] | None:
         case BackupRecord():
             await run_in_threadpool(write, lambda tx: record_backup(tx, principal, message.session_id,
                                                                     message.publisher, message.track, message.entry))
+            return {}
+        case Cosign():
+            venue, keys = await run_in_threadpool(_venue_keys, ctx, venue_id)
+            count = await run_in_threadpool(tlog.add_cosignature, ctx.store, venue, keys, message.size, message.root,
+                                            message.signature)
+            return {"size": message.size, "cosignatures": count}
+        case LogAlarm():
+            venue, _ = await run_in_threadpool(_venue_keys, ctx, venue_id)
+            await run_in_threadpool(write, lambda tx: tlog.record_alarm(tx, principal.actor, venue, message.size,
+                                                                        message.detail))
+            log.error("the transparency log's witness %s raised an alarm at size %d: %s", venue, message.size,
+                      message.detail)
             return {}
         case Hello():
             raise ApiError(ErrorCode.CONFLICT, "hello was already said on this connection")
