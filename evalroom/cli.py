@@ -214,6 +214,63 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_verify_log(args: argparse.Namespace) -> int:
+    """Check a transparency log against its signed checkpoint: fetched from a coordinator (``--url``, and saved
+    with ``--save DIR``) or from such a directory (``--dir``), with the log's key given or pinned in the
+    directory. Optionally an inclusion proof (``--proof FILE``, as the API answers it). Exit 0 if all holds."""
+    import base64
+
+    import httpx
+
+    from signing.note import NoteError, NoteVerifier, open_note, parse_checkpoint
+    from signing.tlog import ProofError, audit, verify_inclusion
+
+    if args.url:
+        with httpx.Client(base_url=args.url.rstrip("/"), timeout=30) as http:
+            note = http.get("/api/v1/log/checkpoint").raise_for_status().text
+            vkey = args.key or http.get("/api/v1/log/key").raise_for_status().text.strip()
+            size = parse_checkpoint(note.split("\n\n")[0] + "\n").size
+            leaves = []
+            while len(leaves) < size:
+                page = http.get("/api/v1/log/leaves", params={"start": len(leaves),
+                                                              "end": min(size, len(leaves) + 1000)}).json()
+                leaves.extend(base64.b64decode(x["data"]) for x in page)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            (args.save / "checkpoint.txt").write_text(note, encoding="utf-8")
+            (args.save / "key.txt").write_text(vkey + "\n", encoding="utf-8")
+            (args.save / "leaves.jsonl").write_text("".join(
+                json.dumps({"data": base64.b64encode(x).decode()}) + "\n" for x in leaves), encoding="utf-8")
+    elif args.dir:
+        try:
+            note = (args.dir / "checkpoint.txt").read_text(encoding="utf-8")
+            vkey = args.key or (args.dir / "key.txt").read_text(encoding="utf-8").strip()
+            leaves = [base64.b64decode(json.loads(line)["data"])
+                      for line in (args.dir / "leaves.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{args.dir}: not a saved log ({exc})") from None
+    else:
+        raise ConfigError("give --url or --dir")
+    size, problems = audit(note, vkey, leaves)
+    if args.proof and not problems:
+        try:
+            proof = json.loads(args.proof.read_text(encoding="utf-8"))
+            checkpoint = parse_checkpoint(open_note(note, NoteVerifier.from_vkey(vkey)))
+            if proof["size"] != checkpoint.size:
+                problems.append(f"the proof is for size {proof['size']}, the checkpoint is {checkpoint.size}")
+            else:
+                verify_inclusion(proof["index"], proof["size"], base64.b64decode(proof["leaf_hash"]),
+                                 [base64.b64decode(p) for p in proof["proof"]], checkpoint.root)
+                print(f"inclusion: leaf {proof['index']} is in the checkpointed tree")
+        except (OSError, ValueError, KeyError, ProofError, NoteError) as exc:
+            problems.append(f"the inclusion proof: {exc}")
+    print(f"log of {size} leaves, checkpoint signed by {vkey.split('+')[0]}")
+    for problem in problems:
+        print(f"  problem: {problem}")
+    print(f"verdict: {'OK' if not problems else 'FAILED'}")
+    return 0 if not problems else 1
+
+
 def cmd_verify_draw(args: argparse.Namespace) -> int:
     """Recompute draws from the logged events (the database, or an events.jsonl export) and say whether each
     matches: exit 0 if the chain and every draw check out, 1 if anything does not, 2 if there is no draw."""
@@ -530,6 +587,13 @@ def _parser() -> argparse.ArgumentParser:
                                                   ".../signatures gives them); default signatures.json beside FILE")
     sp.add_argument("--at", help="judge trust at this time (ISO 8601 with zone); default now, or a signature's "
                                  "time-stamp")
+    sp = add("verify-log", cmd_verify_log, "check the transparency log (all leaves against the signed checkpoint, "
+                                           "and an inclusion proof) from a coordinator or a saved copy")
+    sp.add_argument("--url", help="the coordinator's URL: fetch the checkpoint, key and leaves")
+    sp.add_argument("--dir", type=Path, help="a saved copy (checkpoint.txt, key.txt, leaves.jsonl)")
+    sp.add_argument("--save", type=Path, help="with --url: also save what was fetched here")
+    sp.add_argument("--key", help="the log's verifier key (name+id+key); default: fetched or saved")
+    sp.add_argument("--proof", type=Path, help="an inclusion proof (JSON, as /api/v1/log/proofs/inclusion gives)")
     sp = add("verify-draw", cmd_verify_draw, "recompute expert draws from the log and say whether they match")
     sp.add_argument("draw_id", nargs="*", help="draws to check (default: every draw)")
     sp.add_argument("--session", help="only the draws of this session")

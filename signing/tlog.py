@@ -20,7 +20,9 @@ import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
-__all__ = ["EMPTY_ROOT", "MemoryTree", "NodeStore", "ProofError", "consistency_proof", "inclusion_proof",
+from signing.note import NoteError, NoteVerifier, open_note, parse_checkpoint
+
+__all__ = ["EMPTY_ROOT", "MemoryTree", "audit", "NodeStore", "ProofError", "consistency_proof", "inclusion_proof",
            "leaf_hash", "node_hash", "root_hash", "verify_consistency", "verify_inclusion"]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -188,3 +190,21 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         raise ProofError("the proof is shorter than needed")
     if fr != root1 or sr != root2:
         raise ProofError("the proof does not join the two roots")
+
+
+def audit(note: str, vkey: str, leaves: Sequence[bytes]) -> tuple[int, list[str]]:
+    """Check a whole log against its checkpoint offline: the checkpoint's signature with the log's verifier
+    key, and the root recomputed from every leaf. Returns the checkpoint's size and the problems found."""
+    try:
+        checkpoint = parse_checkpoint(open_note(note, NoteVerifier.from_vkey(vkey)))
+    except NoteError as exc:
+        return 0, [f"the checkpoint: {exc}"]
+    problems = []
+    if len(leaves) < checkpoint.size:
+        problems.append(f"the checkpoint covers {checkpoint.size} leaves; {len(leaves)} were given")
+    tree = MemoryTree()
+    for data in leaves[:checkpoint.size]:
+        tree.append(leaf_hash(data))
+    if not problems and root_hash(tree, checkpoint.size) != checkpoint.root:
+        problems.append("the leaves do not hash to the checkpoint's root (a leaf changed, dropped or inserted)")
+    return checkpoint.size, problems

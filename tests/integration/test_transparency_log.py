@@ -115,12 +115,14 @@ def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(
                                                                                  db_url: str) -> None:
     """Real site agents as witnesses of a real coordinator's log: each cosigns the checkpoints it verified
     consistent with the last one it cosigned; after the log is rewritten under them, both refuse and alarm."""
+    import subprocess
+    import sys
     import time
     from datetime import timedelta
 
     import httpx
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
-    from servers import Agent, Coordinator
+    from servers import Agent, Coordinator, evalroom_cli
     from test_session_servers import server_env
 
     from signing.note import NoteSigner, signers_of
@@ -146,6 +148,23 @@ def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(
         drawn(w)  # public facts: the draw's commitment and seed
         wait(lambda: len(signers_of(httpx.get(f"{server.base}{API}/checkpoint").text, witnesses)) == 2,
              "both venues cosign the newest checkpoint")
+
+        # evalroom verify-log: the whole log against the signed checkpoint, saved and checked again offline;
+        # an inclusion proof from the API; a changed leaf in the saved copy is caught.
+        saved = tmp_path / "log"
+        online = evalroom_cli("verify-log", "--url", server.base, "--save", str(saved), env=env)
+        assert "verdict: OK" in online.stdout, online.stdout
+        size = int(httpx.get(f"{server.base}{API}/checkpoint").text.split("\n")[1])
+        (tmp_path / "proof.json").write_text(httpx.get(f"{server.base}{API}/proofs/inclusion",
+                                                       params={"index": 0, "size": size}).text)
+        offline = evalroom_cli("verify-log", "--dir", str(saved), "--proof", str(tmp_path / "proof.json"), env=env)
+        assert "inclusion: leaf 0 is in the checkpointed tree" in offline.stdout and "verdict: OK" in offline.stdout
+        lines = (saved / "leaves.jsonl").read_text().splitlines()
+        (saved / "leaves.jsonl").write_text("\n".join([json.dumps({"data": base64.b64encode(b"forged").decode()}),
+                                                       *lines[1:]]) + "\n")
+        changed = subprocess.run([sys.executable, "-m", "evalroom", "verify-log", "--dir", str(saved)], env=env,
+                                 capture_output=True, text=True)
+        assert changed.returncode == 1 and "do not hash to the checkpoint's root" in changed.stdout
 
         with w.ctx.store.write_quiet() as s:  # the log rewritten under the witnesses
             leaf = s.get(LogLeaf, 0)
