@@ -14,7 +14,17 @@ from typing import Any
 import httpx
 from pg import free_port
 
-__all__ = ["Agent", "Coordinator", "evalroom_cli", "write_inventory"]
+__all__ = ["Agent", "Coordinator", "evalroom_cli", "eventually", "write_inventory"]
+
+
+def eventually(check: Any, what: str, timeout: float = 60) -> Any:
+    """Poll ``check`` until it returns something true (and return that), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s: {what}")
+        time.sleep(0.1)
+    return value
 
 
 def evalroom_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:

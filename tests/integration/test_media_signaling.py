@@ -213,6 +213,7 @@ def test_venue_agents_publish_their_rooms_and_keep_a_backup_that_reconciles(ctx,
     handed over, reconciles against the logged hashes; a changed file is named."""
     from committee_world import draw, open_check_in, seat_everyone
     from servers import Agent, evalroom_cli
+    from servers import eventually as wait
     from session_world import import_project
 
     from evalroom.services import evaluation
@@ -232,13 +233,6 @@ def test_venue_agents_publish_their_rooms_and_keep_a_backup_that_reconciles(ctx,
 
     def events() -> list[dict[str, Any]]:
         return api.get(f"{url}/events", params={"limit": 1000}).json()["events"]
-
-    def wait(check: Any, what: str, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while not (value := check()):
-            assert time.monotonic() < deadline, f"not reached within {timeout} s: {what}"
-            time.sleep(0.3)
-        return value
 
     try:
         venues = {v: api.get(f"/api/v1/venues/{v}").json() for v in (w.host_venue_id, w.guest_venue_id)}

@@ -16,8 +16,6 @@ The test's clock starts at the real time, because the server checks the in-proce
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from committee_world import CommitteeWorld, build, draw, members, open_check_in, seat_everyone
-from servers import Agent, Coordinator, evalroom_cli, write_inventory
+from servers import Agent, Coordinator, evalroom_cli, eventually, write_inventory
 from session_world import import_project, sheet, to_detailed_review
 
 from evalroom.clock import ManualClock
@@ -97,15 +95,6 @@ def test_sheets_survive_a_sigkill_of_the_coordinator_mid_scoring(ctx, client, tm
     finally:
         second.stop()
     assert "intact" in evalroom_cli("db", "verify-events", "--data", str(tmp_path), env=env).stdout
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout} s: {what}")
-        time.sleep(0.1)
-    return value
 
 
 def test_a_killed_site_agent_suspends_the_session_and_every_venue_hears_it(ctx, client, tmp_path: Path,  # type: ignore[no-untyped-def]

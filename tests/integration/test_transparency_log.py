@@ -41,6 +41,20 @@ def started(w: CommitteeWorld) -> None:
     ok(w.client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
 
 
+def rewrite_first_leaf(w: CommitteeWorld) -> None:
+    """What a dishonest log would do: leaf 0 replaced and every node over it recomputed, checkpoints kept."""
+    with w.ctx.store.write_quiet() as s:
+        leaf = s.get(LogLeaf, 0)
+        leaf.data = b'{"rewritten": true}'
+        leaf.leaf_hash = leaf_hash(leaf.data)
+        tree = MemoryTree()
+        for row in s.query(LogLeaf).order_by(LogLeaf.index):
+            tree.append(row.leaf_hash)
+        for level, hashes in enumerate(tree.levels):
+            for index, value in enumerate(hashes):
+                s.get(LogNode, (level, index)).hash = value
+
+
 def get(w: CommitteeWorld, tail: str, **params: Any) -> Any:
     return w.client.get(f"{API}{tail}", params=params)  # no token: the log is public
 
@@ -93,16 +107,7 @@ def test_a_log_rewritten_after_a_checkpoint_is_caught(w: CommitteeWorld) -> None
     drawn(w)
     first = tlog.append_pending(w.ctx.store, key)
     seen = parse_checkpoint(open_note(get(w, "/checkpoint").text, key.signer.verifier))
-    with w.ctx.store.write_quiet() as s:  # the rewrite: leaf 0 replaced, every node over it recomputed
-        leaf = s.get(LogLeaf, 0)
-        leaf.data = b'{"rewritten": true}'
-        leaf.leaf_hash = leaf_hash(leaf.data)
-        tree = MemoryTree()
-        for row in s.query(LogLeaf).order_by(LogLeaf.index):
-            tree.append(row.leaf_hash)
-        for level, hashes in enumerate(tree.levels):
-            for index, value in enumerate(hashes):
-                s.get(LogNode, (level, index)).hash = value
+    rewrite_first_leaf(w)
     started(w)
     size = first + tlog.append_pending(w.ctx.store, key)
     newest = parse_checkpoint(open_note(get(w, "/checkpoint").text, key.signer.verifier))
@@ -117,12 +122,12 @@ def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(
     consistent with the last one it cosigned; after the log is rewritten under them, both refuse and alarm."""
     import subprocess
     import sys
-    import time
     from datetime import timedelta
 
     import httpx
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from servers import Agent, Coordinator, evalroom_cli
+    from servers import eventually as wait
     from test_session_servers import server_env
 
     from signing.note import NoteSigner, signers_of
@@ -132,13 +137,6 @@ def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(
     server = Coordinator(tmp_path, env)
     api = httpx.Client(base_url=server.base, headers=w.admin(), timeout=10)
     agents: list[Agent] = []
-
-    def wait(check: Any, what: str, timeout: float = 60) -> Any:
-        deadline = time.monotonic() + timeout
-        while not (value := check()):
-            assert time.monotonic() < deadline, f"not reached within {timeout} s: {what}"
-            time.sleep(0.3)
-        return value
 
     try:
         venues = [api.get(f"/api/v1/venues/{v}").json() for v in (w.host_venue_id, w.guest_venue_id)]
@@ -166,15 +164,7 @@ def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(
                                  capture_output=True, text=True)
         assert changed.returncode == 1 and "do not hash to the checkpoint's root" in changed.stdout
 
-        with w.ctx.store.write_quiet() as s:  # the log rewritten under the witnesses
-            leaf = s.get(LogLeaf, 0)
-            leaf.data, leaf.leaf_hash = b'{"rewritten": true}', leaf_hash(b'{"rewritten": true}')
-            tree = MemoryTree()
-            for row in s.query(LogLeaf).order_by(LogLeaf.index):
-                tree.append(row.leaf_hash)
-            for level, hashes in enumerate(tree.levels):
-                for index, value in enumerate(hashes):
-                    s.get(LogNode, (level, index)).hash = value
+        rewrite_first_leaf(w)  # the log rewritten under the witnesses
         started(w)  # more facts: a new checkpoint over the rewritten tree
 
         def alarms() -> set[str]:
