@@ -387,6 +387,21 @@ def cmd_keys_sealing(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_log(args: argparse.Namespace) -> int:
+    """Create the transparency log's signing key (Ed25519) once; copy the same file to every coordinator."""
+    from evalroom.services.tlog import KEY_FILE, load_or_create_log_key
+
+    settings = _settings(args).model_copy(update={"key_dir": _key_dir(args), "environment": "development"})
+    path = settings.effective_key_dir / KEY_FILE
+    if path.exists():
+        print(f"evalroom: {path} exists; a new key would sign checkpoints the witnesses do not know", file=sys.stderr)
+        return 2
+    key = load_or_create_log_key(settings)  # "development": making it is what was asked for
+    print(f"created {path}; give every coordinator a copy. Its verifier key (for witnesses and auditors):")
+    print(key.signer.verifier.vkey)
+    return 0
+
+
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from evalroom.auth.keys import KeyRing
 
@@ -599,11 +614,13 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--session", help="only the draws of this session")
     sp.add_argument("--events", type=Path, help="an events.jsonl export to check instead of the database")
 
-    keys = sub.add_parser("keys", help="token-signing and sealing keys").add_subparsers(dest="keys_command",
+    keys = sub.add_parser("keys", help="token-signing, sealing and transparency-log keys").add_subparsers(dest="keys_command",
                                                                                         required=True)
     for name, fn, help_ in (("rotate", cmd_keys_rotate, "add a new key and make it the active one"),
                             ("list", cmd_keys_list, "list keys"),
                             ("sealing", cmd_keys_sealing, "create the sealing key (once, before the first start)"),
+                            ("log", cmd_keys_log, "create the transparency log's signing key (once, before the first "
+                                                  "start)"),
                             ("retire", cmd_keys_retire, "remove a key; tokens it signed stop verifying")):
         sp = add(name, fn, help_, keys)
         sp.add_argument("--key-dir", type=Path, help="default: <data>/keys")

@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -39,7 +38,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from media.backend import RecordQueue
-from media.manifest import ManifestWriter, sha256_file
+from media.manifest import ManifestWriter, path_name, sha256_file
 
 __all__ = ["JanusBackend", "JanusError", "JanusServer", "room_id"]
 
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 PLUGIN = "janus.plugin.videoroom"
 KEEPALIVE_SECONDS = 20.0
 JANUS_PLUGINS = Path("/usr/lib/x86_64-linux-gnu/janus")
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _EXTENSION = {"video": "webm", "audio": "opus"}
 
 
@@ -59,9 +57,6 @@ def room_id(room: str) -> int:
     """A session's VideoRoom id: 48 bits of the SHA-256 of its id (VideoRoom ids are integers)."""
     return int.from_bytes(hashlib.sha256(room.encode()).digest()[:6], "big")
 
-
-def _safe(name: str) -> str:
-    return _SAFE.sub("_", name)[:80] or "_"
 
 
 def _iso(micros: int) -> str:
@@ -295,7 +290,7 @@ class JanusBackend(RecordQueue):
         return {"sdp": jsep["sdp"], "type": jsep["type"]}
 
     def _base(self, pub: _Publisher) -> str:
-        return f"{room_id(pub.room)}-{_safe(pub.name)}-{pub.index:06d}"
+        return f"{room_id(pub.room)}-{path_name(pub.name)}-{pub.index:06d}"
 
     async def _rotate(self, pub: _Publisher) -> None:
         """Record in ``segment_seconds`` files: start one, wait, start the next, convert the one closed."""
@@ -317,7 +312,7 @@ class JanusBackend(RecordQueue):
         key = (room, publisher, track)
         if key not in self._manifests:
             codec, rate = ("vp8", 90000) if kind == "video" else ("opus", 48000)
-            self._manifests[key] = ManifestWriter(self.recordings / _safe(room) / _safe(publisher) / track,
+            self._manifests[key] = ManifestWriter(self.recordings / path_name(room) / path_name(publisher) / track,
                                                   {"publisher": publisher, "kind": kind, "codec": codec,
                                                    "clock_rate": rate, "backend": "janus"})
         return self._manifests[key]

@@ -25,16 +25,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GENESIS", "MANIFEST", "ManifestError", "ManifestReport", "ManifestWriter", "entry_hash", "fsync_path",
+__all__ = ["GENESIS", "MANIFEST", "path_name", "ManifestError", "ManifestReport", "ManifestWriter", "entry_hash", "fsync_path",
            "read_manifest", "sha256_file", "verify_manifest"]
 
 GENESIS = "0" * 64
 MANIFEST = "manifest.jsonl"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def path_name(name: str) -> str:
+    """A room, publisher or track name as a directory name (``JN-GGZY/R1/cam`` → ``JN-GGZY_R1_cam``): the one
+    rule the relay, Janus, the venues' backups and their reconciliation share."""
+    return _UNSAFE.sub("_", name)[:80] or "_"
 
 
 class ManifestError(Exception):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -45,6 +44,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from media.manifest import path_name
 from media.passthrough import keep_encoded, keyframe_requested, request_keyframe
 from media.recorder import SEGMENT_SECONDS, TrackRecorder
 
@@ -54,15 +54,11 @@ log = logging.getLogger(__name__)
 CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 KEYFRAME_INTERVAL = 1.0
 """At most one key-frame request per feed per second."""
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class RelayError(Exception):
     """A request the relay cannot serve (unknown room, publisher or subscription; bad SDP)."""
 
-
-def _safe(name: str) -> str:
-    return _SAFE.sub("_", name)[:80] or "_"
 
 
 def _only(pc: RTCPeerConnection, capabilities: type[RTCRtpReceiver] | type[RTCRtpSender]) -> None:
@@ -191,7 +187,7 @@ class Relay:
             def report(entry: dict[str, Any]) -> None:
                 loop.call_soon_threadsafe(self.on_record, {**info, "entry": entry})
 
-            recorder = TrackRecorder(self.recordings / _safe(room) / _safe(publisher) / name, publisher=publisher,
+            recorder = TrackRecorder(self.recordings / path_name(room) / path_name(publisher) / name, publisher=publisher,
                                      kind=kind, codec=codec, clock_rate=clock_rate,
                                      segment_seconds=self.segment_seconds, on_entry=report)
             self.recorders[key] = (recorder, ThreadPoolExecutor(1, thread_name_prefix=f"rec-{name}"))

@@ -21,12 +21,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from media.manifest import path_name
 from media.publisher import EncodedSource, RoomPublisher, SourceSpec
 from media.recorder import TrackRecorder
 
@@ -34,7 +34,6 @@ __all__ = ["Refused", "VenueMedia", "load_sources"]
 
 log = logging.getLogger("evalroom.site_agent.media")
 Request = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class Refused(Exception):
@@ -100,7 +99,7 @@ class VenueMedia:
             self._reporter = asyncio.ensure_future(self._report())
         running_recorders, sources = [], []
         for spec in self.specs:
-            directory = self.recordings / _SAFE.sub("_", session_id) / _SAFE.sub("_", spec.name)
+            directory = self.recordings / path_name(session_id) / path_name(spec.name)
             codec, rate = ("vp8", 90000) if spec.kind == "video" else ("opus", 48000)
             info = {"session_id": session_id, "publisher": f"{self.venue}/{spec.name}", "track": spec.name}
 

@@ -48,6 +48,9 @@ class Coordinator:
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                self.log.close()
                 raise RuntimeError(f"coordinator did not become ready: {(data / self.log.name).read_text()}")
             time.sleep(0.1)
 

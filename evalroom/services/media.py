@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,13 @@ from evalroom.storage.store import Store, Tx
 from media.backend import MediaBackend
 from media.control import WorkerClient, WorkerError, WorkerProcess
 from media.janus import JanusBackend, JanusError, room_id
-from media.manifest import sha256_file, verify_manifest
+from media.manifest import path_name, sha256_file, verify_manifest
 
 __all__ = ["MediaAccess", "MediaHub", "Reconciliation", "media_access", "reconcile", "record_backup"]
 
 log = logging.getLogger(__name__)
 OPEN_STATES = (State.EVALUATING.value, State.SUSPENDED.value)
 SEAL_SWEEP_SECONDS = 5.0
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 RECORD_EVENTS = {"segment": "media.segment_recorded", "gap": "media.gap", "seal": "media.track_sealed"}
 
 
@@ -131,7 +129,7 @@ def reconcile(store: Store, session_id: str, venue_code: str, directory: Path) -
     if not logged:
         result.problems.append(f"no backup of venue {venue_code} was logged for this session")
     for track, entries in sorted(logged.items()):
-        folder = directory / _SAFE.sub("_", track)
+        folder = directory / path_name(track)
         report = verify_manifest(folder, check_files=False)
         if not report.chain_ok:
             result.problems.append(f"{track}: the manifest's chain is broken: {'; '.join(report.problems)}")

@@ -34,6 +34,7 @@ def test_sigkill_mid_write_loses_nothing_acknowledged(tmp_path: Path, db_url: st
     if not is_sqlite(db_url):
         evalroom_cli("keys", "rotate", "--data", str(data), env=env)
         evalroom_cli("keys", "sealing", "--data", str(data), env=env)
+        evalroom_cli("keys", "log", "--data", str(data), env=env)
 
     first = Coordinator(data, env)
     auth = {"Authorization": "Bearer " + httpx.post(f"{first.base}/api/v1/auth/login", json={
