@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from evalroom.api.context import AppContext
 from evalroom.api.deps import authenticate
 from evalroom.api.errors import error_body
+from evalroom.api.wsfirst import close_with_error, first_message
 from evalroom.auth.tokens import AUDIENCE_MEDIA, VerifiedToken
 from evalroom.errors import ApiError, AuthError, ErrorCode
 from evalroom.services.media import MediaAccess, MediaHub, media_access
@@ -40,21 +41,8 @@ router = APIRouter(tags=["media"])
 PUBLISHERS_POLL_SECONDS = 1.0
 
 
-async def _fail(ws: WebSocket, exc: ApiError) -> None:
-    with contextlib.suppress(Exception):
-        await ws.send_json({"type": "error", **error_body(exc.code, exc.message)})
-        await ws.close(code=4000 + exc.http_status, reason=exc.code.value)
-
-
 async def _join(ws: WebSocket, ctx: AppContext, session_id: str) -> MediaAccess:
-    try:
-        raw = await asyncio.wait_for(ws.receive_text(), ctx.settings.websocket_auth_seconds)
-    except TimeoutError:
-        raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no join message in time") from None
-    try:
-        msg = json.loads(raw)
-    except ValueError:
-        raise ApiError(ErrorCode.MALFORMED_JSON, "the message is not valid JSON") from None
+    msg = await first_message(ws, ctx.settings.websocket_auth_seconds, "join")
     if not isinstance(msg, dict) or msg.get("type") != "join":
         raise ApiError(ErrorCode.VALIDATION_FAILED, 'expected {"type": "join", "token": ...}')
     if not isinstance(msg.get("token"), str):
@@ -86,7 +74,7 @@ async def media_room(ws: WebSocket, session_id: str) -> None:
         access = await _join(ws, ctx, session_id)
         publishers = _publisher_names(await hub.call("feeds", session_id))
     except ApiError as exc:
-        await _fail(ws, exc)
+        await close_with_error(ws, exc)
         return
     except WebSocketDisconnect:
         return

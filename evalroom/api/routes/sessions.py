@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.context import AppContext
 from evalroom.api.deps import Admin, Ctx, authenticate, require
-from evalroom.api.errors import error_body
+from evalroom.api.wsfirst import close_with_error, first_message
 from evalroom.auth.tokens import VerifiedToken
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode
@@ -99,21 +99,8 @@ class _Closed(Exception):
     """The client went away."""
 
 
-async def _send_error(ws: WebSocket, exc: ApiError) -> None:
-    with contextlib.suppress(Exception):
-        await ws.send_json({"type": "error", **error_body(exc.code, exc.message)})
-        await ws.close(code=4000 + exc.http_status, reason=exc.code.value)
-
-
 async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[VerifiedToken, int]:
-    try:
-        raw = await asyncio.wait_for(ws.receive_text(), ctx.settings.websocket_auth_seconds)
-    except TimeoutError:
-        raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no subscribe message in time") from None
-    try:
-        msg = json.loads(raw)
-    except ValueError:
-        raise ApiError(ErrorCode.MALFORMED_JSON, "the message is not valid JSON") from None
+    msg = await first_message(ws, ctx.settings.websocket_auth_seconds, "subscribe")
     if not isinstance(msg, dict) or msg.get("type") != "subscribe" or set(msg) - {"type", "token", "after"}:
         raise ApiError(ErrorCode.VALIDATION_FAILED, "expected {\"type\": \"subscribe\", \"token\": ..., \"after\": N}")
     after = msg.get("after", 0)
@@ -139,7 +126,7 @@ async def stream(ws: WebSocket, session_id: str) -> None:
     try:
         verified, cursor = await _subscribe(ws, ctx, session_id)
     except ApiError as exc:
-        await _send_error(ws, exc)
+        await close_with_error(ws, exc)
         return
     except WebSocketDisconnect:
         return
@@ -178,7 +165,7 @@ async def stream(ws: WebSocket, session_id: str) -> None:
             await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
     except ApiError as exc:
-        await _send_error(ws, exc)
+        await close_with_error(ws, exc)
     except (WebSocketDisconnect, _Closed, RuntimeError):
         pass
     finally:
