@@ -12,6 +12,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalroom.domain.workdays import WorkCalendar, load_calendar
 from evalroom.errors import ConfigError
 
 __all__ = ["ENV_PREFIX", "IceServer", "Settings", "load_settings"]
@@ -34,6 +36,13 @@ ENV_PREFIX = "EVALROOM_"
 # Variables with this prefix belong to the test suite and tools, not to the coordinator.
 _ENV_IGNORED_PREFIXES = ("EVALROOM_TEST_",)
 _ENV_CONFIG_FILE = "EVALROOM_CONFIG"
+
+
+def _load_calendar_file(path: Path) -> WorkCalendar:
+    try:
+        return load_calendar(path.read_text(encoding="utf-8"))
+    except (OSError, ConfigError) as e:
+        raise ValueError(f"cannot load {path}: {e}") from e
 
 
 class IceServer(BaseModel):
@@ -156,6 +165,10 @@ class Settings(BaseModel):
     ``coordinator.example/evalroom-log``). Unset: the public URL's host name + ``/evalroom-log``."""
     log_batch_seconds: float = Field(default=1.0, gt=0, le=300)
     """How often the log appends the public facts recorded since its last batch, under one signed checkpoint."""
+    work_calendar_file: Path | None = None
+    """The official calendar (TOML: ``holidays = [...]``, make-up ``workdays = [...]``, dates as YYYY-MM-DD;
+    docs/formats.md) that complaint deadlines count working days in. Load each year's State Council notice.
+    Unset: Monday to Friday, which counts a holiday week as working days."""
     janus_recordings_dir: Path | None = None
     """Where the Janus nodes write their ``.mjr`` recordings (the VideoRoom ``rec_dir``), as this coordinator
     reads it (the same machine, or shared storage)."""
@@ -233,6 +246,17 @@ class Settings(BaseModel):
     @property
     def ice_servers(self) -> list[dict[str, Any]]:
         return [s.as_dict() for s in self.media_ice_servers]
+
+    @field_validator("work_calendar_file")
+    @classmethod
+    def _calendar_loads(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            _load_calendar_file(path)
+        return path
+
+    @cached_property
+    def work_calendar(self) -> WorkCalendar:
+        return WorkCalendar() if self.work_calendar_file is None else _load_calendar_file(self.work_calendar_file)
 
     @property
     def effective_recordings_dir(self) -> Path:

@@ -131,6 +131,8 @@ class ErrorCode(StrEnum):
     document, does not verify, certificate not trusted or not the member's, dissent not attached, ...)."""
     SIGNATURES_MISSING = "signatures_missing"
     """The report cannot be sealed yet; ``details`` names each member and what they have not signed."""
+    COMPLAINT_LATE = "complaint_late"
+    """A complaint filed after its time limit (10 days from knowing) cannot be accepted, only refused."""
     # 5xx
     NOT_READY = "not_ready"
     """The service is up but cannot serve yet (database unreachable, schema not current)."""
@@ -180,6 +182,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.AUTHORISATION_INVALID: 403,
     ErrorCode.SIGNATURE_REJECTED: 422,
     ErrorCode.SIGNATURES_MISSING: 409,
+    ErrorCode.COMPLAINT_LATE: 409,
     ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }

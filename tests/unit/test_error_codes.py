@@ -56,6 +56,7 @@ PINNED = {
     "authorisation_invalid": 403,
     "signature_rejected": 422,
     "signatures_missing": 409,
+    "complaint_late": 409,
     "not_ready": 503,
     "internal": 500,
 }
@@ -69,8 +70,8 @@ def test_the_set_of_code_values_is_pinned():
         "conflict", "double_booked", "not_enough_seats", "offer_expired", "message_replayed", "pool_too_small",
         "import_rejected", "not_on_committee", "invalid_transition", "phase_closed", "score_out_of_range",
         "unknown_bid", "sheet_locked", "sheets_sealed", "correction_not_allowed", "factor_refused",
-        "document_changed", "authorisation_invalid", "signature_rejected", "signatures_missing", "not_ready",
-        "internal",
+        "document_changed", "authorisation_invalid", "signature_rejected", "signatures_missing", "complaint_late",
+        "not_ready", "internal",
     }
 
 
