@@ -1,11 +1,12 @@
 """The transparency log: public facts of every session in an RFC 6962 Merkle tree, with signed checkpoints.
 
-**What goes in.** Every event of a logged kind (:data:`LOG_KINDS`) becomes a leaf: the canonical JSON of
+**What goes in.** Every event of a session becomes a leaf (:func:`is_logged`): the canonical JSON of
 ``{"v": 1, "seq", "kind", "session_id", "at", "event_hash"}`` plus, for the kinds whose content is public
-(commitments and seeds of draws, hashes of sheets, reports, signatures and recording segments, lifecycle
-states), the event's ``payload``. A leaf commits to its event by the event's chain hash, so what is logged
-can be checked against the event history and nothing of an evaluation's confidential content (scores,
-results before publication) is exposed by the log.
+(:data:`PUBLIC_KINDS`: commitments and seeds of draws, hashes of sheets, reports, signatures and recording
+segments, lifecycle states), the event's ``payload``. A leaf commits to its event by the event's chain hash, so
+a session's whole event history can be proven against a checkpoint (the evidence bundle), while nothing of an
+evaluation's confidential content (scores, who was drawn, complaints, results before publication) is exposed
+by the log.
 
 **How.** :func:`append_pending` is the log's only writer: it takes the log's head row under a lock, reads the
 events after the last one it examined, appends the logged ones as leaves with the complete-subtree nodes they
@@ -45,30 +46,16 @@ from signing.canonical import canonical_json
 from signing.note import Checkpoint, NoteSigner, NoteVerifier, sign_note, signers_of
 from signing.tlog import EMPTY_ROOT, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_hash
 
-__all__ = ["LOG_KINDS", "LogKey", "add_cosignature", "append_pending", "record_alarm", "checkpoint", "leaf_data", "leaves", "load_or_create_log_key",
-           "proof_consistency", "proof_inclusion"]
+__all__ = ["PUBLIC_KINDS", "LogKey", "add_cosignature", "append_pending", "checkpoint", "is_logged", "leaf_data",
+           "leaves", "load_or_create_log_key", "proof_consistency", "proof_inclusion", "record_alarm",
+           "session_proofs"]
 
-LOG_KINDS: dict[str, bool] = {
-    # kind: whether the payload is public (else only the event's hash is logged)
-    "session.created": False,
-    "session.state_changed": True,
-    "session.phase_changed": False,
-    "session.fault": True,
-    "draw.committed": True,
-    "draw.revealed": True,
-    "draw.performed": False,
-    "sheet.submitted": True,
-    "sheet.corrected": True,
-    "sheets.revealed": False,
-    "report.produced": True,
-    "report.sealed": True,
-    "signing.sheet_signed": True,
-    "signing.report_signed": True,
-    "media.segment_recorded": True,
-    "media.gap": True,
-    "media.track_sealed": True,
-    "media.backup_recorded": True,
-}
+PUBLIC_KINDS = frozenset({
+    # the events whose payload is public; of every other event of a session, the leaf holds its hash only
+    "session.state_changed", "session.fault", "draw.committed", "draw.revealed", "sheet.submitted",
+    "sheet.corrected", "report.produced", "report.sealed", "signing.sheet_signed", "signing.report_signed",
+    "media.segment_recorded", "media.gap", "media.track_sealed", "media.backup_recorded",
+})
 BATCH = 10_000
 KEY_FILE = "log-ed25519.key"
 """PEM, but not named .pem: the key directory's *.pem files are the token-signing keys."""
@@ -99,10 +86,16 @@ def load_or_create_log_key(settings: Settings) -> LogKey:
     return LogKey(NoteSigner(origin, key), origin)
 
 
+def is_logged(event: Event) -> bool:
+    """Every event of a session is a leaf, so that a session's whole history can be proven (the evidence
+    bundle, evalroom/evidence); events of no session (accounts, registries) are the coordinator's own."""
+    return event.session_id is not None
+
+
 def leaf_data(event: Event) -> bytes:
     doc: dict[str, Any] = {"v": 1, "seq": event.seq, "kind": event.kind, "session_id": event.session_id,
                            "at": event.recorded_at, "event_hash": event.hash}
-    if LOG_KINDS.get(event.kind):
+    if event.kind in PUBLIC_KINDS:
         doc["payload"] = dict(event.payload)
     return canonical_json(doc)
 
@@ -141,7 +134,7 @@ def append_pending(store: Store, key: LogKey, *, limit: int = BATCH) -> int:
         now = store.clock.now()
         nodes, size, added = _Nodes(s), head.size, 0
         for event in events:
-            if event.kind not in LOG_KINDS:
+            if not is_logged(event):
                 continue
             data = leaf_data(event)
             h = leaf_hash(data)
@@ -226,6 +219,15 @@ def proof_inclusion(store: Store, index: int, size: int) -> dict[str, Any]:
         return {"index": index, "size": size, "leaf_hash": base64.b64encode(leaf.leaf_hash).decode(),
                 "root": base64.b64encode(root_hash(nodes, size)).decode(),
                 "proof": _b64(inclusion_proof(nodes, index, size))}
+
+
+def session_proofs(s: Session, session_id: str, size: int) -> list[dict[str, Any]]:
+    """Every leaf of a session in the tree of ``size``, each with its inclusion proof (for the evidence bundle)."""
+    nodes = _Nodes(s)
+    rows = s.scalars(select(LogLeaf).where(LogLeaf.session_id == session_id, LogLeaf.index < size)
+                     .order_by(LogLeaf.index))
+    return [{"index": r.index, "event_seq": r.event_seq, "data": base64.b64encode(r.data).decode(),
+             "proof": _b64(inclusion_proof(nodes, r.index, size))} for r in rows]
 
 
 def proof_consistency(store: Store, size1: int, size2: int) -> dict[str, Any]:

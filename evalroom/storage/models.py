@@ -39,6 +39,7 @@ __all__ = [
     "Base",
     "ChairVote",
     "Committee",
+    "Complaint",
     "CommitteeMember",
     "Dissent",
     "Draw",
@@ -63,6 +64,7 @@ __all__ = [
     "SeatBooking",
     "SessionFault",
     "SessionSupervisor",
+    "SupervisionMark",
     "TieSettlement",
     "UTCDateTime",
     "Venue",
@@ -806,3 +808,47 @@ class LogCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class SupervisionMark(Base):
+    """A supervisor's mark on a session (services/supervision.py): an annotation of a moment, a warning every
+    venue sees, or a flagged expert. Marks are added, never changed: a correction is another mark."""
+
+    __tablename__ = "supervision_marks"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    author: Mapped[str] = mapped_column(String(200), nullable=False)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    moment: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    """The moment of the session the mark is about (an annotation may point back into the recording)."""
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("committee_members.id"))
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    event_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    """The event that recorded it: the marks' order, and their link to the log."""
+    __table_args__ = (CheckConstraint("kind IN ('annotation', 'warning', 'expert_flag')", name="kind"),)
+
+
+class Complaint(Base):
+    """A complaint (投诉) about a session, with the supervisors' rulings (domain/complaints.py)."""
+
+    __tablename__ = "complaints"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    complainant: Mapped[str] = mapped_column(String(200), nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
+    known_on: Mapped[date] = mapped_column(Date, nullable=False)
+    """The day the complainant knew or should have known of the matter: the 10-day filing limit runs from it."""
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    filed_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    late: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    ruling: Mapped[str | None] = mapped_column(Text)
+    ruled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ruled_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    __table_args__ = (CheckConstraint("state IN ('filed', 'accepted', 'refused', 'decided')", name="state"),)

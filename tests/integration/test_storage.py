@@ -16,6 +16,7 @@ from evalroom.api.context import AppContext
 from evalroom.clock import SystemClock
 from evalroom.domain.events import ChainBroken
 from evalroom.errors import ConflictError
+from evalroom.services import tlog
 from evalroom.storage import migrate
 from evalroom.storage.db import is_sqlite, make_engine
 from evalroom.storage.models import Base, Region
@@ -44,6 +45,18 @@ def test_events_table_refuses_update_and_delete(ctx: AppContext, statement: str)
     with pytest.raises(DBAPIError, match="append-only"), ctx.engine.begin() as conn:
         conn.execute(text(statement))
     assert verify_stored_chain(ctx.store) == 1
+
+
+@pytest.mark.parametrize("statement", ["UPDATE log_leaves SET kind = 'x.y'", "DELETE FROM log_leaves",
+                                       "UPDATE log_nodes SET hash = hash", "DELETE FROM log_nodes"])
+def test_log_tables_refuse_update_and_delete(ctx: AppContext, statement: str) -> None:
+    """Nobody but the log's appender writes leaves, and it only inserts: the database refuses the rest."""
+    with ctx.store.write() as tx:
+        for _ in range(2):  # two leaves: a node above them too
+            tx.record(actor="system", kind="test.recorded", session_id="s-1", payload={})
+    assert tlog.append_pending(ctx.store, tlog.load_or_create_log_key(ctx.settings)) == 2
+    with pytest.raises(DBAPIError, match="append-only"), ctx.engine.begin() as conn:
+        conn.execute(text(statement))
 
 
 def test_a_failed_write_leaves_no_row_and_no_event(ctx: AppContext) -> None:

@@ -13,6 +13,7 @@ import pytest
 from committee_world import CommitteeWorld, build, draw, events, open_check_in, seat_everyone
 from conftest import ok, refused
 from session_world import import_project, venues_online
+from sqlalchemy import text
 
 from evalroom.services import tlog
 from evalroom.storage.models import LogLeaf, LogNode
@@ -42,8 +43,12 @@ def started(w: CommitteeWorld) -> None:
 
 
 def rewrite_first_leaf(w: CommitteeWorld) -> None:
-    """What a dishonest log would do: leaf 0 replaced and every node over it recomputed, checkpoints kept."""
+    """What a dishonest log would do: leaf 0 replaced and every node over it recomputed, checkpoints kept — its
+    operator first turning off the database's own refusal (migration 0012), as a database owner can."""
     with w.ctx.store.write_quiet() as s:
+        for table in ("log_leaves", "log_nodes"):
+            s.execute(text(f"DROP TRIGGER {table}_no_update") if s.get_bind().dialect.name == "sqlite" else
+                      text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         leaf = s.get(LogLeaf, 0)
         leaf.data = b'{"rewritten": true}'
         leaf.leaf_hash = leaf_hash(leaf.data)
@@ -76,7 +81,7 @@ def test_public_facts_are_logged_in_batches_and_every_proof_verifies(w: Committe
     cp = parse_checkpoint(open_note(note, verifier))
     assert cp.size == size and cp.origin == key.origin
 
-    logged = [e for e in events(w, w.admin()) if e["kind"] in tlog.LOG_KINDS]
+    logged = events(w, w.admin())  # every event of the session is a leaf
     leaves = ok(get(w, "/leaves", start=0, end=size))
     assert [leaf["event_seq"] for leaf in leaves] == [e["seq"] for e in logged]
     docs = [json.loads(base64.b64decode(leaf["data"])) for leaf in leaves]
@@ -180,3 +185,37 @@ def test_venue_agents_cosign_checkpoints_and_raise_the_alarm_on_a_rewritten_log(
                 agent.stop()
         api.close()
         server.stop()
+
+
+def test_nobody_but_the_log_writes_leaves(w: CommitteeWorld, token_for) -> None:  # type: ignore[no-untyped-def]
+    """Every route on the log is a GET, and every role that tries to write there is refused with nothing
+    changed; in the code, only the appender (services/tlog.py) makes the log's rows."""
+    import ast
+    from pathlib import Path
+
+    from conftest import snapshot
+
+    from evalroom.domain.roles import Role
+
+    drawn(w)
+    tlog.append_pending(w.ctx.store, w.client.app.state.log_key)  # type: ignore[attr-defined]
+    from test_role_matrix import app_routes
+
+    log_routes = {(m, p) for m, p in app_routes(w.client.app) if p.startswith(API)}
+    assert len(log_routes) == 5 and {m for m, _ in log_routes} == {"GET"}
+    before = snapshot(w.ctx)
+    for role in Role:
+        for _, path in log_routes:
+            for method in ("POST", "PUT", "PATCH", "DELETE"):
+                resp = w.client.request(method, path, headers=token_for(role), json={"data": "AA=="})
+                assert resp.status_code == 405, (role, method, path, resp.status_code)
+    assert snapshot(w.ctx) == before
+    root = Path(__file__).resolve().parents[2]
+    writers = set()
+    for path in [*root.glob("evalroom/**/*.py"), *root.glob("sites/**/*.py"), *root.glob("signing/**/*.py"),
+                 *root.glob("media/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ("LogLeaf", "LogNode", "LogHead", "LogCheckpoint")):
+                writers.add(path.relative_to(root).as_posix())
+    assert writers == {"evalroom/services/tlog.py"}
