@@ -26,12 +26,17 @@ from evalroom.auth.passwords import MIN_LENGTH
 from evalroom.domain.roles import Role, SupervisorLevel
 
 __all__ = [
-    "ERROR_RESPONSES",
     "AccountCreate",
-    "ErrorBody",
     "AccountPublic",
+    "AnnotationCreate",
+    "ComplaintCreate",
+    "ComplaintDecision",
+    "ComplaintRuling",
+    "ERROR_RESPONSES",
+    "ErrorBody",
     "EventPage",
     "EventPublic",
+    "ExpertFlagCreate",
     "LoginRequest",
     "PrincipalPublic",
     "RegionCreate",
@@ -43,6 +48,7 @@ __all__ = [
     "TokenResponse",
     "VenueCreate",
     "VenuePublic",
+    "WarningCreate",
 ]
 
 Code = Annotated[StrictStr, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", description="Upper-case code, 2-32 chars")]
@@ -603,3 +609,34 @@ class SheetSignature(Request):
 class DeemedAgree(Request):
     member_id: Id
     reason: Reason
+
+
+# --- supervision ------------------------------------------------------------------------------------------
+class AnnotationCreate(Request):
+    text: LongText
+    moment: Time | None = Field(default=None, description="the moment of the session it is about; default now")
+
+
+class WarningCreate(Request):
+    text: LongText
+
+
+class ExpertFlagCreate(Request):
+    member_id: Id
+    text: LongText
+
+
+class ComplaintCreate(Request):
+    complainant: Text200
+    subject: LongText
+    known_on: DateText = Field(description="the day the complainant knew or should have known (local date)")
+
+
+class ComplaintRuling(Request):
+    accept: StrictBool
+    reason: LongText
+
+
+class ComplaintDecision(Request):
+    outcome: Literal["upheld", "partly_upheld", "dismissed"]
+    text: LongText

@@ -32,6 +32,7 @@ from evalroom.api.routes import (
     sessions,
     signing,
     site,
+    supervision,
     venues,
 )
 from evalroom.api.routes import evaluation as evaluation_routes
@@ -100,6 +101,6 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
-                   evaluation_routes, signing, media_routes, log_routes, site, events):
+                   evaluation_routes, signing, supervision, media_routes, log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

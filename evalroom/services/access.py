@@ -11,7 +11,8 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ForbiddenError, NotFoundError
 from evalroom.storage.models import EvalSession
 
-__all__ = ["can_read_session", "check_can_change_session", "check_can_read_session", "check_host_or_admin"]
+__all__ = ["can_read_session", "check_can_change_session", "check_can_read_session", "check_host_or_admin",
+           "is_overseer"]
 
 
 def can_read_session(principal: Principal, session: EvalSession) -> bool:
@@ -24,6 +25,12 @@ def can_read_session(principal: Principal, session: EvalSession) -> bool:
             return principal.is_bound_to_session(session.id)
         case _:
             return False
+
+
+def is_overseer(principal: Principal, session_id: str) -> bool:
+    """The coordinator admin and the session's supervisors: they read everything of a session, and change
+    nothing of the evaluation itself."""
+    return principal.role is Role.COORDINATOR_ADMIN or principal.supervises(session_id) is not None
 
 
 def check_can_read_session(principal: Principal, session: EvalSession | None, session_id: str) -> EvalSession:

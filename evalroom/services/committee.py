@@ -42,7 +42,7 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, AuthError, ConflictError, ErrorCode, NotFoundError
 from evalroom.schemas import CheckIn, CommitteePlanSet, Declaration, RepresentativeCreate
 from evalroom.services import draws, offers
-from evalroom.services.access import check_can_read_session, check_host_or_admin
+from evalroom.services.access import check_can_read_session, check_host_or_admin, is_overseer
 from evalroom.services.experts import ID_CONTEXT, pool_facts
 from evalroom.storage.models import (
     ChairVote,
@@ -643,10 +643,6 @@ def cast_vote(tx: Tx, principal: Principal, session_id: str, candidate_id: str) 
 
 
 # --- reading ----------------------------------------------------------------------------------------------
-def _overseer(principal: Principal, session_id: str) -> bool:
-    return principal.role is Role.COORDINATOR_ADMIN or principal.supervises(session_id) is not None
-
-
 def committee_view(store: Store, principal: Principal, session_id: str) -> dict[str, Any]:
     """The committee as ``principal`` may see it: overseers (the coordinator admin, the session's supervisors)
     everything; the host's operators and the experts the members who have checked in, and counts."""
@@ -663,7 +659,7 @@ def committee_view(store: Store, principal: Principal, session_id: str) -> dict[
                                .order_by(Draw.created_at)))
         votes = list(s.scalars(select(ChairVote).where(ChairVote.session_id == session_id,
                                                        ChairVote.round == committee.election_round)))
-        overseer = _overseer(principal, session_id)
+        overseer = is_overseer(principal, session_id)
         shown = []
         counts: dict[str, int] = {}
         for m, seat, room in members:
@@ -692,7 +688,7 @@ _DRAW_DETAIL = ("slots", "pool", "excluded", "picks", "members")
 
 def committee_event_view(principal: Principal, session_id: str, event: Event, view: dict[str, Any]) -> dict[str, Any]:
     """Cut a draw event down for readers who may not know the pool or who was drawn (see module docstring)."""
-    if event.kind in ("draw.performed", "draw.failed") and not _overseer(principal, session_id):
+    if event.kind in ("draw.performed", "draw.failed") and not is_overseer(principal, session_id):
         payload = {k: v for k, v in event.payload.items() if k not in _DRAW_DETAIL}
         return {**view, "payload": payload, "redacted": True}
     return view

@@ -42,7 +42,8 @@ from media.control import WorkerClient, WorkerError, WorkerProcess
 from media.janus import JanusBackend, JanusError, room_id
 from media.manifest import path_name, sha256_file, verify_manifest
 
-__all__ = ["MediaAccess", "MediaHub", "Reconciliation", "media_access", "reconcile", "record_backup"]
+__all__ = ["MediaAccess", "MediaHub", "Reconciliation", "media_access", "reconcile", "record_backup",
+           "record_media_event"]
 
 log = logging.getLogger(__name__)
 OPEN_STATES = (State.EVALUATING.value, State.SUSPENDED.value)
@@ -148,6 +149,21 @@ def reconcile(store: Store, session_id: str, venue_code: str, directory: Path) -
         for extra in sorted(p.name for p in folder.glob("seg-*.webm") if p.name not in files):
             result.problems.append(f"{track}/{extra}: not logged during the session")
     return result
+
+
+def record_media_event(store: Store, record: dict[str, Any]) -> None:
+    """A durable manifest line of a recorder (``{"room", "publisher", "track", "entry"}``) as an event of the
+    session whose room it is."""
+    entry = record["entry"]
+    kind = RECORD_EVENTS.get(entry["type"])
+    if kind is None:
+        return
+    payload = {"publisher": record["publisher"], "track": record["track"],
+               **{k: v for k, v in entry.items() if k not in ("prev", "track")}}
+    with store.write() as tx:
+        if tx.session.get(EvalSession, record["room"]) is None:
+            return
+        tx.record(actor="system:media", kind=kind, session_id=record["room"], payload=payload)
 
 
 class _EmbeddedNode:
@@ -277,16 +293,7 @@ class MediaHub:
                 log.exception("recording event for %s failed", record.get("room"))
 
     def _record(self, record: dict[str, Any]) -> None:
-        entry = record["entry"]
-        kind = RECORD_EVENTS.get(entry["type"])
-        if kind is None:
-            return
-        payload = {"publisher": record["publisher"], "track": record["track"],
-                   **{k: v for k, v in entry.items() if k not in ("prev", "track")}}
-        with self.store.write() as tx:
-            if tx.session.get(EvalSession, record["room"]) is None:
-                return
-            tx.record(actor="system:media", kind=kind, session_id=record["room"], payload=payload)
+        record_media_event(self.store, record)
 
     async def close_room(self, session_id: str) -> list[str]:
         node = self.node_for(session_id)

@@ -44,18 +44,34 @@ from starlette.routing import Route
 from webauthn_soft import SoftAuthenticator
 
 from evalroom.api.context import AppContext
-from evalroom.domain.roles import Principal, Role
+from evalroom.clock import format_time
+from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.domain.session_states import PHASES
 from evalroom.schemas import (
     AccountCreate,
     CheckIn,
     CommitteePlanSet,
+    ComplaintCreate,
+    ComplaintRuling,
     CredentialCreate,
     OfferCreate,
     SessionCreate,
     SessionUpdate,
 )
-from evalroom.services import accounts, committee, evaluation, experts, inventory, offers, sessions, tlog, trust
+from evalroom.services import (
+    accounts,
+    committee,
+    complaints,
+    evaluation,
+    experts,
+    inventory,
+    offers,
+    sessions,
+    tlog,
+    trust,
+)
+from evalroom.services.media import record_media_event
+from evalroom.services.replay import track_directory
 from evalroom.signing_client import SeatSigner
 from evalroom.storage.models import CommitteeMember
 from signing.cms import sign_detached
@@ -73,6 +89,7 @@ VENUE_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SITE
 OFFER_READERS = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR})
 EXPERT = frozenset({Role.EXPERT})
 MOVERS = frozenset({Role.HALL_OPERATOR, Role.EXPERT})
+OVERSEERS = frozenset({Role.COORDINATOR_ADMIN, Role.SUPERVISOR})
 SIGNED: frozenset[Role] = frozenset()
 
 MATRIX: dict[tuple[str, str], frozenset[Role]] = {
@@ -187,6 +204,18 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/sessions/{session_id}/signatures"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/signatures/{signature_id}.p7s"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/report/verification"): SESSION_READERS,
+    # Supervision: the session's supervisors mark it and record complaints; the primary rules (a secondary is
+    # refused in tests/integration/test_supervision.py); overseers read and replay.
+    ("POST", "/api/v1/sessions/{session_id}/annotations"): frozenset({Role.SUPERVISOR}),
+    ("POST", "/api/v1/sessions/{session_id}/warnings"): frozenset({Role.SUPERVISOR}),
+    ("POST", "/api/v1/sessions/{session_id}/expert-flags"): frozenset({Role.SUPERVISOR}),
+    ("GET", "/api/v1/sessions/{session_id}/marks"): OVERSEERS,
+    ("POST", "/api/v1/sessions/{session_id}/complaints"): frozenset({Role.SUPERVISOR}),
+    ("GET", "/api/v1/sessions/{session_id}/complaints"): OVERSEERS,
+    ("POST", "/api/v1/sessions/{session_id}/complaints/{complaint_id}/ruling"): frozenset({Role.SUPERVISOR}),
+    ("POST", "/api/v1/sessions/{session_id}/complaints/{complaint_id}/decision"): frozenset({Role.SUPERVISOR}),
+    ("GET", "/api/v1/sessions/{session_id}/replay"): OVERSEERS,
+    ("GET", "/api/v1/sessions/{session_id}/recordings/{publisher}/{track}/{file}"): OVERSEERS,
     # The one-time code from check-in is the credential: no token yet.
     ("POST", "/api/v1/auth/expert-login"): ALL,
     ("POST", "/api/v1/auth/refresh"): EXPERT,
@@ -605,6 +634,30 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
 
     tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
 
+    primary = Principal(role=Role.SUPERVISOR, subject="matrix-sup", supervised={sid: SupervisorLevel.PRIMARY})
+
+    def new_complaint(accepted: bool = False) -> str:
+        with ctx.store.write() as tx:
+            cid = complaints.file_complaint(tx, ctx.settings, primary, sid, ComplaintCreate(
+                complainant="投标人甲公司", subject="x", known_on=ctx.clock.now().date().isoformat()))["id"]
+            if accepted:
+                complaints.rule(tx, ctx.settings, primary, sid, cid, ComplaintRuling(accept=True, reason="x"))
+        return cid
+
+    def recorded_segment(c: TestClient) -> str:
+        """A segment file of the world session's recordings, and its logged line."""
+        if "segment" not in built:
+            started(c)
+            directory = track_directory(ctx.settings, sid, "HOST/cam", "video-1")
+            directory.mkdir(parents=True)
+            (directory / "seg-000000.webm").write_bytes(b"\x1aE\xdf\xa3" + bytes(100))
+            now = format_time(ctx.clock.now())
+            record_media_event(ctx.store, {"room": sid, "publisher": "HOST/cam", "track": "video-1", "entry": {
+                "type": "segment", "seq": 2, "index": 0, "file": "seg-000000.webm", "sha256": "0" * 64,
+                "bytes": 104, "wallclock_start": now, "wallclock_end": now, "hash": "0" * 64}})
+            built["segment"] = f"{url}/recordings/HOST_cam/video-1/seg-000000.webm"
+        return built["segment"]
+
     def settle_tie(c: TestClient, h: dict[str, str]) -> Any:
         """The chair of a session of its own where B1 and B2 tie at rank 1 (same price, same scores); other
         roles are refused by role before anything is looked at. It starts within the hour: no clock moves."""
@@ -817,6 +870,24 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"{url}/signatures/{sheet_signature(c)}.p7s", headers=h),
         ("GET", "/api/v1/sessions/{session_id}/report/verification"): lambda c, h: (at(c, "report_signing"), c.get(
             f"{url}/report/verification", headers=h))[1],
+        ("POST", "/api/v1/sessions/{session_id}/annotations"): lambda c, h: c.post(
+            f"{url}/annotations", headers=h, json={"text": "x"}),
+        ("POST", "/api/v1/sessions/{session_id}/warnings"): lambda c, h: (started(c), c.post(
+            f"{url}/warnings", headers=h, json={"text": "x"}))[1],
+        ("POST", "/api/v1/sessions/{session_id}/expert-flags"): lambda c, h: c.post(
+            f"{url}/expert-flags", headers=h, json={"member_id": min(started(c)), "text": "x"}),
+        ("GET", "/api/v1/sessions/{session_id}/marks"): lambda c, h: c.get(f"{url}/marks", headers=h),
+        ("POST", "/api/v1/sessions/{session_id}/complaints"): lambda c, h: c.post(f"{url}/complaints", headers=h, json={
+            "complainant": "x", "subject": "x", "known_on": ctx.clock.now().date().isoformat()}),
+        ("GET", "/api/v1/sessions/{session_id}/complaints"): lambda c, h: c.get(f"{url}/complaints", headers=h),
+        ("POST", "/api/v1/sessions/{session_id}/complaints/{complaint_id}/ruling"): lambda c, h: c.post(
+            f"{url}/complaints/{new_complaint()}/ruling", headers=h, json={"accept": False, "reason": "x"}),
+        ("POST", "/api/v1/sessions/{session_id}/complaints/{complaint_id}/decision"): lambda c, h: c.post(
+            f"{url}/complaints/{new_complaint(accepted=True)}/decision", headers=h,
+            json={"outcome": "dismissed", "text": "x"}),
+        ("GET", "/api/v1/sessions/{session_id}/replay"): lambda c, h: c.get(f"{url}/replay", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/recordings/{publisher}/{track}/{file}"): lambda c, h: c.get(
+            recorded_segment(c), headers=h),
     }
 
 
