@@ -180,16 +180,73 @@ def cmd_trust_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write an ended session's evidence bundle (evalroom/evidence): exit 0 when complete, 1 when the
+    coordinator lacked a recorded file (the bundle names it), 2 when nothing was written."""
+    from sqlalchemy import select
+
+    from evalroom.clock import SystemClock
+    from evalroom.evidence.export import export_session
+    from evalroom.services.seal import load_or_create_seal
+    from evalroom.services.tlog import load_or_create_log_key
+    from evalroom.storage.db import make_engine
+    from evalroom.storage.models import EvalSession
+    from evalroom.storage.store import Store
+
+    settings = _settings(args)
+    clock = SystemClock()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        store = Store(engine, clock)
+        with store.read() as s:
+            session_id = s.scalar(select(EvalSession.id).where(
+                (EvalSession.id == args.session) | (EvalSession.code == args.session)))
+        if session_id is None:
+            raise ConfigError(f"no session with the id or code {args.session!r}")
+        out = args.out or Path(f"evidence-{args.session}.zip")
+        result = export_session(store, settings, load_or_create_log_key(settings),
+                                load_or_create_seal(settings, clock.now()).anchors, session_id, out)
+    finally:
+        engine.dispose()
+    print(f"wrote {result.path}: {result.files} files, {result.bytes:,} bytes; {result.events} events, "
+          f"{result.leaves} of them proven in the log's checkpoint of {result.checkpoint_size} leaves")
+    for problem in result.problems:
+        print(f"  incomplete: {problem}")
+    return 1 if result.problems else 0
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from evalroom.evidence.verify import verify_bundle
+
+    key = args.log_key
+    if key and Path(key).is_file():
+        key = Path(key).read_text(encoding="utf-8").strip()
+    report = verify_bundle(args.file, log_key=key, trust_dir=args.trust)
+    print(f"{args.file} (evidence bundle)")
+    for line in report.lines:
+        print(f"  {line}")
+    for problem in report.problems:
+        print(f"  FAILED: {problem}")
+    print("verdict: VERIFIED: every file is the one the log proves" if report.ok else
+          f"verdict: FAILED ({len(report.problems)} problem(s))")
+    return 0 if report.ok else 1
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify the signatures of a report PDF or a score sheet offline against a trust bundle: prints every
-    signature; exit 0 if all are intact, valid and trusted, 1 if any is not."""
+    """Verify an evidence bundle (a zip), or the signatures of a report PDF or a score sheet, offline against a
+    trust bundle: prints every check; exit 0 if all hold, 1 if any does not."""
     import datetime as dt
+    import zipfile
 
     from signing.trust import load_bundle
     from signing.verify import verify_file
 
     if not args.file.is_file():
         raise ConfigError(f"{args.file}: no such file")
+    if zipfile.is_zipfile(args.file):
+        return _verify_bundle(args)
+    if args.trust is None:
+        raise ConfigError("--trust is needed to verify a PDF or a sheet (a bundle carries its own)")
     try:
         trust = load_bundle(args.trust)
     except (OSError, ValueError) as exc:
@@ -594,9 +651,16 @@ def _parser() -> argparse.ArgumentParser:
         dest="trust_command", required=True)
     sp = add("export", cmd_trust_export, "write the trust registry as a bundle for evalroom verify", trust_cmd)
     sp.add_argument("--out", type=Path, required=True, help="directory to write (created)")
-    sp = add("verify", cmd_verify, "verify the signatures of a report PDF or a score sheet (and its .p7s) offline")
-    sp.add_argument("file", type=Path, help="a report PDF, or a sheet's canonical JSON with FILE.p7s beside it")
-    sp.add_argument("--trust", type=Path, required=True, help="trust bundle directory (docs/formats.md)")
+    sp = add("export", cmd_export, "write an ended session's evidence bundle (a zip anyone can verify offline)")
+    sp.add_argument("session", help="the session's id or code")
+    sp.add_argument("--out", type=Path, help="the zip to write (default evidence-SESSION.zip here)")
+    sp = add("verify", cmd_verify, "verify an evidence bundle, or the signatures of a report PDF or a score sheet "
+                                   "(and its .p7s), offline")
+    sp.add_argument("file", type=Path, help="an evidence bundle (.zip), a report PDF, or a sheet's canonical JSON "
+                                            "with FILE.p7s beside it")
+    sp.add_argument("--trust", type=Path, help="trust bundle directory (docs/formats.md); a bundle carries its own")
+    sp.add_argument("--log-key", help="an evidence bundle's log verifier key (name+id+key, or a file with it), "
+                                      "pinned instead of the one in the bundle")
     sp.add_argument("--signature", type=Path, help="a sheet's detached signature, if not FILE.p7s")
     sp.add_argument("--evidence", type=Path, help="the coordinator's signature records (JSON, as GET "
                                                   ".../signatures gives them); default signatures.json beside FILE")

@@ -103,6 +103,7 @@ __all__ = [
     "report_pdf",
     "report_sealed",
     "report_verification",
+    "signature_view",
     "reset_factors",
     "seal_report",
     "sign_report",
@@ -471,7 +472,7 @@ def _reject(problems: list[str] | tuple[str, ...]) -> ApiError:
                     [{"problem": p} for p in problems])
 
 
-def _signature_view(row: SignatureRecord) -> dict[str, Any]:
+def signature_view(row: SignatureRecord) -> dict[str, Any]:
     return {"id": row.id, "member_id": row.member_id, "document": row.document_kind,
             "document_ref": row.document_ref, "document_sha256": row.document_sha256, "revision": row.revision,
             "content_sha256": row.content_sha256, "signer": row.signer, "region": row.region,
@@ -512,7 +513,7 @@ def sign_sheet(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id: 
     tx.record(actor=principal.actor, kind="signing.sheet_signed", session_id=session.id,
               payload={"member_id": member.id, "phase": row.phase, "version": row.version,
                        "sheet_sha256": document.sha256, "signature_sha256": record.content_sha256})
-    return _signature_view(record)
+    return signature_view(record)
 
 
 def _pdf_verification(check: PdfSignatureCheck, now: datetime) -> dict[str, Any]:
@@ -580,7 +581,7 @@ def sign_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id:
     tx.record(actor=principal.actor, kind="signing.report_signed", session_id=session.id,
               payload={"member_id": member.id, "version": report.version, "revision": revision,
                        "pdf_sha256": record.content_sha256, "dissent": dissent is not None})
-    return _signature_view(record)
+    return signature_view(record)
 
 
 # --- deemed agreement, the seal, status -------------------------------------------------------------------------
@@ -669,7 +670,7 @@ def seal_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id:
     tx.record(actor=principal.actor, kind="report.sealed", session_id=session.id,
               payload={"version": report.version, "pdf_sha256": record.content_sha256,
                        "timestamp": record.verification["timestamp"], "signatures": revision})
-    return _signature_view(record)
+    return signature_view(record)
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
@@ -680,7 +681,7 @@ def list_signatures(store: Store, principal: Principal, session_id: str) -> list
         check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
         rows = list(s.scalars(select(SignatureRecord).where(SignatureRecord.session_id == session_id)
                               .order_by(SignatureRecord.created_at, SignatureRecord.revision)))
-        return [_signature_view(r) for r in rows]
+        return [signature_view(r) for r in rows]
 
 
 def sheet_signature(store: Store, principal: Principal, session_id: str, signature_id: str) -> bytes:
