@@ -48,9 +48,12 @@ from evalroom.domain.draw_audit import audit_draws
 from evalroom.domain.events import Event
 from evalroom.domain.identity import id_number_with_check
 from evalroom.errors import ConfigError
+from evalroom.evidence.export import export_session
+from evalroom.evidence.verify import verify_bundle
 from evalroom.schemas import AccountCreate
 from evalroom.services.accounts import create_account
 from evalroom.services.media import reconcile
+from evalroom.services.tlog import load_or_create_log_key
 from evalroom.services.trust import export_bundle
 from evalroom.signing_client import SeatSigner, TotpDevice
 from evalroom.storage.store import read_events, verify_stored_chain
@@ -424,6 +427,7 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
         _check(client.post(f"{base}/flags/{f['id']}/explanation", headers=experts[f["member_id"]], json={
             "text": "该投标人施工方案未针对雨季施工和交通导改提出具体措施，按评分细则扣分。"}))
         _check(client.post(f"{base}/flags/{f['id']}/confirm", headers=lead))
+    _supervise_live(client, run, sid, flags)
     for m in members:
         seats[m].sign_sheet("detailed_review")
     run.say(f"every expert scored independently and signed the sheet (CAdES, after a one-time code for that "
@@ -474,6 +478,7 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
     _wait(sealed, "the coordinator's recordings and both venues' backups sealed")
     run.say("both venues published their room's camera and microphone throughout; the coordinator's recordings "
             "and both venues' local backups are sealed")
+    _after_session(client, run, sid)
     run.facts["evaluation"] = {
         "rejected": ["L1/B3"], "flags": [(f["kind"], f["bid"]) for f in flags],
         "ranking": [(r["rank"], r["bid"], r["final"]) for r in summary],
@@ -482,8 +487,60 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
                    "signatures": len(verification["signatures"]), "sealed_at": seal["verification"]["timestamp"]}}
 
 
-def _heard(run: DemoRun, venue_code: str, action: str) -> bool:
-    """Whether the venue's site agent has written a session state change with ``action`` to its inbox."""
+def _supervise_live(client: httpx.Client, run: DemoRun, sid: str, flags: list[dict[str, Any]]) -> None:
+    """Both regions' supervisors at work during the evaluation: a warning every venue sees, an annotation of
+    the flagged score, and the limits of their role."""
+    base = f"/api/v1/sessions/{sid}"
+    primary, secondary = _login(client, run, "sd-supervisor"), _login(client, run, "sn-supervisor")
+    _check(client.post(f"{base}/warnings", headers=secondary, json={
+        "text": "请各分会场专家关闭手机等通讯工具，独立评审，不得交头接耳。"}), 201)
+    _wait(lambda: all(_heard(run, code, None, "supervision.warning") for code in ("JN-GGZY", "XA-GGZY")),
+          "both venues' site agents receive the supervisor's warning")
+    for f in flags:
+        _check(client.post(f"{base}/annotations", headers=primary, json={
+            "text": f"评分偏离提示（{f['bid']}），专家已书面说明，组长确认；回放时重点核查。"}), 201)
+    refused = client.post(f"{base}/phase", headers=primary, json={"leave": "detailed_review"})
+    if refused.status_code != 403:
+        raise RuntimeError(f"a supervisor moved the session: {refused.status_code} {refused.text}")
+    run.say(f"the 陕西 (secondary) supervisor sent a warning that both venues' site agents received; the 山东 "
+            f"(primary) supervisor annotated the {len(flags)} flagged score(s); a supervisor may not move the "
+            "session (403)")
+
+
+def _after_session(client: httpx.Client, run: DemoRun, sid: str) -> None:
+    """A complaint handled to the rules (only the primary supervisor rules), and the replay timeline."""
+    base = f"/api/v1/sessions/{sid}"
+    primary, secondary = _login(client, run, "sd-supervisor"), _login(client, run, "sn-supervisor")
+    today = datetime.now(CHINA).date().isoformat()
+    complaint = _check(client.post(f"{base}/complaints", headers=secondary, json={
+        "complainant": BIDDERS[1], "known_on": today,
+        "subject": "认为评标委员会对本公司施工方案的评分明显偏低，请求复核。"}), 201)
+    cid = complaint["id"]
+    denied = client.post(f"{base}/complaints/{cid}/ruling", headers=secondary,
+                         json={"accept": True, "reason": "符合受理条件"})
+    if denied.status_code != 403:
+        raise RuntimeError(f"a secondary supervisor ruled on a complaint: {denied.status_code}")
+    _check(client.post(f"{base}/complaints/{cid}/ruling", headers=primary,
+                       json={"accept": True, "reason": "投诉人为本项目投标人，在法定期限内提出，符合受理条件。"}))
+    decided = _check(client.post(f"{base}/complaints/{cid}/decision", headers=primary, json={
+        "outcome": "dismissed", "text": "经调取评标录像及评分记录复核，评分符合评分细则，投诉事项不成立，予以驳回。"}))
+    run.say(f"a complaint was recorded by the 陕西 supervisor (accept by {complaint['deadlines']['acceptance']}); "
+            f"only the 山东 primary may rule (the secondary got 403); accepted, then decided: {decided['outcome']}")
+    timeline = _check(client.get(f"{base}/replay", headers=primary))
+    first = timeline["tracks"][0]["segments"][0]
+    part = client.get(first["url"], headers={**primary, "Range": "bytes=0-1023"})
+    if part.status_code != 206 or len(part.content) != 1024:
+        raise RuntimeError(f"a recorded segment could not be fetched in part: {part.status_code}")
+    run.say(f"replay: {len(timeline['tracks'])} tracks of both venues on one clock over "
+            f"{timeline['duration']:.0f} s, {len(timeline['markers'])} event markers; segments stream with "
+            "HTTP ranges, so the player seeks")
+    run.facts["supervision"] = {"complaint": decided["state"], "tracks": len(timeline["tracks"]),
+                                "markers": len(timeline["markers"])}
+
+
+def _heard(run: DemoRun, venue_code: str, action: str | None, kind: str = "session.state_changed") -> bool:
+    """Whether the venue's site agent has written an event of ``kind`` (a session state change: with
+    ``action``) to its inbox."""
     inbox = run.out / "agents" / venue_code / "state" / "inbox.jsonl"
     if not inbox.exists():
         return False
@@ -492,7 +549,7 @@ def _heard(run: DemoRun, venue_code: str, action: str) -> bool:
             event = json.loads(line)
         except ValueError:  # the line the agent is writing right now
             continue
-        if event["kind"] == "session.state_changed" and event["data"].get("action") == action:
+        if event["kind"] == kind and (action is None or event["data"].get("action") == action):
             return True
     return False
 
@@ -604,6 +661,26 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
     }
 
 
+def _evidence(run: DemoRun, ctx: Any, settings: Any) -> dict[str, Any]:
+    """evalroom export and evalroom verify: the session's evidence bundle, checked offline with the log's key
+    and the regions' roots pinned."""
+    session = run.facts["session"]
+    key = load_or_create_log_key(settings)
+    path = run.out / "evidence" / f"evidence-{session['code']}.zip"
+    exported = export_session(ctx.store, settings, key, ctx.seal().anchors, session["id"], path)
+    if exported.problems:
+        raise RuntimeError(f"the evidence bundle is incomplete: {exported.problems}")
+    (run.out / "log-key.txt").write_text(key.signer.verifier.vkey + "\n", encoding="utf-8")
+    checked = verify_bundle(path, log_key=key.signer.verifier.vkey, trust_dir=run.out / "trust")
+    if not checked.ok:
+        raise RuntimeError(f"the evidence bundle does not verify: {checked.problems}")
+    run.say(f"evalroom export: {path.name}, {exported.files} files ({exported.bytes / 1e6:.1f} MB), "
+            f"{exported.events} events each proven in the log's checkpoint of {exported.checkpoint_size} leaves; "
+            "evalroom verify: VERIFIED (hashes, manifest chains, signatures, proofs)")
+    return {"bundle": str(path.relative_to(run.out)), "files": exported.files, "events": exported.events,
+            "log_key": key.signer.verifier.vkey, "verified": True}
+
+
 def _serve_in_thread(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread, int]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="coordinator", daemon=True)
@@ -655,10 +732,12 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
                 "accounted for by its factor evidence")
         run.facts["evaluation"]["verified_offline"] = sorted(offline)
         run.facts["recordings"] = _recordings(run, ctx)
+        run.facts["evidence"] = _evidence(run, ctx, settings)
         summary = {"evalroom_version": __version__, "base_url": run.base, "files": files,
                    "session": run.facts["session"], "offer": run.facts["offer"],
                    "committee": run.facts["committee"], "evaluation": run.facts["evaluation"],
-                   "recordings": run.facts["recordings"],
+                   "recordings": run.facts["recordings"], "supervision": run.facts["supervision"],
+                   "evidence": run.facts["evidence"],
                    "checks": {"event_chain": "intact", "events": events}}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _print_where_to_look(run)
@@ -687,6 +766,9 @@ Where to look
   check the draws:        evalroom verify-draw --events {run.out / 'exports' / 'events.jsonl'}
   check the signatures:   evalroom verify {run.out / 'reports' / 'report-v1.pdf'} --trust {run.out / 'trust'}
                           pdfsig {run.out / 'reports' / 'report-v1.pdf'}
+  check everything:       evalroom verify {run.out / run.facts['evidence']['bundle']} --log-key {run.out / 'log-key.txt'}
+  the transparency log:   {run.base}/api/v1/log/checkpoint   (evalroom verify-log --url {run.base})
+  replay (supervisors):   {run.base}/api/v1/sessions/{s['id']}/replay
   logins (POST /api/v1/auth/login; also in {run.out / 'credentials.json'}):""")
     for user, pw in run.passwords.items():
         print(f"    {user:<14} {pw}")
