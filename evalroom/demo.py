@@ -51,9 +51,9 @@ from evalroom.errors import ConfigError
 from evalroom.evidence.export import export_session
 from evalroom.evidence.verify import verify_bundle
 from evalroom.schemas import AccountCreate
+from evalroom.services import tlog
 from evalroom.services.accounts import create_account
 from evalroom.services.media import reconcile
-from evalroom.services.tlog import load_or_create_log_key
 from evalroom.services.trust import export_bundle
 from evalroom.signing_client import SeatSigner, TotpDevice
 from evalroom.storage.store import read_events, verify_stored_chain
@@ -665,7 +665,11 @@ def _evidence(run: DemoRun, ctx: Any, settings: Any) -> dict[str, Any]:
     """evalroom export and evalroom verify: the session's evidence bundle, checked offline with the log's key
     and the regions' roots pinned."""
     session = run.facts["session"]
-    key = load_or_create_log_key(settings)
+    key = tlog.load_or_create_log_key(settings)
+    tlog.append_pending(ctx.store, key)
+    # Both venues' witnesses cosign the checkpoint that will cover the whole session (within a few seconds).
+    _wait(lambda: len(tlog.checkpoint(ctx.store).note.rpartition("\n\n")[2].splitlines()) >= 3,
+          "both venues' witnesses cosign the log's newest checkpoint")
     path = run.out / "evidence" / f"evidence-{session['code']}.zip"
     exported = export_session(ctx.store, settings, key, ctx.seal().anchors, session["id"], path)
     if exported.problems:
@@ -675,7 +679,8 @@ def _evidence(run: DemoRun, ctx: Any, settings: Any) -> dict[str, Any]:
     if not checked.ok:
         raise RuntimeError(f"the evidence bundle does not verify: {checked.problems}")
     run.say(f"evalroom export: {path.name}, {exported.files} files ({exported.bytes / 1e6:.1f} MB), "
-            f"{exported.events} events each proven in the log's checkpoint of {exported.checkpoint_size} leaves; "
+            f"{exported.events} events each proven in the log's checkpoint of {exported.checkpoint_size} leaves, "
+            "which both venues' witnesses cosigned; "
             "evalroom verify: VERIFIED (hashes, manifest chains, signatures, proofs)")
     return {"bundle": str(path.relative_to(run.out)), "files": exported.files, "events": exported.events,
             "log_key": key.signer.verifier.vkey, "verified": True}

@@ -10,6 +10,8 @@ bound the way each role's real token is.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -81,6 +83,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     name = server.create_database(template=request.getfixturevalue("pg_template"))
     yield server.sqlalchemy_url(name)
     server.drop_database(name)
+
+
+def run_evalroom(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+                 timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The ``evalroom`` command in a subprocess, with no EVALROOM_* variable of the test run leaking in."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    return subprocess.run([sys.executable, "-m", "evalroom", *args], input=stdin, text=True, capture_output=True,
+                          env={**base, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``evalroom demo --exit`` run once for the whole test run (it takes most of a minute): its output directory
+    and the finished process. Tests read it; none may change it (copy it first)."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return out, run_evalroom("demo", "--out", str(out), "--exit", "--port", "0", timeout=600)
 
 
 @pytest.fixture

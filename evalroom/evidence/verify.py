@@ -46,7 +46,7 @@ from evalroom.evidence import (
 )
 from evalroom.services.tlog import PUBLIC_KINDS
 from media.manifest import MANIFEST, path_name, read_manifest, verify_manifest
-from signing.note import NoteError, NoteVerifier, open_note, parse_checkpoint
+from signing.note import DASH, NoteError, NoteVerifier, open_note, parse_checkpoint
 from signing.tlog import ProofError, leaf_hash, verify_inclusion
 from signing.trust import load_bundle
 from signing.verify import verify_file
@@ -172,10 +172,13 @@ def _check_log(root: Path, verifier: NoteVerifier, session_id: str | None,
                report: BundleReport) -> dict[int, dict[str, Any]] | None:
     """The leaves proven in the checkpointed tree, by event sequence number (None: no valid checkpoint)."""
     try:
-        checkpoint = parse_checkpoint(open_note((root / CHECKPOINT).read_text(encoding="utf-8"), verifier))
+        note = (root / CHECKPOINT).read_text(encoding="utf-8")
+        checkpoint = parse_checkpoint(open_note(note, verifier))
     except (NoteError, UnicodeDecodeError) as exc:
         report.problems.append(f"{CHECKPOINT}: {exc}")
         return None
+    signature_lines = note.rpartition("\n\n")[2].splitlines()
+    cosigners = sorted({line.removeprefix(DASH).split(" ")[0] for line in signature_lines} - {verifier.name})
     proven: dict[int, dict[str, Any]] = {}
     for n, line in enumerate((root / PROOFS).read_text(encoding="utf-8").splitlines(), 1):
         try:
@@ -193,6 +196,9 @@ def _check_log(root: Path, verifier: NoteVerifier, session_id: str | None,
         proven[doc["seq"]] = doc
     report.lines.append(f"log {checkpoint.origin}: checkpoint of {checkpoint.size} leaves signed; "
                         f"{len(proven)} leaves of the session proven in it")
+    if cosigners:
+        report.lines.append(f"checkpoint also signed by {len(cosigners)} witness(es), not checked here (their keys "
+                            "are the venues'): " + ", ".join(cosigners))
     return proven
 
 

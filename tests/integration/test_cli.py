@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, run_evalroom
 from cryptography import x509
 from pdfsig import pdfsig
 
@@ -18,10 +17,7 @@ from evalroom.storage import migrate
 pytestmark = pytest.mark.timeout(300)
 
 
-def evalroom(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
-    return subprocess.run([sys.executable, "-m", "evalroom", *args], input=stdin, text=True, capture_output=True,
-                          env={**base, **(env or {})}, timeout=240)
+evalroom = run_evalroom
 
 
 def test_db_upgrade_then_current_and_verify(tmp_path: Path) -> None:
@@ -95,9 +91,8 @@ def test_token_issue_refuses_inconsistent_bindings(tmp_path: Path) -> None:
     assert result.returncode == 2 and "session and seat" in result.stderr
 
 
-def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    result = evalroom("demo", "--out", str(out), "--exit", "--port", "0")
+def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path, demo_run: tuple[Path, Any]) -> None:
+    out, result = demo_run
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["checks"]["event_chain"] == "intact"
@@ -148,8 +143,11 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path) -> None:
     assert all(t["segments"] >= 2 for t in summary["recordings"])
     sheet = evalroom("verify", str(out / "reports/sheet-chair.json"), "--trust", str(out / "trust"))
     assert sheet.returncode == 0 and "factor: totp" in sheet.stdout, sheet.stdout
-    # A second run starts afresh in its own directory; a foreign directory is never emptied.
-    assert evalroom("demo", "--out", str(out), "--exit", "--port", "0").returncode == 0
+    # A second run starts afresh in its own directory (a copy: other tests read the first); a foreign directory
+    # is never emptied.
+    again = tmp_path / "again"
+    shutil.copytree(out, again)
+    assert evalroom("demo", "--out", str(again), "--exit", "--port", "0").returncode == 0
     foreign = tmp_path / "precious"
     foreign.mkdir()
     (foreign / "thesis.txt").write_text("keep me")

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import zipfile
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import run_evalroom
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evalroom.evidence import INDEX, INDEX_SIGNATURE, LOG_KEY, index_note_text
@@ -24,14 +24,12 @@ from signing.note import NoteSigner, sign_note
 pytestmark = pytest.mark.timeout(600)
 
 
-def evalroom(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "evalroom", *args], text=True, capture_output=True, timeout=300)
+evalroom = run_evalroom
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "out"
-    result = evalroom("demo", "--out", str(out), "--exit", "--port", "0")
+@pytest.fixture
+def demo(demo_run: tuple[Path, Any]) -> Path:
+    out, result = demo_run
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -64,6 +62,7 @@ def test_the_demo_bundle_verifies_offline_with_pinned_key_and_roots(demo: Path) 
     assert "report/report-v1.pdf: 6 signature(s) intact, valid and trusted" in result.stdout
     assert result.stdout.count("1 signature(s) intact, valid and trusted") == 10  # 5 experts × 2 sheets
     assert "recordings: 4 tracks" in result.stdout
+    assert "checkpoint also signed by 2 witness(es)" in result.stdout  # both venues cosigned before the export
     with zipfile.ZipFile(bundle) as zf:
         names = zf.namelist()
     kinds = {n.split("/")[0] for n in names}
@@ -86,8 +85,7 @@ def test_altering_a_file_fails_verification_and_names_it(demo: Path, tmp_path: P
     report = verify_bundle(altered)
     assert not report.ok
     assert any(p.startswith(name) for p in report.problems), (name, report.problems)
-    assert subprocess.run([sys.executable, "-m", "evalroom", "verify", str(altered)], capture_output=True,
-                          timeout=300).returncode == 1
+    assert evalroom("verify", str(altered)).returncode == 1
 
 
 def test_a_forger_who_relists_and_resigns_is_still_caught(demo: Path, tmp_path: Path) -> None:
