@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 # which makes the NSS trust database pdfsig checks signers against; ffmpeg gives ffprobe, which checks that
 # recorded segments play and last as long as they should; janus and janus-tools (janus-pp-rec) are the second
 # media backend, which the media tests and the benchmark run against.
-APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg janus janus-tools)
+APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg janus janus-tools chromium fonts-wqy-microhei)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from evalroom import __version__
 from evalroom.api.context import AppContext, build_context
@@ -27,6 +28,7 @@ from evalroom.api.routes import (
     experts,
     health,
     offers,
+    pages,
     regions,
     rooms,
     sessions,
@@ -44,6 +46,7 @@ from evalroom.schemas import ERROR_RESPONSES
 from evalroom.services import committee as committee_service
 from evalroom.services import evaluation, site_link, tlog
 from evalroom.services.media import MediaHub
+from evalroom.web import STATIC
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -103,4 +106,6 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
                    evaluation_routes, signing, supervision, media_routes, log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

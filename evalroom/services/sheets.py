@@ -70,6 +70,7 @@ __all__ = [
     "results",
     "review_outcome",
     "run_checks",
+    "scoring_form",
     "settle_tie",
     "submit_review",
     "submit_scores",
@@ -457,6 +458,22 @@ def list_sheets(store: Store, principal: Principal, session_id: str, phase: str)
         return {"phase": phase, "revealed": revealed, "submitted": sorted(rows),
                 "members": [m.id for m in evaluators(s, session_id)],
                 "sheets": [_sheet_view(r) for _, r in sorted(visible.items())]}
+
+
+def scoring_form(store: Store, principal: Principal, session_id: str) -> dict[str, Any]:
+    """What a scoring form shows: the bids under detailed review (those the review did not reject) with their
+    bidders, and the criteria an expert scores with their ranges, in the project's order. The same rules
+    check the sheet when it is submitted (``submit_scores``); the form only lets the expert see them first."""
+    with store.read() as s:
+        check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+        project = load_project(s, session_id)
+        keys = set(under_review(s, session_id, project))
+    return {
+        "bids": [{"key": b.key, "lot": b.lot, "bidder": b.bidder, "name": project.bidders[b.bidder]}
+                 for b in project.bids if b.key in keys],
+        "criteria": [{"code": c.code, "name": c.name, "part": c.part, "path": list(c.path), "min": str(c.min),
+                      "max": str(c.max), "objective": c.objective} for c in project.criteria],
+    }
 
 
 def _check_phase_name(phase: str) -> None:

@@ -98,6 +98,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/openapi.json"): ALL,
     ("GET", "/api/v1/health"): ALL,
     ("GET", "/api/v1/ready"): ALL,
+    # The web pages: no data in them, so no token to fetch them (they ask the API with their user's).
+    ("GET", "/"): ALL,
+    ("GET", "/expert"): ALL,
     # The transparency log: public and read-only.
     ("GET", "/api/v1/log/checkpoint"): ALL,
     ("GET", "/api/v1/log/key"): ALL,
@@ -186,6 +189,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/api/v1/sessions/{session_id}/dissent"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/ties"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/report/corrections"): MOVERS,
+    ("GET", "/api/v1/sessions/{session_id}/scoring-form"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/report.pdf"): SESSION_READERS,
     # Signing: members register their own factors and sign their own documents; an operator of the member's
@@ -696,6 +700,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/api/v1/openapi.json"): lambda c, h: c.get("/api/v1/openapi.json", headers=h),
         ("GET", "/api/v1/health"): lambda c, h: c.get("/api/v1/health", headers=h),
         ("GET", "/api/v1/ready"): lambda c, h: c.get("/api/v1/ready", headers=h),
+        ("GET", "/"): lambda c, h: c.get("/", headers=h),
+        ("GET", "/expert"): lambda c, h: c.get("/expert", headers=h),
         ("GET", "/api/v1/log/checkpoint"): lambda c, h: (logged(c), c.get("/api/v1/log/checkpoint", headers=h))[1],
         ("GET", "/api/v1/log/key"): lambda c, h: c.get("/api/v1/log/key", headers=h),
         ("GET", "/api/v1/log/leaves"): lambda c, h: (logged(c), c.get("/api/v1/log/leaves", headers=h,
@@ -815,6 +821,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/sessions/{new_session(host)}/project", headers=h, json=project_doc()),
         ("GET", "/api/v1/sessions/{session_id}/project"): lambda c, h: (imported(), c.get(f"{url}/project",
                                                                                          headers=h))[1],
+        ("GET", "/api/v1/sessions/{session_id}/scoring-form"): lambda c, h: (imported(), c.get(
+            f"{url}/scoring-form", headers=h))[1],
         ("GET", "/api/v1/sessions/{session_id}/status"): lambda c, h: c.get(f"{url}/status", headers=h),
         ("POST", "/api/v1/sessions/{session_id}/state"): change_state,
         ("POST", "/api/v1/sessions/{session_id}/phase"): leave_phase,

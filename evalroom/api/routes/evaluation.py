@@ -120,6 +120,11 @@ def correct_scores(ctx: Ctx, principal: Expert, session_id: SessionId, body: Sco
         return _submitted(row, True)
 
 
+@router.get(PREFIX + "/scoring-form", summary="The bids under detailed review and the criteria with their ranges")
+def scoring_form(ctx: Ctx, principal: Reader, session_id: SessionId) -> View:
+    return sheets.scoring_form(ctx.store, principal, session_id)
+
+
 @router.get(PREFIX + "/sheets", summary="A phase's sheets as the caller may see them (sealed until all submit)")
 def list_sheets(ctx: Ctx, principal: Reader, session_id: SessionId,
                 phase: Annotated[str, Query(max_length=20)] = "detailed_review") -> View:

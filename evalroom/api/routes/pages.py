@@ -1,0 +1,35 @@
+"""The web pages (evalroom/web): each page's HTML at its path, its scripts and styles under ``/static``.
+
+A page holds no data and needs no token: it asks the API for everything with the token its user logs in with.
+Every page is sent with a Content-Security-Policy that allows only this origin's scripts, styles, media and
+connections (no inline script, no third party), and may not be framed.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from evalroom.web import PAGES, STATIC
+
+router = APIRouter(include_in_schema=False)
+
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _page(file: str):  # noqa: ANN202 - a route handler
+    def serve() -> FileResponse:
+        return FileResponse(STATIC / file, media_type="text/html; charset=utf-8", headers=HEADERS)
+
+    return serve
+
+
+for path, file in PAGES.items():
+    router.add_api_route(f"/{path}", _page(file), methods=["GET"], name=f"page:{path or 'index'}")

@@ -1,0 +1,281 @@
+// The expert's seat: log in with the code from check-in, declare no conflict, follow the session live, and
+// score the bids with the ranges checked as they are typed. The server checks everything again on submit;
+// what it refuses is shown on the fields it names.
+
+import { api, ApiError, setToken, token } from "./api.js";
+import * as i18n from "./i18n.js";
+import { EventStream } from "./live.js";
+
+const $ = (id) => document.getElementById(id);
+const SCORE = /^-?\d{1,13}(\.\d{1,2})?$/;
+let me = null;
+let stream = null;
+
+// --- decimals without floating point: values scaled to hundredths, as BigInt -------------------------------
+function hundredths(text) {
+  const [whole, frac = ""] = text.replace(/^-/, "").split(".");
+  const value = BigInt(whole) * 100n + BigInt((frac + "00").slice(0, 2));
+  return text.startsWith("-") ? -value : value;
+}
+
+function decimal(value) {
+  const sign = value < 0n ? "-" : "";
+  const abs = value < 0n ? -value : value;
+  const frac = String(abs % 100n).padStart(2, "0").replace(/0+$/, "");
+  return sign + String(abs / 100n) + (frac ? "." + frac : "");
+}
+
+// --- connection and language ---------------------------------------------------------------------------------
+function showStatus(status, error) {
+  $("conn").textContent = i18n.t(`conn.${status}`, { message: error ? error.message : "" });
+  $("conn").dataset.status = status;
+}
+
+$("lang").addEventListener("click", () => {
+  i18n.toggle();
+  if (me) refresh();
+});
+
+// --- login ---------------------------------------------------------------------------------------------------
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const body = await api("/auth/expert-login", { method: "POST", body: { code: $("code").value.trim() } });
+    setToken(body.access_token);
+    await start();
+  } catch (err) {
+    $("login-error").textContent = err.message;
+    $("code").focus();
+  }
+});
+
+// --- the session ---------------------------------------------------------------------------------------------
+async function start() {
+  me = await api("/auth/me");
+  $("login").hidden = true;
+  $("session").hidden = false;
+  stream = new EventStream(me.session_id, {
+    onStatus: showStatus,
+    onResync: refresh,
+    onEvent: (event) => {
+      if (event.kind === "supervision.warning") return warn(event.payload.text);
+      if (/^(session\.|committee\.|sheet|chair\.)/.test(event.kind)) refresh();
+    },
+  });
+  stream.start();
+}
+
+function warn(text) {
+  const p = document.createElement("p");
+  p.className = "warning";
+  const strong = document.createElement("strong");
+  strong.textContent = i18n.t("warning.title") + "：";
+  p.append(strong, text);
+  $("warnings").append(p);
+}
+
+let refreshing = null;
+async function refresh() {
+  // One refresh at a time; a request while one runs is folded into a second run after it.
+  if (refreshing) return (refreshing = refreshing.then(load));
+  refreshing = load().finally(() => (refreshing = null));
+  return refreshing;
+}
+
+async function load() {
+  const sid = me.session_id;
+  const status = await api(`/sessions/${sid}/status`);
+  $("state").textContent = i18n.t(`state.${status.state}`);
+  $("phase").textContent = status.phase ? i18n.t(`phase.${status.phase}`) : "—";
+  const committee = await api(`/sessions/${sid}/committee`);
+  const member = committee.members.find((m) => m.member_id === me.subject);
+  $("seat").textContent = member && member.seat ? member.seat : "—";
+  const declaration = await api(`/sessions/${sid}/committee/declaration`);
+  showDeclaration(declaration);
+  await showScoring(status.phase);
+  i18n.apply();
+}
+
+function showDeclaration(declaration) {
+  $("declaration").hidden = false;
+  $("declaration-text").textContent = declaration.text;
+  $("declaration").dataset.sha256 = declaration.sha256;
+  const seated = declaration.state !== "checked_in";
+  $("declaration-ok").hidden = $("declaration-ok").nextElementSibling.hidden = seated;
+  $("declaration-form").querySelector("button").hidden = seated;
+  $("declaration-status").textContent = seated ? i18n.t("expert.declared") : "";
+}
+
+$("declaration-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api(`/sessions/${me.session_id}/committee/declaration`, {
+      method: "POST", body: { conflict: false, text_sha256: $("declaration").dataset.sha256 },
+    });
+    await refresh();
+    $("declaration-status").focus();
+  } catch (err) {
+    $("declaration-status").textContent = err.message;
+  }
+});
+
+// --- scoring -------------------------------------------------------------------------------------------------
+let form = null; // {bids, criteria} as the server gave them
+
+function fieldId(bid, criterion) {
+  return `score-${bid.replace(/[^A-Za-z0-9]/g, "_")}-${criterion}`;
+}
+
+async function showScoring(phase) {
+  if (phase !== "detailed_review") {
+    $("scoring").hidden = !form;
+    if (form) $("score-status").textContent = i18n.t("expert.not_scoring");
+    return;
+  }
+  const sid = me.session_id;
+  const sheets = await api(`/sessions/${sid}/sheets?phase=detailed_review`);
+  const mine = sheets.sheets.find((s) => s.member_id === me.subject);
+  if (!form) {
+    form = await api(`/sessions/${sid}/scoring-form`);
+    build();
+  }
+  $("scoring").hidden = false;
+  if (mine) lock(mine);
+}
+
+function build() {
+  const container = $("score-bids");
+  container.replaceChildren();
+  for (const bid of form.bids) {
+    const fieldset = document.createElement("fieldset");
+    const legend = document.createElement("legend");
+    legend.textContent = `${bid.key}　${bid.name}`;
+    fieldset.append(legend);
+    for (const c of form.criteria) {
+      const id = fieldId(bid.key, c.code);
+      const row = document.createElement("div");
+      row.className = "score";
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = `${c.code} ${c.name} ${i18n.t("expert.range", { min: c.min, max: c.max })}`;
+      const input = document.createElement("input");
+      Object.assign(input, { id, name: id, inputMode: "decimal", autocomplete: "off", required: true });
+      Object.assign(input.dataset, { bid: bid.key, criterion: c.code, min: c.min, max: c.max });
+      input.setAttribute("aria-describedby", `${id}-error`);
+      input.setAttribute("aria-invalid", "false");
+      const error = document.createElement("span");
+      error.id = `${id}-error`;
+      error.className = "error";
+      input.addEventListener("input", () => {
+        check(input, false);
+        total(bid.key);
+        summarise();
+      });
+      input.addEventListener("blur", () => check(input, false));
+      row.append(label, input, error);
+      fieldset.append(row);
+    }
+    const out = document.createElement("p");
+    out.className = "total";
+    const output = document.createElement("output");
+    output.id = `total-${bid.key.replace(/[^A-Za-z0-9]/g, "_")}`;
+    output.setAttribute("aria-live", "polite");
+    out.append(output);
+    fieldset.append(out);
+    container.append(fieldset);
+    total(bid.key);
+  }
+}
+
+function check(input, required) {
+  const value = input.value.trim();
+  const { min, max } = input.dataset;
+  let message = "";
+  if (value === "") message = required ? i18n.t("expert.error.required") : "";
+  else if (!SCORE.test(value)) message = i18n.t("expert.error.number");
+  else if (hundredths(value) < hundredths(min) || hundredths(value) > hundredths(max)) {
+    message = i18n.t("expert.error.range", { min, max });
+  }
+  showError(input, message);
+  return !message;
+}
+
+let summary = false; // whether the status line lists fields to correct
+
+function summarise() {
+  // Once the expert was told what to correct, the count follows the corrections as they are typed.
+  if (!summary) return;
+  const count = inputsOf().filter((i) => i.getAttribute("aria-invalid") === "true").length;
+  $("score-status").textContent = count ? i18n.t("expert.invalid_summary", { count }) : "";
+  summary = count > 0;
+}
+
+function showError(input, message) {
+  input.setAttribute("aria-invalid", message ? "true" : "false");
+  $(`${input.id}-error`).textContent = message;
+}
+
+function inputsOf(bid) {
+  return [...document.querySelectorAll("#score-bids input")].filter((i) => !bid || i.dataset.bid === bid);
+}
+
+function total(bid) {
+  let sum = 0n;
+  let most = 0n;
+  for (const input of inputsOf(bid)) {
+    most += hundredths(input.dataset.max);
+    if (SCORE.test(input.value.trim())) sum += hundredths(input.value.trim());
+  }
+  $(`total-${bid.replace(/[^A-Za-z0-9]/g, "_")}`).textContent = `${i18n.t("expert.total")}：${decimal(sum)} / ${decimal(most)}`;
+}
+
+$("score-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const inputs = inputsOf();
+  const bad = inputs.filter((input) => !check(input, true));
+  if (bad.length) {
+    summary = true;
+    $("score-status").textContent = i18n.t("expert.invalid_summary", { count: bad.length });
+    bad[0].focus();
+    return;
+  }
+  const scores = {};
+  for (const input of inputs) (scores[input.dataset.bid] ??= {})[input.dataset.criterion] = input.value.trim();
+  try {
+    const sheet = await api(`/sessions/${me.session_id}/scores`, { method: "POST", body: { scores } });
+    lock(sheet);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    const named = err.details.filter((d) => d.bid && d.criterion);
+    for (const d of named) {
+      const input = $(fieldId(d.bid, d.criterion));
+      if (input) showError(input, d.message);
+    }
+    $("score-status").textContent = err.message;
+    if (named.length) $(fieldId(named[0].bid, named[0].criterion))?.focus();
+  }
+});
+
+function lock(sheet) {
+  const content = sheet.content || { scores: {} };
+  for (const input of inputsOf()) {
+    const value = content.scores?.[input.dataset.bid]?.[input.dataset.criterion];
+    if (value !== undefined) input.value = value;
+    input.readOnly = true;
+  }
+  for (const bid of form.bids) total(bid.key);
+  $("score-submit").hidden = true;
+  $("score-status").textContent = i18n.t("expert.submitted", { sha: (sheet.sha256 || "").slice(0, 16) });
+}
+
+// --- boot ----------------------------------------------------------------------------------------------------
+i18n.apply();
+if (token()) {
+  start().catch(() => {
+    setToken(null);
+    $("login").hidden = false;
+  });
+} else {
+  $("login").hidden = false;
+}

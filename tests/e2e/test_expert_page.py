@@ -1,0 +1,167 @@
+"""The expert's seat page in Chromium: log in with the check-in code, declare, follow the session live, score the
+bids with the keyboard alone (a range error shown at once, corrected, submitted), survive a dropped websocket
+without a reload, and pass axe-core's accessibility rules."""
+
+# ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from committee_world import CommitteeWorld, build, check_in, draw, members, open_check_in, seat
+from conftest import SQLITE_ONLY, ok
+from playwright.sync_api import expect
+from session_world import elect, import_project, move, review_all_pass, venues_online
+from web_world import browser, live, page, screenshot  # noqa: F401 - fixtures
+
+from evalroom.api.context import AppContext
+from evalroom.domain.roles import Principal, Role
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def a_seat_waiting_for_its_expert(ctx: AppContext, client: Any) -> tuple[CommitteeWorld, dict[str, Any], str,
+                                                                           dict[str, dict[str, str]]]:
+    """A drawn committee with check-in open: one member checked in (the browser's, with its login code), every
+    other member seated through the API."""
+    w = build(ctx, client)
+    import_project(w)
+    draw(w)
+    open_check_in(w)
+    mine = members(w, "drawn")[0]
+    answer = ok(check_in(w, mine))
+    others = {m["member_id"]: seat(w, m) for m in members(w, "drawn")}
+    return w, mine, answer["login_code"], others
+
+
+def expert_headers(w: CommitteeWorld, member: dict[str, Any]) -> dict[str, str]:
+    """The browser's expert as the API knows them, for the steps the test takes on their behalf (votes)."""
+    seated = next(m for m in members(w, "seated") if m["member_id"] == member["member_id"])
+    return w.headers(Principal(role=Role.EXPERT, subject=member["member_id"], session_id=w.session_id,
+                               seat=seated["seat"]))
+
+
+def accessibility_violations(tab: Any) -> list[str]:
+    results = Axe().run(tab)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
+
+
+@SQLITE_ONLY
+def test_an_expert_logs_in_declares_and_scores_with_the_keyboard(ctx: AppContext, client: Any, live: str,
+                                                                page: Any) -> None:
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    page.goto(f"{live}/expert")
+    expect(page.get_by_role("heading", name="评标专家席位")).to_be_visible()
+    assert accessibility_violations(page) == []
+    page.get_by_label("一次性登录码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("#conn")).to_have_text("实时连接正常")
+    expect(page.locator("#state")).to_have_text("等待开始")
+    page.get_by_label(re.compile("本人确认")).check()
+    page.get_by_role("button", name="提交承诺").click()
+    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    assert next(m for m in members(w, "seated") if m["member_id"] == mine["member_id"])
+
+    # The session starts and reaches the detailed review; the page follows over its websocket.
+    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
+    venues_online(w)
+    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    elect(w, experts)
+    move(w, "chair_election")
+    review_all_pass(w, experts)
+    move(w, "review")
+    expect(page.locator("#phase")).to_have_text("详细评审")
+    expect(page.get_by_role("heading", name="详细评审打分")).to_be_visible()
+    screenshot(page, "expert-scoring")
+
+    # Keyboard only: Tab to the first score, type, Tab on; one score out of its range.
+    fields = page.locator("#score-bids input")
+    count = fields.count()
+    assert count == 3 * 3  # three bids passed the review, three criteria each
+    first = fields.nth(0).get_attribute("id")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == first:
+            break
+    assert page.evaluate("document.activeElement.id") == first
+    values = ["15", "25", "5", "16", "8", "5", "14", "7", "4"]  # T1 (0-20), T2 (0-10), C1 (0-5) per bid
+    for value in values:
+        page.keyboard.type(value)
+        page.keyboard.press("Tab")
+    bad = page.locator(f"#{fields.nth(1).get_attribute('id')}")
+    expect(bad).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{fields.nth(1).get_attribute('id')}-error")).to_have_text("超出范围：须在 0 至 10 之间")
+    expect(page.locator("#score-bids output").nth(0)).to_have_text("合计：45 / 35")
+    page.keyboard.press("Enter")  # the focus is on the submit button after the last field
+    expect(page.locator("#score-status")).to_have_text("有 1 项需要修改，请检查标红的分值。")
+    assert page.evaluate("document.activeElement.id") == bad.get_attribute("id")
+    assert ok(client.get(w.url("/sheets"), headers=w.admin()))["submitted"] == []  # nothing was sent
+    page.keyboard.press("Control+A")
+    page.keyboard.type("8")
+    expect(bad).to_have_attribute("aria-invalid", "false")
+    expect(page.locator("#score-bids output").nth(0)).to_have_text("合计：28 / 35")
+    expect(page.locator("#score-status")).to_have_text("")  # nothing left to correct
+    screenshot(page, "expert-scoring-corrected")
+    page.keyboard.press("Tab")
+    for _ in range(10):
+        if page.evaluate("document.activeElement.id") == "score-submit":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#score-status")).to_contain_text("评分已提交")
+    submitted = ok(client.get(w.url("/sheets"), headers=w.admin()))["submitted"]
+    assert submitted == [mine["member_id"]]
+    own = ok(client.get(w.url("/sheets"), headers=experts[mine["member_id"]]))["sheets"]  # sealed to others
+    assert own[0]["content"]["scores"]["L1/B1"] == {"T1": "15.00", "T2": "8.00", "C1": "5.00"}
+    assert accessibility_violations(page) == []
+
+
+@SQLITE_ONLY
+def test_a_dropped_websocket_reconnects_and_shows_what_happened_meanwhile(ctx: AppContext, client: Any, live: str,
+                                                                         page: Any) -> None:
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    held: list[Any] = []
+    routes: list[Any] = []
+    hold = {"on": False}
+
+    def through(ws: Any) -> None:
+        if hold["on"]:
+            held.append(ws)  # the page's reconnection, kept waiting while the test changes the session
+        else:
+            ws.connect_to_server()
+            routes.append(ws)
+
+    page.route_web_socket(re.compile(r".*/events/ws$"), through)
+    page.goto(f"{live}/expert")
+    page.get_by_label("一次性登录码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator("#conn")).to_have_text("实时连接正常")
+    page.get_by_label(re.compile("本人确认")).check()
+    page.get_by_role("button", name="提交承诺").click()
+    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    page.evaluate("window.notReloaded = true")
+
+    hold["on"] = True
+    routes[-1].close()
+    expect(page.locator("#conn")).to_have_text("连接中断，正在重新连接…")
+    for _ in range(100):  # the page tries again (and is held): handlers run while Playwright is waited on
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the page did not try to reconnect"
+    venues_online(w)
+    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))  # while it is cut off
+    ok(client.post(w.url("/warnings"), headers=w.supervisor(), json={"text": "请关闭手机"}), 201)
+    expect(page.locator("#state")).to_have_text("等待开始")
+    hold["on"] = False
+    for ws in held:
+        ws.close()
+    expect(page.locator("#conn")).to_have_text("实时连接正常")
+    expect(page.locator("#state")).to_have_text("评审中")
+    expect(page.locator("#phase")).to_have_text("推选组长")
+    expect(page.locator("#warnings")).to_contain_text("请关闭手机")
+    assert page.evaluate("window.notReloaded") is True
+    assert others  # the committee around the browser's member was seated through the API

@@ -1,0 +1,72 @@
+"""For the end-to-end tests of the web pages (tests/e2e), imported as fixtures by each test module: a real browser, Debian's Chromium (installed by tests/run.sh) driven by
+Playwright, against a real coordinator (uvicorn on loopback) over the test's own context, so that the test can
+set the world up through the API and move the injected clock.
+
+Chromium is launched headless with a fake camera and microphone (and no permission prompt), and without the
+background networking that this machine's closed network refuses. ``EVALROOM_SCREENSHOTS=DIR`` makes the tests
+save the screenshots kept in docs/screenshots (docs/web.md says how to refresh them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from evalroom.api.app import create_app
+from evalroom.api.context import AppContext
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is missing: run bash tests/run.sh, which installs it"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def live(ctx: AppContext) -> Iterator[str]:
+    """A real coordinator serving the test's context on a free loopback port: its base URL."""
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx.settings, context=ctx), host="127.0.0.1", port=0,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the coordinator did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server.should_exit = True
+    thread.join(15)
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a screenshot for docs/screenshots when EVALROOM_SCREENSHOTS names a directory."""
+    directory = os.environ.get("EVALROOM_SCREENSHOTS")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
