@@ -38,7 +38,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from media.backend import RecordQueue
-from media.manifest import ManifestWriter, path_name, sha256_file
+from media.manifest import ManifestWriter, path_name, sha256_file, track_directory
 
 __all__ = ["JanusBackend", "JanusError", "JanusServer", "room_id"]
 
@@ -312,7 +312,7 @@ class JanusBackend(RecordQueue):
         key = (room, publisher, track)
         if key not in self._manifests:
             codec, rate = ("vp8", 90000) if kind == "video" else ("opus", 48000)
-            self._manifests[key] = ManifestWriter(self.recordings / path_name(room) / path_name(publisher) / track,
+            self._manifests[key] = ManifestWriter(track_directory(self.recordings, room, publisher, track),
                                                   {"publisher": publisher, "kind": kind, "codec": codec,
                                                    "clock_rate": rate, "backend": "janus"})
         return self._manifests[key]

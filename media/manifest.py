@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["GENESIS", "MANIFEST", "path_name", "ManifestError", "ManifestReport", "ManifestWriter", "entry_hash", "fsync_path",
-           "read_manifest", "sha256_file", "verify_manifest"]
+           "read_manifest", "sha256_file", "track_directory", "verify_manifest"]
 
 GENESIS = "0" * 64
 MANIFEST = "manifest.jsonl"
@@ -43,6 +43,12 @@ def path_name(name: str) -> str:
     """A room, publisher or track name as a directory name (``JN-GGZY/R1/cam`` → ``JN-GGZY_R1_cam``): the one
     rule the relay, Janus, the venues' backups and their reconciliation share."""
     return _UNSAFE.sub("_", name)[:80] or "_"
+
+
+def track_directory(root: Path, room: str, publisher: str, track: str) -> Path:
+    """Where a recorder keeps a track of a room (a session), embedded relay and Janus alike:
+    ``root/<room>/<publisher>/<track>``, each part through :func:`path_name`."""
+    return root / path_name(room) / path_name(publisher) / path_name(track)
 
 
 class ManifestError(Exception):

@@ -44,7 +44,7 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from media.manifest import path_name
+from media.manifest import track_directory
 from media.passthrough import keep_encoded, keyframe_requested, request_keyframe
 from media.recorder import SEGMENT_SECONDS, TrackRecorder
 
@@ -187,7 +187,7 @@ class Relay:
             def report(entry: dict[str, Any]) -> None:
                 loop.call_soon_threadsafe(self.on_record, {**info, "entry": entry})
 
-            recorder = TrackRecorder(self.recordings / path_name(room) / path_name(publisher) / name, publisher=publisher,
+            recorder = TrackRecorder(track_directory(self.recordings, room, publisher, name), publisher=publisher,
                                      kind=kind, codec=codec, clock_rate=clock_rate,
                                      segment_seconds=self.segment_seconds, on_entry=report)
             self.recorders[key] = (recorder, ThreadPoolExecutor(1, thread_name_prefix=f"rec-{name}"))

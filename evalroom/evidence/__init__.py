@@ -18,7 +18,6 @@ that an altered file is named at once even where no event speaks of it (the trus
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable, Iterator
 
 FORMAT = "evalroom-evidence-v1"
@@ -48,6 +47,6 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, disable=not console.is_terminal or not sys.stderr.isatty()) as bar:
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

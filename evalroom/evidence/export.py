@@ -41,7 +41,7 @@ from evalroom.evidence import (
     progress,
 )
 from evalroom.services import tlog
-from evalroom.services.replay import track_directory
+from evalroom.services.replay import recorded_track
 from evalroom.services.signatures import report_pdf, signature_view
 from evalroom.services.trust import export_bundle as export_trust
 from evalroom.storage.models import EvalSession, LogCheckpoint, LogHead, Report, ScoreSheet, SignatureRecord, Venue
@@ -151,7 +151,7 @@ def _recordings(settings: Settings, session_id: str, events: list[Any], result: 
                 files.append(ev.payload["file"])
     entries = []
     for (publisher, track), files in sorted(tracks.items()):
-        directory = track_directory(settings, session_id, publisher, track)
+        directory = recorded_track(settings, session_id, publisher, track)
         base = f"recordings/{path_name(publisher)}/{path_name(track)}"
         for name in [MANIFEST, *files]:
             if (directory / name).is_file():

@@ -37,9 +37,9 @@ from evalroom.errors import ForbiddenError, NotFoundError
 from evalroom.services.access import check_can_read_session, is_overseer
 from evalroom.storage.models import EvalSession, EventRow
 from evalroom.storage.store import Store, row_to_event
-from media.manifest import path_name
+from media.manifest import path_name, track_directory
 
-__all__ = ["MARKER_KINDS", "segment_path", "timeline", "track_directory"]
+__all__ = ["MARKER_KINDS", "segment_path", "recorded_track", "timeline"]
 
 MEDIA_KINDS = ("media.segment_recorded", "media.gap", "media.track_sealed")
 MARKER_KINDS = frozenset({
@@ -53,9 +53,9 @@ SEGMENT_FILE = re.compile(r"^seg-\d{6}\.(webm|opus)$")
 MEDIA_TYPES = {"webm": {"video": "video/webm", "audio": "audio/webm"}, "opus": {"audio": "audio/ogg"}}
 
 
-def track_directory(settings: Settings, session_id: str, publisher: str, track: str) -> Path:
-    """Where the coordinator's recorders (embedded and Janus alike) keep a track: one rule, media.manifest.path_name."""
-    return settings.effective_recordings_dir / path_name(session_id) / path_name(publisher) / path_name(track)
+def recorded_track(settings: Settings, session_id: str, publisher: str, track: str) -> Path:
+    """The directory of a track this coordinator recorded (media.manifest.track_directory, the recorders' rule)."""
+    return track_directory(settings.effective_recordings_dir, session_id, publisher, track)
 
 
 def _check_overseer(s: Any, principal: Principal, session_id: str) -> EvalSession:
@@ -141,7 +141,7 @@ def segment_path(store: Store, settings: Settings, principal: Principal, session
                        and path_name(r.payload["publisher"]) == publisher_dir), None)
     if logged is None:
         raise NotFoundError("recording segment", f"{publisher_dir}/{track}/{file}")
-    path = track_directory(settings, session_id, logged["publisher"], logged["track"]) / file
+    path = recorded_track(settings, session_id, logged["publisher"], logged["track"]) / file
     if not path.is_file():
         raise NotFoundError("recording segment (the file is not on this coordinator)", file)
     kind = logged["track"].split("-")[0]

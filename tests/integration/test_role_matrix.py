@@ -71,7 +71,7 @@ from evalroom.services import (
     trust,
 )
 from evalroom.services.media import record_media_event
-from evalroom.services.replay import track_directory
+from evalroom.services.replay import recorded_track
 from evalroom.signing_client import SeatSigner
 from evalroom.storage.models import CommitteeMember
 from signing.cms import sign_detached
@@ -652,7 +652,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         """A segment file of the world session's recordings, and its logged line."""
         if "segment" not in built:
             started(c)
-            directory = track_directory(ctx.settings, sid, "HOST/cam", "video-1")
+            directory = recorded_track(ctx.settings, sid, "HOST/cam", "video-1")
             directory.mkdir(parents=True)
             (directory / "seg-000000.webm").write_bytes(b"\x1aE\xdf\xa3" + bytes(100))
             now = format_time(ctx.clock.now())
