@@ -131,8 +131,7 @@ def test_a_dropped_websocket_reconnects_and_shows_what_happened_meanwhile(ctx: A
         if hold["on"]:
             held.append(ws)  # the page's reconnection, kept waiting while the test changes the session
         else:
-            ws.connect_to_server()
-            routes.append(ws)
+            routes.append((ws, ws.connect_to_server()))
 
     page.route_web_socket(re.compile(r".*/events/ws$"), through)
     page.goto(f"{live}/expert")
@@ -145,7 +144,9 @@ def test_a_dropped_websocket_reconnects_and_shows_what_happened_meanwhile(ctx: A
     page.evaluate("window.notReloaded = true")
 
     hold["on"] = True
-    routes[-1].close()
+    page_side, server_side = routes[-1]
+    server_side.close()  # both ends: nothing more of that connection reaches the page
+    page_side.close()
     expect(page.locator("#conn")).to_have_text("连接中断，正在重新连接…")
     for _ in range(100):  # the page tries again (and is held): handlers run while Playwright is waited on
         if held:

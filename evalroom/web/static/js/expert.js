@@ -75,12 +75,22 @@ function warn(text) {
   $("warnings").append(p);
 }
 
-let refreshing = null;
-async function refresh() {
-  // One refresh at a time; a request while one runs is folded into a second run after it.
-  if (refreshing) return (refreshing = refreshing.then(load));
-  refreshing = load().finally(() => (refreshing = null));
-  return refreshing;
+let loading = null;
+let stale = false;
+function refresh() {
+  // Coalesced: a burst of events (the backlog after a reconnect) costs one load, plus one more if anything
+  // arrived while it ran — never one load per event.
+  if (loading) {
+    stale = true;
+    return loading;
+  }
+  loading = (async () => {
+    do {
+      stale = false;
+      await load();
+    } while (stale);
+  })().finally(() => (loading = null));
+  return loading;
 }
 
 async function load() {

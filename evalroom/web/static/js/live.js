@@ -34,6 +34,7 @@ export class EventStream {
     const ws = (this.ws = new WebSocket(`${scheme}://${location.host}/api/v1/sessions/${this.sessionId}/events/ws`));
     ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", token: token(), after: this.after }));
     ws.onmessage = async (message) => {
+      if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return; // a socket already given up on
       const data = JSON.parse(message.data);
       if (data.type === "subscribed") {
         this.delay = 500;
