@@ -4,6 +4,7 @@
 
 import { api, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
+import "./expert-text.js";
 import { EventStream } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
