@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from axe_playwright_python.sync_playwright import Axe
 
 from evalroom.api.app import create_app
 from evalroom.api.context import AppContext
@@ -70,3 +71,8 @@ def screenshot(page: Any, name: str) -> None:
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
+
+
+def accessibility_violations(tab: Any) -> list[str]:
+    results = Axe().run(tab)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
