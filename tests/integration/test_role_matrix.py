@@ -101,6 +101,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     # The web pages: no data in them, so no token to fetch them (they ask the API with their user's).
     ("GET", "/"): ALL,
     ("GET", "/expert"): ALL,
+    ("GET", "/supervisor"): ALL,
     # The transparency log: public and read-only.
     ("GET", "/api/v1/log/checkpoint"): ALL,
     ("GET", "/api/v1/log/key"): ALL,

@@ -1,0 +1,432 @@
+// The supervisor's page: the sessions they supervise, one followed live (status, the live wall), the replay
+// player, their marks (annotations, warnings, flagged experts) and complaints. The server decides who may do
+// what (a secondary supervisor cannot rule on complaints; a warning needs a running session): the page offers
+// what the role suggests and shows the server's message when it refuses.
+
+import { api, setToken, token } from "./api.js";
+import * as i18n from "./i18n.js";
+import { EventStream } from "./live.js";
+import { ReplayPlayer } from "./replay.js";
+import "./supervisor-text.js";
+
+const $ = (id) => document.getElementById(id);
+let me = null;
+let current = null; // the chosen session (as GET /sessions lists it)
+let stream = null;
+let player = null;
+let status = null;
+
+// --- small helpers -------------------------------------------------------------------------------------------
+const pad = (n, width = 2) => String(n).padStart(width, "0");
+
+function localTime(ms, tenths = false) {
+  const d = new Date(ms);
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return tenths ? `${date} ${time}.${Math.floor(d.getMilliseconds() / 100)}` : `${date} ${time}`;
+}
+
+function span(seconds) {
+  const s = Math.max(0, seconds);
+  const h = Math.floor(s / 3600);
+  const rest = `${pad(Math.floor((s % 3600) / 60))}:${pad(Math.floor(s % 60))}.${Math.floor((s * 10) % 10)}`;
+  return h ? `${h}:${rest}` : rest;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key in node) node[key] = value; // a property (className, htmlFor is "for" below, required…)
+    else node.setAttribute(key, value); // an attribute with no property of that name: for, aria-*, datetime
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+async function attempt(statusId, action, done) {
+  // Runs an API call for a form; the server's message when it refuses.
+  $(statusId).textContent = "";
+  $(statusId).classList.remove("error");
+  try {
+    await action();
+    $(statusId).textContent = i18n.t(done);
+    return true;
+  } catch (err) {
+    $(statusId).textContent = err.message;
+    $(statusId).classList.add("error");
+    return false;
+  }
+}
+
+function showStatus(state, error) {
+  $("conn").textContent = i18n.t(`conn.${state}`, { message: error ? error.message : "" });
+  $("conn").dataset.status = state;
+}
+
+$("lang").addEventListener("click", () => {
+  i18n.toggle();
+  if (current) {
+    showSessions();
+    refresh();
+    if (player) showMarkers();
+  }
+});
+
+// --- login ---------------------------------------------------------------------------------------------------
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const body = await api("/auth/login", { method: "POST",
+      body: { username: $("username").value.trim(), password: $("password").value } });
+    setToken(body.access_token);
+    $("password").value = "";
+    await start();
+  } catch (err) {
+    setToken(null);
+    $("login-error").textContent = err.message;
+    $("username").focus();
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("/auth/logout", { method: "POST" }).catch(() => {});
+  setToken(null);
+  location.assign("/supervisor");
+});
+
+// --- the sessions ------------------------------------------------------------------------------------------
+let sessions = [];
+
+async function start() {
+  me = await api("/auth/me");
+  if (me.role !== "supervisor" && me.role !== "coordinator-admin") {
+    setToken(null);
+    throw new Error(i18n.t("sv.login_role", { role: me.role }));
+  }
+  sessions = await api("/sessions");
+  $("login").hidden = true;
+  $("logout").hidden = false;
+  $("sessions").hidden = false;
+  showSessions();
+}
+
+function levelText(sessionId) {
+  const level = me.supervised[sessionId];
+  return i18n.t(level ? `sv.level.${level}` : "sv.level.none");
+}
+
+function showSessions() {
+  $("sessions-empty").hidden = sessions.length > 0;
+  $("session-list").replaceChildren(...sessions.map((s) => {
+    const button = el("button", { type: "button", dataset: { session: s.id } }, `${s.code}　${s.title}`);
+    if (current && current.id === s.id) button.setAttribute("aria-current", "true");
+    button.addEventListener("click", () => choose(s));
+    const facts = `${localTime(Date.parse(s.scheduled_start))} · ${i18n.t(`state.${s.state}`)} · ${levelText(s.id)}`;
+    return el("li", {}, button, el("span", { className: "hint" }, facts));
+  }));
+}
+
+async function choose(session) {
+  if (stream) stream.stop();
+  if (player) player.close();
+  player = null;
+  current = session;
+  showSessions();
+  $("session-name").textContent = `${session.code}　${session.title}`;
+  $("level").textContent = levelText(session.id);
+  for (const id of ["session", "wall", "replay", "marks", "complaints"]) $(id).hidden = false;
+  $("complaints-secondary").hidden = me.supervised[session.id] === "primary";
+  $("known-on").value = localTime(Date.now()).slice(0, 10);
+  stream = new EventStream(session.id, {
+    onStatus: showStatus,
+    onResync: refresh,
+    onEvent: (event) => {
+      if (/^(session\.|committee\.|chair\.|supervision\.|complaint\.|venue\.)/.test(event.kind)) refresh();
+    },
+  });
+  stream.start();
+  await loadReplay();
+}
+
+// --- the session's state, marks and complaints (one load per burst of events, as on the expert's page) ------
+let loading = null;
+let stale = false;
+function refresh() {
+  if (loading) {
+    stale = true;
+    return loading;
+  }
+  loading = (async () => {
+    do {
+      stale = false;
+      await load();
+    } while (stale);
+  })().finally(() => (loading = null));
+  return loading;
+}
+
+async function load() {
+  const sid = current.id;
+  const [st, committee, marks, complaints] = await Promise.all([
+    api(`/sessions/${sid}/status`), api(`/sessions/${sid}/committee`).catch(() => ({ members: [] })),
+    api(`/sessions/${sid}/marks`), api(`/sessions/${sid}/complaints`)]);
+  if (!current || current.id !== sid) return;
+  status = st;
+  $("state").textContent = i18n.t(`state.${st.state}`);
+  $("phase").textContent = st.phase ? i18n.t(`phase.${st.phase}`) : "—";
+  $("venues").textContent = st.venues.map((v) =>
+    `${i18n.t(`sv.venue.${v.role}`)} ${v.venue_id.slice(0, 8)}：${i18n.t(v.online ? "sv.venue.online" : "sv.venue.offline")}`,
+  ).join("；");
+  const running = st.state === "evaluating" || st.state === "suspended";
+  $("warn-submit").disabled = !running;
+  showMembers(committee.members || []);
+  showMarks(marks);
+  showComplaints(complaints);
+  showMoment();
+  i18n.apply();
+}
+
+function showMembers(members) {
+  const select = $("flag-member");
+  const chosen = select.value;
+  select.replaceChildren(...members.filter((m) => m.state === "seated" || m.state === "checked_in").map((m) =>
+    el("option", { value: m.member_id }, `${m.name}${m.seat ? "（" + m.seat + "）" : ""}`)));
+  if (chosen) select.value = chosen;
+}
+
+function showMarks(marks) {
+  $("marks-list").replaceChildren(...marks.map((m) => el("tr", { dataset: { kind: m.kind } },
+    el("td", {}, localTime(Date.parse(m.moment || m.created_at))),
+    el("td", {}, i18n.t(`sv.mark.${m.kind}`)),
+    el("td", {}, m.level ? i18n.t(`sv.level.${m.level}`) : "—"),
+    el("td", {}, m.text))));
+}
+
+// --- marks ---------------------------------------------------------------------------------------------------
+function showMoment() {
+  $("annotate-moment").textContent = player && player.touched
+    ? i18n.t("sv.moment.replay", { time: localTime(player.t0 + player.position * 1000, true) })
+    : i18n.t("sv.moment.now");
+}
+
+$("annotate-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { text: $("annotate-text").value.trim() };
+  if (player && player.touched) body.moment = player.moment();
+  if (await attempt("annotate-status", () => api(`/sessions/${current.id}/annotations`, { method: "POST", body }),
+    "sv.annotated")) $("annotate-text").value = "";
+  refresh();
+});
+
+$("warn-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { text: $("warn-text").value.trim() };
+  if (await attempt("warn-status", () => api(`/sessions/${current.id}/warnings`, { method: "POST", body }),
+    "sv.warned")) $("warn-text").value = "";
+  refresh();
+});
+
+$("flag-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { member_id: $("flag-member").value, text: $("flag-text").value.trim() };
+  if (await attempt("flag-status", () => api(`/sessions/${current.id}/expert-flags`, { method: "POST", body }),
+    "sv.flagged")) $("flag-text").value = "";
+  refresh();
+});
+
+// --- complaints ----------------------------------------------------------------------------------------------
+$("complaint-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { complainant: $("complainant").value.trim(), subject: $("complaint-subject").value.trim(),
+                 known_on: $("known-on").value };
+  if (await attempt("complaint-status", () => api(`/sessions/${current.id}/complaints`, { method: "POST", body }),
+    "sv.recorded")) {
+    $("complainant").value = $("complaint-subject").value = "";
+  }
+  refresh();
+});
+
+function fact(term, value) {
+  return [el("dt", {}, i18n.t(term)), el("dd", {}, value)];
+}
+
+function showComplaints(complaints) {
+  const list = $("complaint-list");
+  const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.id : null;
+  if (!complaints.length) {
+    list.replaceChildren(el("p", { className: "hint" }, i18n.t("sv.no_complaints")));
+    return;
+  }
+  const primary = me.supervised[current.id] === "primary";
+  // What the primary was typing into a ruling or decision survives the reload an event causes.
+  const typed = [...list.querySelectorAll("textarea, select, input")].map((f) => [f.id, f.value, f.checked]);
+  list.replaceChildren(...complaints.map((c) => {
+    const h = el("h3", { id: `c-${c.id}-h` }, `${c.complainant}：${c.subject}`);
+    const facts = el("dl", { className: "facts" },
+      ...fact("sv.known_on", c.known_on), ...fact("sv.c.filed_at", localTime(Date.parse(c.filed_at))),
+      ...fact("sv.c.state", i18n.t(`sv.c.state.${c.state}`)),
+      ...fact("sv.c.deadline.acceptance", c.deadlines.acceptance),
+      ...(c.deadlines.decision ? fact("sv.c.deadline.decision", c.deadlines.decision) : []),
+      ...(c.late ? fact("sv.c.late", i18n.t("sv.yes")) : []),
+      ...(c.ruling ? fact("sv.c.ruling", c.ruling) : []),
+      ...(c.outcome ? fact("sv.c.decision", `${i18n.t(`sv.c.outcome.${c.outcome}`)}：${c.decision}`) : []));
+    const article = el("article", { className: "complaint", dataset: { complaint: c.id, state: c.state },
+                                    "aria-labelledby": h.id }, h, facts);
+    if (c.overdue) {
+      article.append(el("p", { className: "warning" },
+        i18n.t("sv.c.overdue", { what: i18n.t(`sv.c.deadline.${c.overdue}`) })));
+    }
+    if (primary && c.state === "filed") article.append(rulingForm(c));
+    if (primary && c.state === "accepted") article.append(decisionForm(c));
+    return article;
+  }));
+  for (const [id, value, checked] of typed) {
+    const field = $(id);
+    if (!field) continue;
+    if (field.type === "radio") field.checked = checked;
+    else field.value = value;
+  }
+  if (focused && $(focused)) $(focused).focus();
+}
+
+function rulingForm(c) {
+  const id = (name) => `c-${c.id}-${name}`;
+  const choice = (value, key) => [
+    el("input", { type: "radio", name: id("accept"), id: id(value), value, required: true }),
+    el("label", { for: id(value) }, i18n.t(key))];
+  const form = el("form", { className: "stack", "aria-label": i18n.t("sv.c.rule") },
+    el("fieldset", {}, el("legend", {}, i18n.t("sv.c.ruling")), ...choice("accept", "sv.c.accept"),
+      ...choice("refuse", "sv.c.refuse")),
+    el("label", { for: id("reason") }, i18n.t("sv.c.reason")),
+    el("textarea", { id: id("reason"), required: true, rows: 2, "aria-describedby": id("status") }),
+    el("button", { type: "submit" }, i18n.t("sv.c.rule")),
+    el("p", { id: id("status"), role: "status" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { accept: form.querySelector(`input[name="${id("accept")}"]:checked`).value === "accept",
+                   reason: $(id("reason")).value.trim() };
+    await attempt(id("status"), () => api(`/sessions/${current.id}/complaints/${c.id}/ruling`,
+      { method: "POST", body }), "sv.c.state.accepted");
+    refresh();
+  });
+  return form;
+}
+
+function decisionForm(c) {
+  const id = (name) => `c-${c.id}-${name}`;
+  const outcomes = ["upheld", "partly_upheld", "dismissed"].map((o) =>
+    el("option", { value: o }, i18n.t(`sv.c.outcome.${o}`)));
+  const form = el("form", { className: "stack", "aria-label": i18n.t("sv.c.decide") },
+    el("label", { for: id("outcome") }, i18n.t("sv.c.outcome")),
+    el("select", { id: id("outcome") }, ...outcomes),
+    el("label", { for: id("text") }, i18n.t("sv.c.text")),
+    el("textarea", { id: id("text"), required: true, rows: 2, "aria-describedby": id("status") }),
+    el("button", { type: "submit" }, i18n.t("sv.c.decide")),
+    el("p", { id: id("status"), role: "status" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { outcome: $(id("outcome")).value, text: $(id("text")).value.trim() };
+    await attempt(id("status"), () => api(`/sessions/${current.id}/complaints/${c.id}/decision`,
+      { method: "POST", body }), "sv.c.state.decided");
+    refresh();
+  });
+  return form;
+}
+
+// --- the replay ----------------------------------------------------------------------------------------------
+async function loadReplay(keep = 0) {
+  const sid = current.id;
+  let timeline;
+  try {
+    timeline = await api(`/sessions/${sid}/replay`);
+  } catch (err) {
+    $("replay-status").textContent = err.message;
+    return;
+  }
+  if (!current || current.id !== sid) return;
+  if (player) player.close();
+  player = new ReplayPlayer(timeline, { tracks: $("replay-tracks"), onPosition: showPosition });
+  const venues = new Set(timeline.tracks.map((t) => t.venue)).size;
+  $("replay-status").textContent = timeline.tracks.length
+    ? i18n.t("sv.replay.summary", { venues, tracks: timeline.tracks.length, duration: span(timeline.duration) })
+    : i18n.t("sv.replay.none");
+  $("replay-player").hidden = false;
+  const seek = $("replay-seek");
+  seek.max = String(timeline.duration);
+  showMarkers();
+  showPlaying();
+  if (keep) player.seek(keep);
+  else {
+    player.syncAll(true);
+    showPosition(0);
+  }
+}
+
+function showMarkers() {
+  const { markers, duration } = player.timeline;
+  $("replay-markers").replaceChildren(...markers.map((m) => {
+    const detail = m.label.includes(": ") ? m.label.slice(m.label.indexOf(": ") + 2) : "";
+    const shown = i18n.t(`action.${detail}`) !== `action.${detail}` ? i18n.t(`action.${detail}`)
+      : i18n.t(`phase.${detail}`) !== `phase.${detail}` ? i18n.t(`phase.${detail}`) : detail;
+    const button = el("button", { type: "button", className: "marker", dataset: { offset: m.offset, kind: m.kind } },
+      el("time", { datetime: m.at }, localTime(Date.parse(m.at))), " ",
+      el("strong", {}, i18n.t(`marker.${m.kind}`)), shown ? ` ${shown}` : "");
+    button.addEventListener("click", () => player.seek(m.offset));
+    return el("li", {}, button);
+  }));
+  $("replay-ticks").replaceChildren(...markers.map((m) => {
+    const tick = el("div", { className: "tick", title: i18n.t(`marker.${m.kind}`), dataset: { kind: m.kind } });
+    // Events before the first recording (check-ins) sit at the left end, as the range cannot go below 0.
+    tick.style.left = `${duration ? Math.min(100, Math.max(0, (100 * m.offset) / duration)) : 0}%`;
+    tick.addEventListener("click", () => player.seek(m.offset));
+    return tick;
+  }));
+}
+
+function showPosition(position) {
+  const seek = $("replay-seek");
+  if (document.activeElement !== seek || player.playing) seek.value = String(position);
+  const text = `${localTime(player.t0 + position * 1000, true)}（${span(position)} / ${span(player.duration)}）`;
+  seek.setAttribute("aria-valuetext", text);
+  $("replay-position").textContent = text;
+  $("replay-position").dataset.offset = position.toFixed(2);
+  if (!player.playing) showPlaying();
+  showMoment();
+}
+
+function showPlaying() {
+  const key = player && player.playing ? "sv.pause" : "sv.play";
+  $("replay-play").dataset.i18n = key;
+  $("replay-play").textContent = i18n.t(key);
+}
+
+$("replay-play").addEventListener("click", () => {
+  if (player.playing) player.pause();
+  else player.play();
+  showPlaying();
+});
+
+$("replay-seek").addEventListener("input", () => player.seek(Number($("replay-seek").value)));
+
+for (const radio of document.querySelectorAll('input[name="replay-speed"]')) {
+  radio.addEventListener("change", () => player.setRate(Number(radio.value)));
+}
+
+$("replay-reload").addEventListener("click", async () => {
+  const rate = player ? player.rate : 1;
+  await loadReplay(player ? player.position : 0);
+  player.setRate(rate);
+});
+
+// --- boot ----------------------------------------------------------------------------------------------------
+i18n.apply();
+if (token()) {
+  start().catch(() => {
+    setToken(null);
+    $("login").hidden = false;
+  });
+} else {
+  $("login").hidden = false;
+}
