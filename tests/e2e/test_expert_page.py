@@ -10,12 +10,11 @@ import re
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from committee_world import CommitteeWorld, build, check_in, draw, members, open_check_in, seat
 from conftest import SQLITE_ONLY, ok
 from playwright.sync_api import expect
 from session_world import elect, import_project, move, review_all_pass, venues_online
-from web_world import browser, live, page, screenshot  # noqa: F401 - fixtures
+from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
 from evalroom.domain.roles import Principal, Role
@@ -42,11 +41,6 @@ def expert_headers(w: CommitteeWorld, member: dict[str, Any]) -> dict[str, str]:
     seated = next(m for m in members(w, "seated") if m["member_id"] == member["member_id"])
     return w.headers(Principal(role=Role.EXPERT, subject=member["member_id"], session_id=w.session_id,
                                seat=seated["seat"]))
-
-
-def accessibility_violations(tab: Any) -> list[str]:
-    results = Axe().run(tab)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
 
 
 @SQLITE_ONLY
