@@ -27,6 +27,11 @@ extend({
     "expert.invalid_summary": "有 {count} 项需要修改，请检查标红的分值。",
     "expert.submitted": "评分已提交（摘要 {sha}…）。",
     "expert.not_scoring": "当前环节不是详细评审，打分表尚未开放。",
+    "expert.live": "现场视频",
+    "expert.own_camera": "本席位摄像头（{publisher}）",
+    "expert.camera_failed": "无法打开摄像头或麦克风：{message}",
+    "expert.media_failed": "视频连接失败：{message}",
+    "expert.publishing": "本席位音视频已接入，正在录像。",
   },
   en: {
     "expert.title": "Expert seat",
@@ -52,5 +57,10 @@ extend({
     "expert.invalid_summary": "{count} score(s) need correcting; see the fields marked in red.",
     "expert.submitted": "Scores submitted (digest {sha}…).",
     "expert.not_scoring": "The session is not in the detailed review; the score sheet is not open yet.",
+    "expert.live": "Live video",
+    "expert.own_camera": "This seat's camera ({publisher})",
+    "expert.camera_failed": "Cannot open the camera or microphone: {message}",
+    "expert.media_failed": "Video connection failed: {message}",
+    "expert.publishing": "This seat's camera and microphone are live and recorded.",
   },
 });

@@ -6,6 +6,7 @@ import { api, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
 import { coalesced, EventStream } from "./live.js";
+import { MediaRoom, tile } from "./media.js";
 
 const $ = (id) => document.getElementById(id);
 const SCORE = /^-?\d{1,13}(\.\d{1,2})?$/;
@@ -84,6 +85,7 @@ async function load() {
   const status = await api(`/sessions/${sid}/status`);
   $("state").textContent = i18n.t(`state.${status.state}`);
   $("phase").textContent = status.phase ? i18n.t(`phase.${status.phase}`) : "—";
+  video(status.state);
   const committee = await api(`/sessions/${sid}/committee`);
   const member = committee.members.find((m) => m.member_id === me.subject);
   $("seat").textContent = member && member.seat ? member.seat : "—";
@@ -115,6 +117,68 @@ $("declaration-form").addEventListener("submit", async (event) => {
     $("declaration-status").textContent = err.message;
   }
 });
+
+// --- live video ----------------------------------------------------------------------------------------------
+// While the session runs, the seat publishes its camera and microphone (recorded by the coordinator) and
+// watches every other publisher: the other venues' rooms and seats and its own room's camera.
+let room = null;
+let camera = null;
+
+function video(state) {
+  const running = state === "evaluating" || state === "suspended";
+  $("live").hidden = !running && !room;
+  if (running && !room) joinRoom();
+  if (!running && room) {
+    room.close();
+    room = null;
+    $("live-tiles").replaceChildren();
+    $("live-status").textContent = "";
+  }
+}
+
+async function joinRoom() {
+  room = new MediaRoom(me.session_id, { onPublishers: watch, onStream: show });
+  try {
+    const joined = await room.join();
+    camera ??= await navigator.mediaDevices.getUserMedia({ video: true, audio: true }).catch((err) => {
+      $("live-status").textContent = i18n.t("expert.camera_failed", { message: err.message });
+      return null;
+    });
+    if (camera && joined.publish_as) {
+      const publisher = await room.publish(camera);
+      const own = tile(publisher, camera, { label: i18n.t("expert.own_camera", { publisher }), muted: true });
+      own.classList.add("own");
+      $("live-tiles").prepend(own);
+      $("live-status").textContent = i18n.t("expert.publishing");
+    }
+  } catch (err) {
+    $("live-status").textContent = i18n.t("expert.media_failed", { message: err.message });
+  }
+}
+
+function mine(publisher) {
+  const own = room && room.joined && room.joined.publish_as;
+  return own && (publisher === own || publisher.startsWith(own + "/"));
+}
+
+function watch(publishers) {
+  for (const figure of [...$("live-tiles").querySelectorAll(".tile:not(.own)")]) {
+    if (!publishers.includes(figure.dataset.publisher)) {
+      figure.remove();
+      room.unsubscribe(figure.dataset.publisher);
+    }
+  }
+  for (const publisher of publishers) {
+    if (!mine(publisher) && !room.subscribed.has(publisher)) room.subscribe(publisher).catch(() => {});
+  }
+}
+
+function show(publisher, stream) {
+  const old = [...$("live-tiles").children].find((f) => f.dataset.publisher === publisher && !f.classList.contains("own"));
+  const figure = tile(publisher, stream);
+  if (old) old.replaceWith(figure);
+  else $("live-tiles").append(figure);
+}
 
 // --- scoring -------------------------------------------------------------------------------------------------
 let form = null; // {bids, criteria} as the server gave them
