@@ -56,6 +56,25 @@ def log_in(tab: Any, live: str, username: str, password: str = PASSWORD) -> None
     tab.get_by_role("button", name="登录").click()
 
 
+def page_errors(tab: Any) -> list[str]:
+    """Uncaught errors of the page's scripts, collected as they happen (a test ends asserting there were none)."""
+    errors: list[str] = []
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    return errors
+
+
+def open_seat(browser: Any, live: str, w: CommitteeWorld, member: dict[str, Any]) -> Any:
+    """The member's seat page, logged in with a fresh code from their venue's operator: it publishes the seat's
+    (fake) camera once the session runs."""
+    code = ok(w.client.post(f"{API}/committee/members/{member['member_id']}/login-code",
+                            headers=w.op(member["venue_id"])))["login_code"]
+    seat = browser.new_context(locale="zh-CN", viewport={"width": 800, "height": 600}).new_page()
+    seat.goto(f"{live}/expert")
+    seat.get_by_label("一次性登录码").fill(code)
+    seat.get_by_role("button", name="登录").click()
+    return seat
+
+
 def pending_offer_to_guest(w: CommitteeWorld) -> str:
     """Another session at the host, the next day, whose admin asks the guest venue for two seats: the offer."""
     start = w.start + timedelta(days=1)
@@ -85,6 +104,7 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
     offer_id = pending_offer_to_guest(w)
     camera_broken_at_a_06(w)
     guest = operator_account(w, w.guest_venue_id)
+    errors = page_errors(page)
 
     # The index page: a wrong password is refused and said so; the right one leads to the operator's page.
     log_in(page, live, guest, "not the password at all")
@@ -151,11 +171,12 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
     expect(page.locator("#checkin-result")).to_contain_text("的新登录码")
     expect(code).not_to_have_text(first_code)
     assert ok(expert_login(w, code.inner_text()))["role"] == "expert"
+    assert errors == []
 
 
 @SQLITE_ONLY
 def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppContext, client: Any, live: str,
-                                                                  page: Any) -> None:
+                                                                  browser: Any, page: Any) -> None:
     w = build(ctx, client)
     import_project(w)
     draw(w)
@@ -164,6 +185,7 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     with w.ctx.store.write() as tx:  # the host's site agent is linked; the guest's is not yet
         site_link.link_opened(tx, "site-agent:test", w.host_venue_id, "link-host", w.ctx.settings)
 
+    errors = page_errors(page)
     log_in(page, live, host)
     expect(page).to_have_url(f"{live}/operator")
     expect(page.locator("#conn")).to_have_text("实时连接正常")
@@ -196,10 +218,22 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     page.get_by_role("button", name="开始评审").click()
     expect(page.locator("#state")).to_have_text("评审中")
     expect(page.locator("#phase")).to_have_text("推选组长")
+    expect(page.locator("#session-select option:checked")).to_contain_text("评审中")
     expect(page.locator("#controls-error")).to_have_text("")
     assert ok(client.get(w.url("/status"), headers=w.admin()))["state"] == "evaluating"
     expect(page.get_by_role("button", name="暂停")).to_be_visible()
     expect(page.get_by_role("button", name="开始评审")).to_be_hidden()
+
+    # The venue's live view: a seat at the host publishes its camera; the operator's page plays it.
+    seat = open_seat(browser, live, w, next(m for m in members(w, "seated") if m["venue_id"] == w.host_venue_id))
+    code = ok(client.get(f"{API}/venues/{w.host_venue_id}", headers=w.admin()))["code"]
+    tiles = page.locator("#live-tiles figure")
+    expect(tiles).to_have_count(1, timeout=30_000)
+    publisher = tiles.first.get_attribute("data-publisher")
+    assert publisher.startswith(f"{code}/seat-"), publisher
+    page.wait_for_function("""() => { const v = document.querySelector('#live-tiles video');
+                                      return v && v.readyState >= 2 && v.videoWidth > 0; }""", timeout=30_000)
+    expect(page.locator("#live-status")).to_have_text("本场地实时画面：1 路。")
     screenshot(page, "operator-host-session")
     assert accessibility_violations(page) == []
 
@@ -208,3 +242,12 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     expect(page.locator("#state")).to_have_text("已暂停")
     expect(page.get_by_role("button", name="恢复")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
+
+    # In English, from the same data.
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("#state")).to_have_text("Suspended")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(guest_row.locator("th")).to_have_text("Guest venue 1")
+    assert accessibility_violations(page) == []
+    seat.context.close()
+    assert errors == []

@@ -137,7 +137,9 @@ extend({
     "op.this_venue": "本场地",
     "op.other_venue": "副场",
     "op.live": "本场地实时画面",
-    "op.live_none": "选择一个会议后，在这里显示本场地的实时画面。",
+    "op.live_waiting": "会议进行中（评审中或暂停）时，这里显示本场地各评标室和席位的实时画面。",
+    "op.live_count": "本场地实时画面：{count} 路。",
+    "op.live_failed": "无法接入实时画面：{message}",
   },
   en: {
     "op.title": "Hall operator's console",
@@ -273,6 +275,8 @@ extend({
     "op.this_venue": "This venue",
     "op.other_venue": "Guest venue",
     "op.live": "This venue, live",
-    "op.live_none": "Choose a session to see this venue's cameras here.",
+    "op.live_waiting": "While the session runs (evaluating or suspended), this venue's rooms and seats are shown here live.",
+    "op.live_count": "This venue live: {count} stream(s).",
+    "op.live_failed": "Cannot join the live view: {message}",
   },
 });

@@ -10,6 +10,7 @@ import { api, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./operator-text.js";
 import { coalesced, EventStream } from "./live.js";
+import { MediaRoom, tile } from "./media.js";
 
 const $ = (id) => document.getElementById(id);
 const t = i18n.t;
@@ -29,6 +30,7 @@ let stream = null;
 let timer = null;
 let result = null; // the last check-in or login-code answer, shown until the next
 let declining = null; // the offer whose decline form is open
+let room = null; // the chosen session's media room while it runs
 
 // --- small helpers -------------------------------------------------------------------------------------------
 function el(tag, props = {}, ...children) {
@@ -63,6 +65,7 @@ async function call(path, options) {
 function expired(err) {
   clearInterval(timer);
   if (stream) stream.stop();
+  leaveRoom();
   setToken(null);
   $("notice").replaceChildren(el("p", { class: "warning" }, t("op.expired", { message: err.message }), " ",
     el("a", { href: "/" }, t("op.login_again"))));
@@ -97,6 +100,8 @@ const refreshSession = coalesced(async () => {
     })]);
   if (id !== chosen) return; // another session was chosen meanwhile
   view = { session, status, committee };
+  sessions = sessions.map((s) => (s.id === id ? session : s)); // the chooser shows its state too
+  renderSessions();
   renderSession();
 });
 
@@ -375,6 +380,7 @@ function choose(id) {
   stream = null;
   chosen = id;
   view = null;
+  leaveRoom();
   $("session").hidden = true;
   $("conn").textContent = "";
   renderLive();
@@ -404,6 +410,7 @@ function renderSession() {
   renderConnectivity(status);
   renderControls(session, status);
   renderCommittee(committee);
+  renderLive();
 }
 
 function venueLabel(v, guests) {
@@ -491,8 +498,62 @@ function renderCommittee(committee) {
 }
 
 // --- the venue's live view -----------------------------------------------------------------------------------
+// While the chosen session runs, the page joins its media room (js/media.js) and watches this venue's own
+// publishers — its rooms' cameras and its seats, named "<venue code>/…" —, as the desk's view of the hall.
 function renderLive() {
-  $("live-status").textContent = chosen ? "" : t("op.live_none");
+  $("live").hidden = !chosen;
+  const running = view && ["evaluating", "suspended"].includes(view.status.state);
+  if (running && !room) joinRoom(chosen);
+  if (!running && room) leaveRoom();
+  liveStatus();
+}
+
+function liveStatus() {
+  const shown = $("live-tiles").children.length;
+  $("live-status").textContent = room ? t("op.live_count", { count: shown }) : t("op.live_waiting");
+}
+
+function leaveRoom() {
+  if (room) room.close();
+  room = null;
+  $("live-tiles").replaceChildren();
+}
+
+function ours(publisher) {
+  return venue && publisher.startsWith(`${venue.code}/`);
+}
+
+async function joinRoom(sessionId) {
+  const r = (room = new MediaRoom(sessionId, {
+    onPublishers: (publishers) => r === room && watch(publishers),
+    onStream: (publisher, stream) => r === room && show(publisher, stream),
+  }));
+  try {
+    await r.join();
+  } catch (err) {
+    if (r === room) $("live-status").textContent = t("op.live_failed", { message: err.message });
+  }
+}
+
+function watch(publishers) {
+  for (const figure of [...$("live-tiles").children]) {
+    if (!publishers.includes(figure.dataset.publisher)) {
+      figure.remove();
+      room.unsubscribe(figure.dataset.publisher);
+    }
+  }
+  for (const publisher of publishers.filter(ours)) {
+    if (!room.subscribed.has(publisher)) room.subscribe(publisher).catch(() => {});
+  }
+  liveStatus();
+}
+
+function show(publisher, stream) {
+  const figure = tile(publisher, stream);
+  const old = [...$("live-tiles").children].find((f) => f.dataset.publisher === publisher);
+  if (old) old.replaceWith(figure);
+  else $("live-tiles").append(figure);
+  liveStatus();
 }
 
 // --- language, logout, boot ----------------------------------------------------------------------------------
