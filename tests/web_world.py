@@ -52,7 +52,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    # A console in China: its times are shown in Beijing time whatever this machine's zone is.
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
     yield context.new_page()
     context.close()
 
@@ -71,6 +72,14 @@ def live(ctx: AppContext) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     server.should_exit = True
     thread.join(15)
+
+
+def accessibility_violations(tab: Any) -> list[str]:
+    """axe-core's rules on the page as it is now: each violation as "rule: help (number of elements)"."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(tab)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
 
 
 def screenshot(page: Any, name: str) -> None:

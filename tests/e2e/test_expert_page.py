@@ -14,29 +14,21 @@ from typing import Any
 
 import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from committee_world import (
-    CommitteeWorld,
-    build,
-    check_in,
-    draw,
-    members,
-    open_check_in,
-    seat,
-)
+from committee_world import CommitteeWorld, build, check_in, draw, members, open_check_in, seat
 from conftest import SQLITE_ONLY, ok
 from pg import free_port
 from playwright.sync_api import expect
-from session_world import (
-    BIDS,
-    elect,
-    import_project,
-    move,
-    review_all_pass,
-    venues_online,
-)
+from session_world import BIDS, elect, import_project, move, review_all_pass, venues_online
 from signing_world import certificate_for, region_of, setup_pki, wait
-from web_world import TOKEN_PIN, browser, live, page, screenshot, seat_signer  # noqa: F401 - fixtures
+from web_world import (  # noqa: F401 - fixtures
+    TOKEN_PIN,
+    accessibility_violations,
+    browser,
+    live,
+    page,
+    screenshot,
+    seat_signer,
+)
 
 from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
@@ -74,11 +66,6 @@ def expert_headers(w: CommitteeWorld, member: dict[str, Any]) -> dict[str, str]:
     seated = next(m for m in members(w, "seated") if m["member_id"] == member["member_id"])
     return w.headers(Principal(role=Role.EXPERT, subject=member["member_id"], session_id=w.session_id,
                                seat=seated["seat"]))
-
-
-def accessibility_violations(tab: Any) -> list[str]:
-    results = Axe().run(tab)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
 
 
 @SQLITE_ONLY

@@ -102,6 +102,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/"): ALL,
     ("GET", "/expert"): ALL,
     ("GET", "/api/v1/web/config"): ALL,
+    ("GET", "/operator"): ALL,
     # The transparency log: public and read-only.
     ("GET", "/api/v1/log/checkpoint"): ALL,
     ("GET", "/api/v1/log/key"): ALL,
@@ -704,6 +705,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/"): lambda c, h: c.get("/", headers=h),
         ("GET", "/expert"): lambda c, h: c.get("/expert", headers=h),
         ("GET", "/api/v1/web/config"): lambda c, h: c.get("/api/v1/web/config", headers=h),
+        ("GET", "/operator"): lambda c, h: c.get("/operator", headers=h),
         ("GET", "/api/v1/log/checkpoint"): lambda c, h: (logged(c), c.get("/api/v1/log/checkpoint", headers=h))[1],
         ("GET", "/api/v1/log/key"): lambda c, h: c.get("/api/v1/log/key", headers=h),
         ("GET", "/api/v1/log/leaves"): lambda c, h: (logged(c), c.get("/api/v1/log/leaves", headers=h,

@@ -5,7 +5,7 @@
 import { api, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
-import { EventStream } from "./live.js";
+import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import { Signing, signerStatus } from "./signing.js";
 
@@ -78,23 +78,8 @@ function warn(text) {
   $("warnings").append(p);
 }
 
-let loading = null;
-let stale = false;
-function refresh() {
-  // Coalesced: a burst of events (the backlog after a reconnect) costs one load, plus one more if anything
-  // arrived while it ran — never one load per event.
-  if (loading) {
-    stale = true;
-    return loading;
-  }
-  loading = (async () => {
-    do {
-      stale = false;
-      await load();
-    } while (stale);
-  })().finally(() => (loading = null));
-  return loading;
-}
+// Coalesced (live.js): a burst of events (the backlog after a reconnect) costs one load, never one per event.
+const refresh = coalesced(load);
 
 async function load() {
   const sid = me.session_id;
