@@ -106,6 +106,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
                    evaluation_routes, signing, supervision, media_routes, log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(pages.config_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
