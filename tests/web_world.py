@@ -82,6 +82,18 @@ def accessibility_violations(tab: Any) -> list[str]:
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
 
 
+def open_seat(browser: Any, live: str, w: Any, member: dict[str, Any]) -> Any:
+    """The member's seat page, logged in with a fresh code from their venue's operator: it publishes the seat's
+    (fake) camera once the session runs. ``w``: a committee_world.CommitteeWorld."""
+    answer = w.client.post(f"/api/v1/committee/members/{member['member_id']}/login-code", headers=w.op(member["venue_id"]))
+    assert answer.status_code == 200, answer.text
+    seat = browser.new_context(locale="zh-CN", viewport={"width": 800, "height": 600}).new_page()
+    seat.goto(f"{live}/expert")
+    seat.get_by_label("一次性登录码").fill(answer.json()["login_code"])
+    seat.get_by_role("button", name="登录").click()
+    return seat
+
+
 def screenshot(page: Any, name: str) -> None:
     """Save a screenshot for docs/screenshots when EVALROOM_SCREENSHOTS names a directory."""
     directory = os.environ.get("EVALROOM_SCREENSHOTS")

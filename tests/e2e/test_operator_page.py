@@ -30,7 +30,7 @@ from committee_world import (
 from conftest import ALL_OK, SQLITE_ONLY, ok
 from playwright.sync_api import expect
 from session_world import import_project
-from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
+from web_world import accessibility_violations, browser, live, open_seat, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
 from evalroom.services import inventory, site_link
@@ -61,18 +61,6 @@ def page_errors(tab: Any) -> list[str]:
     errors: list[str] = []
     tab.on("pageerror", lambda err: errors.append(str(err)))
     return errors
-
-
-def open_seat(browser: Any, live: str, w: CommitteeWorld, member: dict[str, Any]) -> Any:
-    """The member's seat page, logged in with a fresh code from their venue's operator: it publishes the seat's
-    (fake) camera once the session runs."""
-    code = ok(w.client.post(f"{API}/committee/members/{member['member_id']}/login-code",
-                            headers=w.op(member["venue_id"])))["login_code"]
-    seat = browser.new_context(locale="zh-CN", viewport={"width": 800, "height": 600}).new_page()
-    seat.goto(f"{live}/expert")
-    seat.get_by_label("一次性登录码").fill(code)
-    seat.get_by_role("button", name="登录").click()
-    return seat
 
 
 def pending_offer_to_guest(w: CommitteeWorld) -> str:

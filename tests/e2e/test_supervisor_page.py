@@ -1,4 +1,4 @@
-"""The supervisor's page in Chromium: log in, choose a session, replay both venues' real recordings in sync (play,
+"""The supervisor's page in Chromium: log in, choose a session, watch the live wall, replay both venues' real recordings in sync (play,
 seek with the keyboard and by an event marker, every track's element on the right segment at the right offset
 with frames decoded, 2× speed), annotate the replayed moment, warn every venue, and record a complaint the
 primary supervisor rules on (and a late one the server refuses to accept, its message shown); axe-core clean.
@@ -17,14 +17,15 @@ import re
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from committee_world import TITLE, CommitteeWorld, build, draw, open_check_in, seat_everyone
+from committee_world import API, TITLE, CommitteeWorld, build, draw, members, open_check_in, seat_everyone
 from conftest import PASSWORD, SQLITE_ONLY, ok
 from media_world import publish, until
 from playwright.sync_api import expect
 from session_world import elect, import_project, move, venues_online
-from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
+from web_world import accessibility_violations, browser, live, open_seat, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
 from evalroom.clock import ManualClock, parse_time
@@ -35,10 +36,11 @@ from media.relay import Relay
 pytestmark = pytest.mark.timeout(300)
 
 VENUES = ("JN-GGZY", "XA-GGZY")
-DRIFT = 0.3  # js/replay.js: how far an element may be off the master clock before it is re-aligned
+NEAR = 0.1  # s: a paused player puts each element exactly at its offset; allow for a frame's rounding
+SEAM = 0.25  # js/replay.js: a shorter hole between two segments of a track holds the earlier one
 MEDIA = """() => [...document.querySelectorAll('#replay-tracks video, #replay-tracks audio')].map((e) => ({
     publisher: e.dataset.publisher, track: e.dataset.track, src: e.currentSrc, time: e.currentTime,
-    ready: e.readyState, width: e.videoWidth || 0, rate: e.playbackRate}))"""
+    ready: e.readyState, width: e.videoWidth || 0, rate: e.playbackRate, duration: e.duration}))"""
 
 
 @pytest.fixture
@@ -111,20 +113,26 @@ def _run(coroutine: Any, failed: list[BaseException]) -> None:
         failed.append(err)
 
 
-def log_in(page: Any, live: str, w: CommitteeWorld) -> None:
+def log_in(page: Any, live: str, w: CommitteeWorld, at: str = "/supervisor") -> None:
+    """Log the session's primary supervisor in (on this page's own form, or on the staff login at ``/``, which
+    sends them here) and choose the session."""
     with w.ctx.store.read() as s:
         username = s.get(Account, w.supervisor_id).username
-    page.goto(f"{live}/supervisor")
+    page.goto(f"{live}{at}")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{live}/supervisor")
     page.get_by_role("button", name=re.compile(TITLE)).click()
     expect(page.locator("#conn")).to_have_text("实时连接正常")
     expect(page.locator("#state")).to_have_text("评审中")
 
 
 def covering(track: dict[str, Any], t: float) -> dict[str, Any] | None:
-    return next((s for s in track["segments"] if s["offset"] <= t < s["offset"] + s["duration"]), None)
+    """The segment a track shows at ``t``: a segment spans its first to its last packet's arrival, so the next
+    one starts about a frame after it ends; in that seam the earlier one's last frame holds."""
+    started = [s for s in track["segments"] if s["offset"] <= t]
+    return started[-1] if started and t < started[-1]["offset"] + started[-1]["duration"] + SEAM else None
 
 
 def position(page: Any) -> float:
@@ -134,7 +142,9 @@ def position(page: Any) -> float:
 def shows(page: Any, timeline: dict[str, Any], t: float) -> list[dict[str, Any]]:
     """Wait until every track's element holds the segment that covers ``t``, with a frame decoded: the elements."""
     expected = {(tr["publisher"], tr["track"]): covering(tr, t) for tr in timeline["tracks"]}
-    assert all(expected.values()), f"a track has no segment at {t}"
+    assert all(expected.values()), (t, [(tr["publisher"], tr["track"], [(s["offset"], s["duration"])
+                                                                       for s in tr["segments"]], tr["gaps"])
+                                        for tr in timeline["tracks"]])
 
     def arrived() -> bool:
         media = page.evaluate(MEDIA)
@@ -151,7 +161,7 @@ def shows(page: Any, timeline: dict[str, Any], t: float) -> list[dict[str, Any]]
         seg = expected[(m["publisher"], m["track"])]
         assert m["src"].startswith("blob:") and m["src"].endswith("#" + seg["url"].rsplit("/", 1)[1]), (m, seg)
         assert m["ready"] >= 2, m  # the current frame is decoded
-        assert abs(m["time"] - (t - seg["offset"])) < DRIFT, (m, seg, t)
+        assert abs(m["time"] - min(t - seg["offset"], m["duration"])) < NEAR, (m, seg, t)
         if m["track"].startswith("video"):
             assert m["width"] == 320, m
     return media
@@ -163,6 +173,8 @@ def test_a_supervisor_replays_both_venues_in_sync_seeks_and_marks(ctx: AppContex
     w, timeline = a_recorded_session(ctx, client)
     tracks = {(t["venue"], t["kind"]) for t in timeline["tracks"]}
     assert tracks == {(v, k) for v in VENUES for k in ("video", "audio")}
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))  # uncaught errors of the page's scripts
     log_in(page, live, w)
 
     # Every track of both venues, grouped by venue; the markers listed and drawn.
@@ -183,12 +195,16 @@ def test_a_supervisor_replays_both_venues_in_sync_seeks_and_marks(ctx: AppContex
     expect(page.locator("#replay-tracks .note").first).to_have_text("此时段无录像")
     assert accessibility_violations(page) == []
 
-    # Play: the position advances and the tracks play.
+    # Play: the position advances, every track's element plays, and paused they hold the position's frames.
+    page.evaluate("""() => { window.played = new Set();
+        for (const e of document.querySelectorAll('#replay-tracks video, #replay-tracks audio'))
+            e.addEventListener('playing', () => window.played.add(e.dataset.publisher + ' ' + e.dataset.track)); }""")
     page.get_by_role("button", name="播放").click()
     page.wait_for_function("(least) => Number(document.getElementById('replay-position').dataset.offset) > least",
                            arg=first + 1.5, timeout=20000)
     page.get_by_role("button", name="暂停").click()
-    assert all(m["time"] > 0.2 for m in page.evaluate(MEDIA))
+    assert page.evaluate("() => window.played.size") == 4
+    shows(page, timeline, position(page))
 
     # Seek with the keyboard: Home, then one second per arrow.
     start = int(max(t["segments"][0]["offset"] for t in timeline["tracks"])) + 2
@@ -199,7 +215,8 @@ def test_a_supervisor_replays_both_venues_in_sync_seeks_and_marks(ctx: AppContex
     expect(page.locator("#replay-position")).to_have_attribute("data-offset", f"{start:.2f}")
     shows(page, timeline, start)
     t0 = parse_time(timeline["t0"])
-    expect(page.locator("#replay-position")).to_contain_text((t0 + timedelta(seconds=start)).strftime("%H:%M:%S"))
+    shown = (t0 + timedelta(seconds=start)).astimezone(ZoneInfo("Asia/Shanghai"))  # web_world's browser's zone
+    expect(page.locator("#replay-position")).to_contain_text(shown.strftime("%Y-%m-%d %H:%M:%S"))
 
     # Click the warning's marker: every track jumps to the moment the warning was given.
     warning = next(m for m in timeline["markers"] if m["kind"] == "supervision.warning")
@@ -226,13 +243,29 @@ def test_a_supervisor_replays_both_venues_in_sync_seeks_and_marks(ctx: AppContex
     assert abs((parse_time(note["moment"]) - t0).total_seconds() - warning["offset"]) < 0.01
     assert any(m["kind"] == "warning" and m["text"] == "请各场地保持安静" for m in marks)
     expect(page.locator("#marks-list tr")).to_have_count(4)  # two made during the recording, two now
+    assert errors == []
 
 
 @SQLITE_ONLY
-def test_complaints_are_recorded_and_the_primary_rules_on_them(ctx: AppContext, client: Any, live: str,
-                                                               page: Any) -> None:
+def test_the_live_wall_and_complaints_the_primary_rules_on(ctx: AppContext, client: Any, live: str, browser: Any,
+                                                           page: Any) -> None:
     w, _ = a_running_session(ctx, client)
-    log_in(page, live, w)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    log_in(page, live, w, at="/")
+
+    # The live wall: a guest seat publishes its camera; the wall shows it under the guest venue.
+    guest = next(m for m in members(w, "seated") if m["venue_id"] == w.guest_venue_id)
+    seat = open_seat(browser, live, w, guest)
+    code = ok(client.get(f"{API}/venues/{w.guest_venue_id}", headers=w.admin()))["code"]
+    tile = page.locator(f'#wall-tiles section[data-venue="{code}"] figure')
+    expect(tile).to_have_count(1, timeout=30_000)
+    assert tile.get_attribute("data-publisher").startswith(f"{code}/seat-")
+    page.wait_for_function("""() => { const v = document.querySelector('#wall-tiles video');
+                                      return v && v.readyState >= 2 && v.videoWidth > 0; }""", timeout=30_000)
+    expect(page.locator("#wall-status")).to_contain_text("实时画面：1 路")
+    seat.context.close()
+
     page.get_by_label("投诉人").fill("投标人乙公司")
     page.get_by_label("投诉事项").fill("评标专家与投标人甲公司存在利害关系")
     page.get_by_role("button", name="登记投诉").click()
@@ -255,11 +288,22 @@ def test_complaints_are_recorded_and_the_primary_rules_on_them(ctx: AppContext, 
     late.get_by_label("受理", exact=True).check()
     late.get_by_label("理由").fill("受理")
     late.get_by_role("button", name="作出受理决定").click()
-    expect(late.locator('p[role="status"]')).to_have_class(re.compile("error"))
-    expect(late.locator('p[role="status"]')).not_to_be_empty()
+    refusal = late.locator('p[role="status"]')
+    expect(refusal).to_have_class(re.compile("error"))
+    expect(refusal).to_contain_text("the complaint was filed more than 10 days after")  # the server's own words
+    ok(client.post(w.url("/annotations"), headers=w.supervisor(), json={"text": "投诉处理中"}), 201)
+    expect(page.locator("#marks-list tr")).to_have_count(1)  # the event reloaded the page's lists…
+    expect(refusal).to_contain_text("the complaint was filed more than 10 days after")  # …and the message stays
     listed = ok(client.get(w.url("/complaints"), headers=w.admin()))
     assert {(c["complainant"], c["state"], c["late"]) for c in listed} == {
         ("投标人乙公司", "accepted", False), ("投标人丙公司", "filed", True)}
     assert next(c["ruling"] for c in listed if c["state"] == "accepted") == "在投诉期限内，属于受理范围"
     assert accessibility_violations(page) == []
     screenshot(page, "supervisor-complaints")
+
+    # In English, from the same data.
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Complaints")).to_be_visible()
+    expect(page.locator("#complaint-list article", has_text="投标人乙公司")).to_contain_text("Accepted")
+    expect(page.locator("#state")).to_have_text("Evaluating")
+    assert errors == []

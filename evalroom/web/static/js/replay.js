@@ -93,6 +93,8 @@ class Track {
   show(key, values) {
     this.note.textContent = key ? i18n.t(key, values) : "";
     this.note.hidden = !key;
+    if (key && !values) this.note.dataset.i18n = key; // i18n.apply() translates it again on a language switch
+    else delete this.note.dataset.i18n;
   }
 
   async sync(force = false) {
@@ -210,7 +212,10 @@ export class ReplayPlayer {
     box.append(track.element, track.note);
     if (track.info.kind === "audio") {
       const label = document.createElement("span");
-      label.textContent = `${i18n.t("sv.replay.audio")} ${track.info.track}`;
+      const word = document.createElement("span");
+      word.dataset.i18n = "sv.replay.audio";
+      word.textContent = i18n.t("sv.replay.audio");
+      label.append(word, ` ${track.info.track}`);
       const mute = document.createElement("button");
       mute.type = "button";
       mute.className = "secondary";

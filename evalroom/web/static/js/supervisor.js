@@ -6,6 +6,7 @@
 import { api, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import { EventStream } from "./live.js";
+import { MediaRoom, tile } from "./media.js";
 import { ReplayPlayer } from "./replay.js";
 import "./supervisor-text.js";
 
@@ -15,6 +16,7 @@ let current = null; // the chosen session (as GET /sessions lists it)
 let stream = null;
 let player = null;
 let status = null;
+let room = null; // the live wall's media room, while the session runs
 
 // --- small helpers -------------------------------------------------------------------------------------------
 const pad = (n, width = 2) => String(n).padStart(width, "0");
@@ -131,6 +133,7 @@ function showSessions() {
 async function choose(session) {
   if (stream) stream.stop();
   if (player) player.close();
+  leaveRoom();
   player = null;
   current = session;
   showSessions();
@@ -181,6 +184,9 @@ async function load() {
   ).join("；");
   const running = st.state === "evaluating" || st.state === "suspended";
   $("warn-submit").disabled = !running;
+  if (running && !room) joinRoom(sid);
+  if (!running && room) leaveRoom();
+  wallStatus();
   showMembers(committee.members || []);
   showMarks(marks);
   showComplaints(complaints);
@@ -204,6 +210,67 @@ function showMarks(marks) {
     el("td", {}, m.text))));
 }
 
+// --- the live wall: every publisher of every venue, grouped by venue -----------------------------------------
+function wallStatus(error) {
+  const shown = $("wall-tiles").querySelectorAll("figure").length;
+  $("wall-status").textContent = error ? i18n.t("sv.wall_failed", { message: error.message })
+    : room ? i18n.t("sv.wall_count", { count: shown }) : i18n.t("sv.wall_waiting");
+}
+
+function leaveRoom() {
+  if (room) room.close();
+  room = null;
+  $("wall-tiles").replaceChildren();
+}
+
+async function joinRoom(sessionId) {
+  const r = (room = new MediaRoom(sessionId, {
+    onPublishers: (publishers) => r === room && watch(publishers),
+    onStream: (publisher, stream) => r === room && showTile(publisher, stream),
+  }));
+  try {
+    await r.join();
+  } catch (err) {
+    if (r === room) wallStatus(err);
+  }
+}
+
+function watch(publishers) {
+  for (const figure of [...$("wall-tiles").querySelectorAll("figure")]) {
+    if (!publishers.includes(figure.dataset.publisher)) {
+      room.unsubscribe(figure.dataset.publisher);
+      figure.remove();
+    }
+  }
+  for (const group of [...$("wall-tiles").children]) if (!group.querySelector("figure")) group.remove();
+  for (const publisher of publishers) {
+    if (!room.subscribed.has(publisher)) room.subscribe(publisher).catch(() => {});
+  }
+  wallStatus();
+}
+
+function venueGroup(code) {
+  // Publisher names start with their venue's code ("JN-GGZY/R1/cam", "JN-GGZY/seat-A-01").
+  let group = [...$("wall-tiles").children].find((g) => g.dataset.venue === code);
+  if (!group) {
+    const h = el("h3", { id: `wall-${code.replace(/[^A-Za-z0-9_-]/g, "_")}` }, code);
+    group = el("section", { className: "venue", dataset: { venue: code }, "aria-labelledby": h.id }, h,
+      el("div", { className: "tiles" }));
+    $("wall-tiles").append(group);
+  }
+  return group.querySelector(".tiles");
+}
+
+function showTile(publisher, stream) {
+  // Muted, with controls: a wall of rooms all speaking at once helps no one; the supervisor unmutes one.
+  const figure = tile(publisher, stream, { muted: true });
+  figure.querySelector("video").controls = true;
+  const old = [...$("wall-tiles").querySelectorAll("figure")].find((f) => f.dataset.publisher === publisher);
+  if (old) old.replaceWith(figure);
+  else venueGroup(publisher.split("/")[0]).append(figure);
+  wallStatus();
+}
+
 // --- marks ---------------------------------------------------------------------------------------------------
 function showMoment() {
   $("annotate-moment").textContent = player && player.touched
@@ -216,24 +283,30 @@ $("annotate-form").addEventListener("submit", async (event) => {
   const body = { text: $("annotate-text").value.trim() };
   if (player && player.touched) body.moment = player.moment();
   if (await attempt("annotate-status", () => api(`/sessions/${current.id}/annotations`, { method: "POST", body }),
-    "sv.annotated")) $("annotate-text").value = "";
-  refresh();
+    "sv.annotated")) {
+    $("annotate-text").value = "";
+    refresh();
+  }
 });
 
 $("warn-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { text: $("warn-text").value.trim() };
   if (await attempt("warn-status", () => api(`/sessions/${current.id}/warnings`, { method: "POST", body }),
-    "sv.warned")) $("warn-text").value = "";
-  refresh();
+    "sv.warned")) {
+    $("warn-text").value = "";
+    refresh();
+  }
 });
 
 $("flag-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { member_id: $("flag-member").value, text: $("flag-text").value.trim() };
   if (await attempt("flag-status", () => api(`/sessions/${current.id}/expert-flags`, { method: "POST", body }),
-    "sv.flagged")) $("flag-text").value = "";
-  refresh();
+    "sv.flagged")) {
+    $("flag-text").value = "";
+    refresh();
+  }
 });
 
 // --- complaints ----------------------------------------------------------------------------------------------
@@ -244,8 +317,8 @@ $("complaint-form").addEventListener("submit", async (event) => {
   if (await attempt("complaint-status", () => api(`/sessions/${current.id}/complaints`, { method: "POST", body }),
     "sv.recorded")) {
     $("complainant").value = $("complaint-subject").value = "";
+    refresh();
   }
-  refresh();
 });
 
 function fact(term, value) {
@@ -260,8 +333,10 @@ function showComplaints(complaints) {
     return;
   }
   const primary = me.supervised[current.id] === "primary";
-  // What the primary was typing into a ruling or decision survives the reload an event causes.
+  // What the primary was typing into a ruling or decision, and what the server said, survive the reload an
+  // event causes.
   const typed = [...list.querySelectorAll("textarea, select, input")].map((f) => [f.id, f.value, f.checked]);
+  const said = [...list.querySelectorAll('p[role="status"]')].map((p) => [p.id, p.textContent, p.className]);
   list.replaceChildren(...complaints.map((c) => {
     const h = el("h3", { id: `c-${c.id}-h` }, `${c.complainant}：${c.subject}`);
     const facts = el("dl", { className: "facts" },
@@ -288,6 +363,9 @@ function showComplaints(complaints) {
     if (field.type === "radio") field.checked = checked;
     else field.value = value;
   }
+  for (const [id, text, className] of said) {
+    if ($(id)) Object.assign($(id), { textContent: text, className });
+  }
   if (focused && $(focused)) $(focused).focus();
 }
 
@@ -307,9 +385,8 @@ function rulingForm(c) {
     event.preventDefault();
     const body = { accept: form.querySelector(`input[name="${id("accept")}"]:checked`).value === "accept",
                    reason: $(id("reason")).value.trim() };
-    await attempt(id("status"), () => api(`/sessions/${current.id}/complaints/${c.id}/ruling`,
-      { method: "POST", body }), "sv.c.state.accepted");
-    refresh();
+    if (await attempt(id("status"), () => api(`/sessions/${current.id}/complaints/${c.id}/ruling`,
+      { method: "POST", body }), "sv.c.ruled")) refresh();
   });
   return form;
 }
@@ -328,9 +405,8 @@ function decisionForm(c) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { outcome: $(id("outcome")).value, text: $(id("text")).value.trim() };
-    await attempt(id("status"), () => api(`/sessions/${current.id}/complaints/${c.id}/decision`,
-      { method: "POST", body }), "sv.c.state.decided");
-    refresh();
+    if (await attempt(id("status"), () => api(`/sessions/${current.id}/complaints/${c.id}/decision`,
+      { method: "POST", body }), "sv.c.decided")) refresh();
   });
   return form;
 }
