@@ -707,6 +707,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/expert"): lambda c, h: c.get("/expert", headers=h),
         ("GET", "/api/v1/web/config"): lambda c, h: c.get("/api/v1/web/config", headers=h),
         ("GET", "/operator"): lambda c, h: c.get("/operator", headers=h),
+        ("GET", "/supervisor"): lambda c, h: c.get("/supervisor", headers=h),
         ("GET", "/api/v1/log/checkpoint"): lambda c, h: (logged(c), c.get("/api/v1/log/checkpoint", headers=h))[1],
         ("GET", "/api/v1/log/key"): lambda c, h: c.get("/api/v1/log/key", headers=h),
         ("GET", "/api/v1/log/leaves"): lambda c, h: (logged(c), c.get("/api/v1/log/leaves", headers=h,
