@@ -4,8 +4,9 @@
 // <video> or <audio> element that shows the segment covering the position, at the offset inside it: on a
 // seek, at a segment boundary or after a gap the element is given the segment that now covers the position,
 // and in a gap it shows "no recording". While playing, each element runs on its own decoder clock; every tick
-// the player compares it with the master and re-aligns an element that drifted more than DRIFT seconds (see
-// docs/web.md for why that threshold). The speed is playbackRate on every element, and the master clock's rate.
+// the player compares it with the master: an element off by more than DRIFT seconds is sought back into place,
+// a smaller drift is steered away by playing that element slightly faster or slower (docs/web.md says why).
+// The speed is the master clock's rate and every element's playbackRate.
 //
 // Segments need the user's bearer token, which a media element cannot send, so the player fetches each one
 // (whole: a segment is a few seconds), checks it against the SHA-256 the recorder logged when the browser can
@@ -21,6 +22,14 @@ const COOLDOWN = 1000;
 /** Milliseconds between two re-alignments of one element: a seek costs decoding from the segment's key frame. */
 const SEAM = 0.25;
 /** A hole between two segments of a track shorter than this (s) is not a gap: the earlier segment holds. */
+const NUDGE = 0.1;
+/** The most an element's rate is raised or lowered (10 %) to steer it back onto the master clock. */
+const SETTLED = 0.03;
+/** Seconds of drift left alone: about a video frame, and within what lip sync tolerates. */
+const SETTLE_MS = 250;
+/** How long after a start (a new segment, a seek) an element's lag is taken as its start-up time. */
+const MAX_LEAD = 0.5;
+/** The longest head start (s) an element is given. */
 const TICK = 100;
 const KEEP = 3;
 /** Segments kept per track (current, next, previous). */
@@ -53,6 +62,8 @@ class Track {
     this.segment = null; // the segment the element holds (or is loading)
     this.ready = false;
     this.aligned = 0;
+    this.lead = 0; // seconds this element takes to start playing (learnt)
+    this.started = 0; // when it was last started at a new place, while playing (performance.now())
     this.cache = new Map(); // url → Promise<object URL>
     this.element = document.createElement(info.kind === "audio" ? "audio" : "video");
     this.element.preload = "auto";
@@ -115,11 +126,21 @@ class Track {
     if (!this.ready) return;
     const expected = Math.min(p.position - seg.offset, Number.isFinite(el.duration) ? el.duration : Infinity);
     const drift = el.currentTime - expected;
+    if (p.playing && !force && this.started && performance.now() - this.started > SETTLE_MS) {
+      // What this element lagged by once a start had settled is how long it takes to start: learnt, and
+      // given as a head start at the next segment or seek (in wall-clock seconds, so it holds at any speed).
+      this.started = 0;
+      this.lead = Math.max(0, Math.min(MAX_LEAD, this.lead - drift / p.rate));
+    }
     if (force || (Math.abs(drift) > DRIFT && Date.now() - this.aligned > COOLDOWN)) {
       this.aligned = Date.now();
-      el.currentTime = Math.max(0, expected);
+      el.currentTime = Math.max(0, expected + (p.playing ? this.lead * p.rate : 0));
+      if (p.playing) this.started = performance.now();
     }
-    el.playbackRate = p.rate;
+    // Below the threshold the element is steered instead of sought: up to NUDGE faster or slower until it is
+    // back on the master clock (a lag of 0.1 s is made up in about a second), which nobody sees or hears.
+    const steer = p.playing && !force && Math.abs(drift) > SETTLED ? Math.max(-NUDGE, Math.min(NUDGE, -drift)) : 0;
+    el.playbackRate = p.rate * (1 + steer);
     if (p.playing && el.paused && !el.ended) el.play().catch(() => {});
     if (!p.playing && !el.paused) el.pause();
   }
@@ -250,8 +271,8 @@ export class ReplayPlayer {
     this.touched = true;
     this.playing = true;
     this.rebase();
+    this.syncAll(true); // every element started from its place, with its head start
     this.timer = setInterval(() => this.tick(), TICK);
-    this.tick();
   }
 
   pause() {
