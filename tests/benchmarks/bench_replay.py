@@ -10,7 +10,7 @@ each element's ``currentTime`` against where the master clock says it should be 
 segment's offset), for the elements that hold a segment. Reports, per kind of track and speed, the median, 95th
 percentile and largest distance, and the share of samples beyond the re-alignment threshold (js/replay.js DRIFT).
 
-Prints a Markdown table for docs/web.md ("The replay player"). Not a test.
+Prints a Markdown table for docs/benchmarks.md ("The replay player's sync"). Not a test.
 """
 
 from __future__ import annotations
