@@ -253,6 +253,8 @@ def test_the_live_wall_and_complaints_the_primary_rules_on(ctx: AppContext, clie
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     log_in(page, live, w, at="/")
+    expect(page.locator("#venues")).to_have_text("主场：在线；副场 1：在线")
+    expect(page.locator("#level")).to_have_text("主监督（项目所在地）")
 
     # The live wall: a guest seat publishes its camera; the wall shows it under the guest venue.
     guest = next(m for m in members(w, "seated") if m["venue_id"] == w.guest_venue_id)

@@ -5,7 +5,7 @@
 
 import { api, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
-import { EventStream } from "./live.js";
+import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import { ReplayPlayer } from "./replay.js";
 import "./supervisor-text.js";
@@ -15,7 +15,6 @@ let me = null;
 let current = null; // the chosen session (as GET /sessions lists it)
 let stream = null;
 let player = null;
-let status = null;
 let room = null; // the live wall's media room, while the session runs
 
 // --- small helpers -------------------------------------------------------------------------------------------
@@ -154,21 +153,7 @@ async function choose(session) {
 }
 
 // --- the session's state, marks and complaints (one load per burst of events, as on the expert's page) ------
-let loading = null;
-let stale = false;
-function refresh() {
-  if (loading) {
-    stale = true;
-    return loading;
-  }
-  loading = (async () => {
-    do {
-      stale = false;
-      await load();
-    } while (stale);
-  })().finally(() => (loading = null));
-  return loading;
-}
+const refresh = coalesced(() => load());
 
 async function load() {
   const sid = current.id;
@@ -176,12 +161,14 @@ async function load() {
     api(`/sessions/${sid}/status`), api(`/sessions/${sid}/committee`).catch(() => ({ members: [] })),
     api(`/sessions/${sid}/marks`), api(`/sessions/${sid}/complaints`)]);
   if (!current || current.id !== sid) return;
-  status = st;
   $("state").textContent = i18n.t(`state.${st.state}`);
   $("phase").textContent = st.phase ? i18n.t(`phase.${st.phase}`) : "—";
-  $("venues").textContent = st.venues.map((v) =>
-    `${i18n.t(`sv.venue.${v.role}`)} ${v.venue_id.slice(0, 8)}：${i18n.t(v.online ? "sv.venue.online" : "sv.venue.offline")}`,
-  ).join("；");
+  // The status names venues by id only (a supervisor does not read the venues): the host, and guests numbered.
+  let guests = 0;
+  $("venues").textContent = st.venues.map((v) => {
+    const name = v.role === "host" ? i18n.t("sv.venue.host") : i18n.t("sv.venue.guest", { n: ++guests });
+    return `${name}：${i18n.t(`sv.venue.${v.online ? "online" : "offline"}`)}`;
+  }).join("；");
   const running = st.state === "evaluating" || st.state === "suspended";
   $("warn-submit").disabled = !running;
   if (running && !room) joinRoom(sid);
@@ -278,47 +265,36 @@ function showMoment() {
     : i18n.t("sv.moment.now");
 }
 
-$("annotate-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = { text: $("annotate-text").value.trim() };
-  if (player && player.touched) body.moment = player.moment();
-  if (await attempt("annotate-status", () => api(`/sessions/${current.id}/annotations`, { method: "POST", body }),
-    "sv.annotated")) {
-    $("annotate-text").value = "";
-    refresh();
-  }
-});
+function posting(form, { path, body, done, clear }) {
+  // A form that posts to the session: the server's message if refused; if not, its text fields are cleared
+  // and the lists reloaded.
+  $(`${form}-form`).addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const send = () => api(`/sessions/${current.id}/${path}`, { method: "POST", body: body() });
+    if (await attempt(`${form}-status`, send, done)) {
+      for (const id of clear) $(id).value = "";
+      refresh();
+    }
+  });
+}
 
-$("warn-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = { text: $("warn-text").value.trim() };
-  if (await attempt("warn-status", () => api(`/sessions/${current.id}/warnings`, { method: "POST", body }),
-    "sv.warned")) {
-    $("warn-text").value = "";
-    refresh();
-  }
+posting("annotate", {
+  path: "annotations", done: "sv.annotated", clear: ["annotate-text"],
+  body: () => {
+    const replayed = player && player.touched; // the replay's position, else now (the server's default)
+    return { text: $("annotate-text").value.trim(), ...(replayed ? { moment: player.moment() } : {}) };
+  },
 });
-
-$("flag-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = { member_id: $("flag-member").value, text: $("flag-text").value.trim() };
-  if (await attempt("flag-status", () => api(`/sessions/${current.id}/expert-flags`, { method: "POST", body }),
-    "sv.flagged")) {
-    $("flag-text").value = "";
-    refresh();
-  }
-});
+posting("warn", { path: "warnings", done: "sv.warned", clear: ["warn-text"],
+                  body: () => ({ text: $("warn-text").value.trim() }) });
+posting("flag", { path: "expert-flags", done: "sv.flagged", clear: ["flag-text"],
+                  body: () => ({ member_id: $("flag-member").value, text: $("flag-text").value.trim() }) });
 
 // --- complaints ----------------------------------------------------------------------------------------------
-$("complaint-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = { complainant: $("complainant").value.trim(), subject: $("complaint-subject").value.trim(),
-                 known_on: $("known-on").value };
-  if (await attempt("complaint-status", () => api(`/sessions/${current.id}/complaints`, { method: "POST", body }),
-    "sv.recorded")) {
-    $("complainant").value = $("complaint-subject").value = "";
-    refresh();
-  }
+posting("complaint", {
+  path: "complaints", done: "sv.recorded", clear: ["complainant", "complaint-subject"],
+  body: () => ({ complainant: $("complainant").value.trim(), subject: $("complaint-subject").value.trim(),
+                 known_on: $("known-on").value }),
 });
 
 function fact(term, value) {
