@@ -308,4 +308,5 @@ def test_the_live_wall_and_complaints_the_primary_rules_on(ctx: AppContext, clie
     expect(page.get_by_role("heading", name="Complaints")).to_be_visible()
     expect(page.locator("#complaint-list article", has_text="投标人乙公司")).to_contain_text("Accepted")
     expect(page.locator("#state")).to_have_text("Evaluating")
+    expect(page.locator("#replay-status")).to_have_text("No recordings yet.")
     assert errors == []

@@ -70,7 +70,7 @@ $("lang").addEventListener("click", () => {
   if (current) {
     showSessions();
     refresh();
-    if (player) showMarkers();
+    if (player) showReplay();
   }
 });
 
@@ -400,20 +400,26 @@ async function loadReplay(keep = 0) {
   if (!current || current.id !== sid) return;
   if (player) player.close();
   player = new ReplayPlayer(timeline, { tracks: $("replay-tracks"), onPosition: showPosition });
-  const venues = new Set(timeline.tracks.map((t) => t.venue)).size;
-  $("replay-status").textContent = timeline.tracks.length
-    ? i18n.t("sv.replay.summary", { venues, tracks: timeline.tracks.length, duration: span(timeline.duration) })
-    : i18n.t("sv.replay.none");
   $("replay-player").hidden = false;
   const seek = $("replay-seek");
   seek.max = String(timeline.duration);
-  showMarkers();
-  showPlaying();
+  showReplay();
   if (keep) player.seek(keep);
   else {
     player.syncAll(true);
     showPosition(0);
   }
+}
+
+function showReplay() {
+  // Everything of the player that is text: built again on a language switch.
+  const { tracks, duration } = player.timeline;
+  const venues = new Set(tracks.map((t) => t.venue)).size;
+  $("replay-status").textContent = tracks.length
+    ? i18n.t("sv.replay.summary", { venues, tracks: tracks.length, duration: span(duration) })
+    : i18n.t("sv.replay.none");
+  showMarkers();
+  showPlaying();
 }
 
 function showMarkers() {
