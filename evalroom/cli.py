@@ -215,6 +215,48 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 1 if result.problems else 0
 
 
+def cmd_fees(args: argparse.Namespace) -> int:
+    """Issue an ended session's fee batches (as POST /sessions/{id}/fee-batches does; a new version only when the
+    figures changed) and write one as CSV or XLSX: exit 0, or 2 when nothing could be written."""
+    from sqlalchemy import select
+
+    from evalroom.api.context import open_store
+    from evalroom.clock import SystemClock
+    from evalroom.domain.roles import Principal, Role
+    from evalroom.services import fees
+    from evalroom.storage.models import EvalSession, FeeBatch, Venue
+
+    settings = _settings(args)
+    store = open_store(settings, SystemClock())
+    try:
+        with store.read() as s:
+            session_id = s.scalar(select(EvalSession.id).where(
+                (EvalSession.id == args.session) | (EvalSession.code == args.session)))
+        if session_id is None:
+            raise ConfigError(f"no session with the id or code {args.session!r}")
+        with store.write() as tx:
+            views, created = fees.issue(tx, settings, Principal(role=Role.COORDINATOR_ADMIN, subject="cli"), session_id)
+        payers = {v["document"]["payer"]["code"]: v for v in views}
+        if args.payer is None and len(payers) != 1:
+            raise ConfigError(f"the session has {len(payers)} batches: name one with --payer "
+                              f"({', '.join(sorted(payers))})")
+        view = payers.get(args.payer) if args.payer else next(iter(payers.values()), None)
+        if view is None:
+            raise ConfigError(f"no batch paid by {args.payer!r} (payers: {', '.join(sorted(payers)) or 'none'})")
+        with store.read() as s:
+            row = s.get(FeeBatch, view["id"])
+            s.expunge(row)
+            payer = s.get(Venue, row.payer_venue_id).code
+    finally:
+        store.engine.dispose()
+    data = fees.batch_csv(row, settings) if args.format == "csv" else fees.batch_xlsx(row, settings)
+    out = args.out or Path(f"fees-{args.session}-{payer}-v{row.version}.{args.format}")
+    out.write_bytes(data)
+    print(f"wrote {out}: batch v{row.version} paid by {payer}, {len(row.content['lines'])} lines, total "
+          f"{row.total} ({'new' if created else 'unchanged'})")
+    return 0
+
+
 def _verify_bundle(args: argparse.Namespace) -> int:
     from evalroom.evidence.verify import verify_bundle
 
@@ -654,6 +696,11 @@ def _parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "write an ended session's evidence bundle (a zip anyone can verify offline)")
     sp.add_argument("session", help="the session's id or code")
     sp.add_argument("--out", type=Path, help="the zip to write (default evidence-SESSION.zip here)")
+    sp = add("fees", cmd_fees, "issue an ended session's expert fee batches and write one as CSV or XLSX")
+    sp.add_argument("session", help="the session's id or code")
+    sp.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    sp.add_argument("--out", type=Path, help="the file to write (default fees-SESSION-PAYER-vN.FORMAT here)")
+    sp.add_argument("--payer", help="the paying venue's code, when there are several batches (fee_payer venue)")
     sp = add("verify", cmd_verify, "verify an evidence bundle, or the signatures of a report PDF or a score sheet "
                                    "(and its .p7s), offline")
     sp.add_argument("file", type=Path, help="an evidence bundle (.zip), a report PDF, or a sheet's canonical JSON "
