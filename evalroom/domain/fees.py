@@ -181,6 +181,7 @@ class Fee:
     minutes: int
     overtime_hours: int
     base: Decimal
+    """The parts are given to the fen ("700" in a table is 700.00 here)."""
     overtime: Decimal
     """``overtime_hours`` × the table's rate, before any cap."""
     capped: bool
@@ -215,8 +216,11 @@ def fee_under(table: FeeTable, minutes: int) -> Fee:
     if capped:
         labour = table.cap  # type: ignore[assignment]
     amount = (labour + table.travel).quantize(FEN, rounding=ROUND_HALF_UP)
-    return Fee(table=table, minutes=minutes, overtime_hours=hours, base=table.base_fee, overtime=overtime,
-               capped=capped, travel=table.travel, amount=amount)
+    def fen(value: Decimal) -> Decimal:
+        return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+    return Fee(table=table, minutes=minutes, overtime_hours=hours, base=fen(table.base_fee), overtime=fen(overtime),
+               capped=capped, travel=fen(table.travel), amount=amount)
 
 
 @dataclass(frozen=True)

@@ -65,26 +65,8 @@ pytestmark = pytest.mark.timeout(300)
 
 # Made up for the test: Tue 24 Nov 2026 a holiday.
 CALENDAR = 'holidays = ["2026-11-24"]\n'
-TABLES = '''\
-[[tables]]
-code = "SD-2026"
-region = "{host}"
-name = "山东省评标专家劳务报酬标准（2026）"
-base_fee = "800.00"
-base_hours = 4
-extra_per_hour = "100.00"
-travel = "50.00"
-cap = "1500.00"
-
-[[tables]]
-code = "SX-2026"
-region = "{guest}"
-name = "陕西省评标专家劳务报酬标准（2026）"
-base_fee = "700.00"
-base_hours = 4
-extra_per_hour = "150.00"
-travel = "80.00"
-'''
+TABLES = (Path(__file__).parents[1] / "data" / "fee-tables.toml").read_text(encoding="utf-8")
+"""SD-2026 and SX-2026 of the module docstring, for regions ``SD`` and ``SX`` (replaced by the world's codes)."""
 API = "/api/v1"
 
 
@@ -175,8 +157,9 @@ def fee_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]], tmp_path: Path,
     error = refused(w.client.post(w.url("/fee-batches"), headers=w.host_op()), 422, "unknown_fee_table")
     assert sorted(d["region"] for d in error["details"]) == sorted(codes.values())
     assert snapshot(ctx) == before
-    Path(ctx.settings.fee_tables_file).write_text(TABLES.format(host=codes[w.host_region_id],
-                                                                guest=codes[w.guest_region_id]), encoding="utf-8")
+    Path(ctx.settings.fee_tables_file).write_text(
+        TABLES.replace('region = "SD"', f'region = "{codes[w.host_region_id]}"')
+        .replace('region = "SX"', f'region = "{codes[w.guest_region_id]}"'), encoding="utf-8")
 
     [batch] = ok(w.client.post(w.url("/fee-batches"), headers=w.host_op()), 201)
     doc = batch["document"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -122,27 +123,8 @@ def test_batches_by_payer_and_unknown_regions_named_at_once() -> None:
                                                                                          {"region": "SD"}]
 
 
-GOOD = '''\
-
-[[tables]]
-code = "SD-2026"
-region = "SD"
-name = "山东省评标专家劳务报酬标准（2026）"
-base_fee = "800.00"
-base_hours = 4
-extra_per_hour = "100.00"
-travel = "50.00"
-cap = "1500.00"
-
-[[tables]]
-code = "SX-2026"
-region = "SX"
-name = "陕西省评标专家劳务报酬标准（2026）"
-base_fee = "700"
-base_hours = 4
-extra_per_hour = "150.00"
-travel = "80.00"
-'''
+GOOD = (Path(__file__).parents[1] / "data" / "fee-tables.toml").read_text(encoding="utf-8")
+"""The tests' fee tables: SD-2026 as :data:`SD` (with its full name), SX-2026 with a base fee of "700"."""
 
 
 def test_the_fee_tables_file_loads() -> None:
