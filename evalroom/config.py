@@ -184,7 +184,7 @@ class Settings(BaseModel):
     fee_payer: Literal["host", "venue"] = "host"
     """Who pays the experts (domain/fees.py): ``host`` — the host venue pays every expert of the session on the
     tenderer's behalf, one batch (统一支付); ``venue`` — each venue pays the experts who sat there."""
-    rating_suspend_below: int = Field(default=60, ge=0, le=101)
+    rating_suspend_below: int = Field(default=60, ge=0, le=100)
     """A rating below this (from the host or the tenderer) suspends an active expert from the pool until the
     admin lifts it (domain/ratings.py); 0 turns the rule off."""
     janus_recordings_dir: Path | None = None
