@@ -611,6 +611,46 @@ def cmd_site_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the seat's local signer ---------------------------------------------------------------------------------
+def cmd_seat_signer(args: argparse.Namespace) -> int:
+    """Offer the expert's key to the expert's page on loopback (evalroom/seat_signer.py)."""
+    import socket
+
+    import uvicorn
+    from cryptography import x509
+
+    from evalroom.seat_signer import Pkcs11Source, SoftStoreSource, create_signer_app
+    from signing.tokens import Pkcs11Token, SoftKeyStore
+
+    if args.keystore:
+        source: SoftStoreSource | Pkcs11Source = SoftStoreSource(SoftKeyStore(args.keystore))
+    else:
+        if not (args.pkcs11_module and args.token_label and args.certificate):
+            print("evalroom seat-signer: give --keystore, or --pkcs11-module, --token-label and --certificate",
+                  file=sys.stderr)
+            return 2
+        try:
+            certificate = x509.load_pem_x509_certificate(args.certificate.read_bytes())
+            chain = x509.load_pem_x509_certificates(args.chain.read_bytes()) if args.chain else []
+        except (OSError, ValueError) as exc:
+            print(f"evalroom seat-signer: {exc}", file=sys.stderr)
+            return 2
+        guard_dir = args.state_dir or Path.home() / ".evalroom"
+        guard_dir.mkdir(parents=True, exist_ok=True)
+        source = Pkcs11Source(Pkcs11Token(args.pkcs11_module, args.token_label, args.key_label, guard_dir),
+                              certificate, chain)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))  # loopback only, whatever else the machine listens on
+    sock.listen(64)  # before the line below: whoever reads it can connect at once
+    print(f"seat signer ({source.label}) on http://127.0.0.1:{sock.getsockname()[1]} for {', '.join(args.origin)}",
+          flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_signer_app(source, args.origin), log_level="warning",
+                                           access_log=False))
+    server.run(sockets=[sock])
+    return 0
+
+
 def cmd_site_key(args: argparse.Namespace) -> int:
     """Make a venue credential: the private key stays in --out (mode 0600); the public key is printed for the
     coordinator admin to register (POST /api/v1/venues/{id}/credentials)."""
@@ -774,6 +814,22 @@ def _parser() -> argparse.ArgumentParser:
                                                "in its running sessions and recorded locally as the backup")
     sp.add_argument("--ping-interval", type=float, default=5.0, help="seconds between websocket pings")
     sp.add_argument("--ping-timeout", type=float, default=10.0, help="seconds without a pong before the link is lost")
+
+    sp = sub.add_parser("seat-signer", help="offer the expert's key (UKey or key store) to the expert's page",
+                        description="Run the seat's local signer on 127.0.0.1: the expert's page in the browser "
+                                    "hands it documents and the PIN; the key never leaves the seat "
+                                    "(docs/signing.md, 'Signing from the browser').")
+    sp.set_defaults(fn=cmd_seat_signer)
+    sp.add_argument("--origin", action="append", required=True,
+                    help="the coordinator's URL whose pages may use the signer (repeat for several)")
+    sp.add_argument("--port", type=int, default=47300, help="loopback port (0: any free one, printed)")
+    sp.add_argument("--keystore", type=Path, help="a PIN-protected PKCS#12 key store")
+    sp.add_argument("--pkcs11-module", help="the UKey vendor's PKCS#11 module (e.g. libsofthsm2.so)")
+    sp.add_argument("--token-label", help="the token's label")
+    sp.add_argument("--key-label", default="sign", help="the signing key's label on the token")
+    sp.add_argument("--certificate", type=Path, help="PEM: the certificate the region issued for the token's key")
+    sp.add_argument("--chain", type=Path, help="PEM: the issuing CA certificates")
+    sp.add_argument("--state-dir", type=Path, help="where wrong PINs are counted (default ~/.evalroom)")
 
     sp = sub.add_parser("site-key", help="make a venue credential (Ed25519 key) for a site agent",
                         description="Make a venue credential: writes the private key, prints the public key.")

@@ -163,6 +163,9 @@ class Settings(BaseModel):
     media_segment_seconds: float = Field(default=4.0, ge=1, le=60)
     """How long a recorded segment runs before it is closed, hashed and logged: the most a crash can lose."""
     media_ice_servers: tuple[IceServer, ...] = ()
+    """STUN/TURN servers for venues behind NAT, as RTCIceServer dictionaries
+    (``[{"urls": "turn:turn.example:3478", "username": "...", "credential": "..."}]``); given to the relay and to
+    every client that joins a media room."""
     media_backend: Literal["embedded", "janus"] = "embedded"
     """``embedded``: the relay worker the coordinator starts (media/worker.py). ``janus``: the Janus nodes of
     ``janus_urls``, each session's room on one of them."""
@@ -190,9 +193,9 @@ class Settings(BaseModel):
     janus_recordings_dir: Path | None = None
     """Where the Janus nodes write their ``.mjr`` recordings (the VideoRoom ``rec_dir``), as this coordinator
     reads it (the same machine, or shared storage)."""
-    """STUN/TURN servers for venues behind NAT, as RTCIceServer dictionaries
-    (``[{"urls": "turn:turn.example:3478", "username": "...", "credential": "..."}]``); given to the relay and to
-    every client that joins a media room."""
+    seat_signer_url: str = Field(default="http://127.0.0.1:47300", pattern=r"^http://(127\.0\.0\.1|localhost):\d{1,5}$")
+    """Where the expert's page finds the seat's local signer (``evalroom seat-signer``), which holds the key:
+    always on the seat's own loopback. The pages' Content-Security-Policy allows connections to it."""
 
     @field_validator("local_timezone")
     @classmethod

@@ -10,17 +10,26 @@ save the screenshots kept in docs/screenshots (docs/web.md says how to refresh t
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
 
 from evalroom.api.app import create_app
 from evalroom.api.context import AppContext
+from signing.pki import Issued
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,7 +52,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    # A console in China: its times are shown in Beijing time whatever this machine's zone is.
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
     yield context.new_page()
     context.close()
 
@@ -64,9 +74,54 @@ def live(ctx: AppContext) -> Iterator[str]:
     thread.join(15)
 
 
+def accessibility_violations(tab: Any) -> list[str]:
+    """axe-core's rules on the page as it is now: each violation as "rule: help (number of elements)"."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(tab)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
+
+
 def screenshot(page: Any, name: str) -> None:
     """Save a screenshot for docs/screenshots when EVALROOM_SCREENSHOTS names a directory."""
     directory = os.environ.get("EVALROOM_SCREENSHOTS")
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
+
+
+SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+TOKEN_PIN, TOKEN_SO_PIN = "246810", "13572468"
+
+
+@contextmanager
+def seat_signer(directory: Path, issued: Issued, chain: list[Any], origin: str, port: int) -> Iterator[str]:
+    """The seat's local signer (``evalroom seat-signer``, its own process) on ``port``, holding ``issued``'s key
+    on a SoftHSM2 token of its own (PIN ``TOKEN_PIN``): the UKey at an expert's seat. Yields its URL."""
+    module = next((m for m in SOFTHSM_MODULES if Path(m).exists()), None)
+    assert module, "SoftHSM2 is missing: the test command installs the Debian package softhsm2"
+    (directory / "tokens").mkdir(parents=True)
+    conf = directory / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {directory / 'tokens'}\nobjectstore.backend = file\n", encoding="utf-8")
+    env = {**os.environ, "SOFTHSM2_CONF": str(conf)}
+    key = directory / "key.pem"
+    key.write_bytes(issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    for args in (["--init-token", "--free", "--label", "seat", "--pin", TOKEN_PIN, "--so-pin", TOKEN_SO_PIN],
+                 ["--import", str(key), "--token", "seat", "--label", "sign", "--id", "01", "--pin", TOKEN_PIN]):
+        subprocess.run(["softhsm2-util", *args], check=True, capture_output=True, env=env)
+    key.unlink()  # the key now lives on the token only
+    (directory / "cert.pem").write_bytes(issued.certificate.public_bytes(Encoding.PEM))
+    (directory / "chain.pem").write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in chain))
+    proc = subprocess.Popen([sys.executable, "-m", "evalroom", "seat-signer", "--origin", origin, "--port", str(port),
+                             "--pkcs11-module", module, "--token-label", "seat", "--certificate",
+                             str(directory / "cert.pem"), "--chain", str(directory / "chain.pem"), "--state-dir",
+                             str(directory)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert f"127.0.0.1:{port}" in line, line + proc.stdout.read()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        proc.stdout.close()  # type: ignore[union-attr]

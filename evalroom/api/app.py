@@ -110,6 +110,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
                    evaluation_routes, signing, supervision, publications, fees, ratings, media_routes, log_routes,
                    site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(pages.config_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages.router)
     app.include_router(publications.page_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

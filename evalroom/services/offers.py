@@ -158,7 +158,8 @@ def offer_record(s: Session, offer: Offer) -> dict[str, Any]:
     }
 
 
-def _host_may_see_guest(settings: Settings, session: EvalSession) -> bool:
+def host_may_see_guest(settings: Settings, session: EvalSession) -> bool:
+    """四不知: while blind pairing holds, a host venue learns its guests only when check-in opens."""
     return not settings.blind_pairing or session.check_in_opened_at is not None
 
 
@@ -173,7 +174,7 @@ def offer_view_for(principal: Principal, settings: Settings, record: Mapping[str
         case Role.HALL_OPERATOR | Role.SITE_AGENT if principal.venue_id == record["guest_venue_id"]:
             return guest_view(record, settings.zone)
         case Role.HALL_OPERATOR if principal.venue_id == record["host_venue_id"]:
-            return host_view(record, reveal_guest=_host_may_see_guest(settings, session))
+            return host_view(record, reveal_guest=host_may_see_guest(settings, session))
     return None
 
 
@@ -187,7 +188,7 @@ def event_view_for(principal: Principal, settings: Settings, session: EvalSessio
     """An event of ``session`` as ``principal`` may see it: host operators see offer events without the
     guest's identity while blind pairing holds (marked ``redacted``; the hash is of the full event)."""
     data = {"redacted": False, **event.as_dict()}
-    if principal.role is Role.HALL_OPERATOR and not _host_may_see_guest(settings, session):
+    if principal.role is Role.HALL_OPERATOR and not host_may_see_guest(settings, session):
         if event.kind.startswith("offer.") and "offer" in event.payload:
             data["payload"] = {**event.payload, "offer": host_view(event.payload["offer"], reveal_guest=False)}
             if event.kind in _GUEST_ANSWERS:

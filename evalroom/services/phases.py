@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from evalroom.clock import format_time
 from evalroom.config import Settings
 from evalroom.domain import session_states as states
-from evalroom.domain.roles import Principal
+from evalroom.domain.roles import Principal, Role
 from evalroom.domain.session_states import Phase, PhaseFacts, State
 from evalroom.errors import ApiError, ErrorCode
-from evalroom.services import report, sheets, signatures
+from evalroom.services import offers, report, sheets, signatures
 from evalroom.services.access import check_can_read_session
 from evalroom.services.evaluation import chair_of, check_mover, participants, phase_facts, record_change
 from evalroom.storage.models import EvalSession, SessionFault, Venue
@@ -69,6 +69,13 @@ def session_status(store: Store, settings: Settings, principal: Principal, sessi
                                 .order_by(SessionFault.started_at, SessionFault.id)))
         now = store.clock.now()
         ready = all(v.online for v in venues.values())
+        # 四不知: until check-in opens a venue's staff learn the other venues' state, not who they are.
+        blind = (principal.role in (Role.HALL_OPERATOR, Role.SITE_AGENT)
+                 and not offers.host_may_see_guest(settings, session))
+
+        def named(venue_id: str) -> str | None:
+            return None if blind and venue_id != principal.venue_id else venue_id
+
         return {
             "state": session.state, "phase": session.phase, "chair_member_id": chair_of(s, session_id),
             "started_at": _at(session.started_at), "suspended_at": _at(session.suspended_at),
@@ -78,10 +85,10 @@ def session_status(store: Store, settings: Settings, principal: Principal, sessi
             "unconfirmed_flags": facts.unconfirmed_flags, "open_ties": facts.open_ties,
             "report_ready": facts.report_ready, "report_sealed": facts.report_sealed,
             "signing": signatures.signing_status(s, session) if facts.report_ready else None,
-            "venues": [{"venue_id": v, "online": venues[v].online,
+            "venues": [{"venue_id": named(v), "online": venues[v].online,
                         "role": "host" if v == session.host_venue_id else "guest"}
                        for v in participants(s, session)],
-            "faults": [{"id": f.id, "venue_id": f.venue_id, "cause": f.cause, "detail": f.detail,
+            "faults": [{"id": f.id, "venue_id": f.venue_id and named(f.venue_id), "cause": f.cause, "detail": f.detail,
                         "started_at": format_time(f.started_at), "fixed_at": _at(f.fixed_at),
                         "outcome": f.outcome} for f in faults],
             "postponement_permitted": session.state == State.WAITING and states.postponement_permitted(

@@ -9,7 +9,7 @@ script with the same token could not; every rule stays on the server.
 from pathlib import Path
 
 STATIC = Path(__file__).parent / "static"
-PAGES = {"": "index.html", "expert": "expert.html"}
+PAGES = {"": "index.html", "expert": "expert.html", "operator": "operator.html"}
 """URL path (under /) → the page's file in ``static/``."""
 
 __all__ = ["PAGES", "STATIC"]

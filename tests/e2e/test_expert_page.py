@@ -1,26 +1,50 @@
 """The expert's seat page in Chromium: log in with the check-in code, declare, follow the session live, score the
-bids with the keyboard alone (a range error shown at once, corrected, submitted), survive a dropped websocket
-without a reload, and pass axe-core's accessibility rules."""
+bids with the keyboard alone (a range error shown at once, corrected, submitted), explain a flag, sign the
+sheets and — after recording a dissent and previewing the report — the report, with the PIN of a SoftHSM2 token
+held by the seat's own signer and a one-time code; survive a dropped websocket without a reload, and pass
+axe-core's accessibility rules."""
 
 # ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from committee_world import CommitteeWorld, build, check_in, draw, members, open_check_in, seat
 from conftest import SQLITE_ONLY, ok
+from pg import free_port
 from playwright.sync_api import expect
-from session_world import elect, import_project, move, review_all_pass, venues_online
-from web_world import browser, live, page, screenshot  # noqa: F401 - fixtures
+from session_world import BIDS, elect, import_project, move, review_all_pass, venues_online
+from signing_world import certificate_for, region_of, setup_pki, wait
+from web_world import (  # noqa: F401 - fixtures
+    TOKEN_PIN,
+    accessibility_violations,
+    browser,
+    live,
+    page,
+    screenshot,
+    seat_signer,
+)
 
 from evalroom.api.context import AppContext
+from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role
 
 pytestmark = pytest.mark.timeout(300)
+MY_SCORES = ["15", "25", "5", "16", "8", "5", "14", "7", "4"]  # typed: T1 (0-20), T2 (0-10), C1 (0-5) per bid
+DISSENT = "本人认为投标人丙的技术方案更优，保留意见。"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """As conftest's, with the seat's signer on a port of its own (the pages' CSP allows exactly it)."""
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "log_batch_seconds": 300,
+                                                "seat_signer_url": f"http://127.0.0.1:{free_port()}"})
 
 
 def a_seat_waiting_for_its_expert(ctx: AppContext, client: Any) -> tuple[CommitteeWorld, dict[str, Any], str,
@@ -44,14 +68,9 @@ def expert_headers(w: CommitteeWorld, member: dict[str, Any]) -> dict[str, str]:
                                seat=seated["seat"]))
 
 
-def accessibility_violations(tab: Any) -> list[str]:
-    results = Axe().run(tab)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
-
-
 @SQLITE_ONLY
-def test_an_expert_logs_in_declares_and_scores_with_the_keyboard(ctx: AppContext, client: Any, live: str,
-                                                                page: Any) -> None:
+def test_an_expert_scores_with_the_keyboard_explains_a_flag_and_signs(ctx: AppContext, client: Any, live: str,
+                                                                    page: Any, tmp_path: Path) -> None:
     w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
     page.goto(f"{live}/expert")
     expect(page.get_by_role("heading", name="评标专家席位")).to_be_visible()
@@ -69,7 +88,7 @@ def test_an_expert_logs_in_declares_and_scores_with_the_keyboard(ctx: AppContext
     experts = {**others, mine["member_id"]: expert_headers(w, mine)}
     venues_online(w)
     ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
-    elect(w, experts)
+    chair = elect(w, experts)
     move(w, "chair_election")
     review_all_pass(w, experts)
     move(w, "review")
@@ -87,8 +106,7 @@ def test_an_expert_logs_in_declares_and_scores_with_the_keyboard(ctx: AppContext
         if page.evaluate("document.activeElement.id") == first:
             break
     assert page.evaluate("document.activeElement.id") == first
-    values = ["15", "25", "5", "16", "8", "5", "14", "7", "4"]  # T1 (0-20), T2 (0-10), C1 (0-5) per bid
-    for value in values:
+    for value in MY_SCORES:
         page.keyboard.type(value)
         page.keyboard.press("Tab")
     bad = page.locator(f"#{fields.nth(1).get_attribute('id')}")
@@ -117,6 +135,79 @@ def test_an_expert_logs_in_declares_and_scores_with_the_keyboard(ctx: AppContext
     own = ok(client.get(w.url("/sheets"), headers=experts[mine["member_id"]]))["sheets"]  # sealed to others
     assert own[0]["content"]["scores"]["L1/B1"] == {"T1": "15.00", "T2": "8.00", "C1": "5.00"}
     assert accessibility_violations(page) == []
+
+    # The others score alike, except the objective item C1 of the third bid: the page shows the flag, and the
+    # expert explains it in writing; the chair confirms.
+    theirs = {"scores": {bid: dict(zip(("T1", "T2", "C1"), row, strict=True))
+                         for bid, row in zip(BIDS, (("15", "8", "5"), ("16", "8", "5"), ("14", "7", "5")), strict=True)}}
+    for headers in others.values():
+        ok(client.post(w.url("/scores"), headers=headers, json=theirs))
+    expect(page.locator("#flag-list")).to_contain_text("L1/B3 C1：客观分与多数评委不一致：本人 4.00，多数 5.00")
+    page.get_by_label("书面说明").fill("客观分按投标文件第 12 页的业绩证明计算，其中一项证明不全。")
+    page.get_by_role("button", name="提交说明").click()
+    expect(page.locator("#flag-list blockquote")).to_contain_text("业绩证明")
+    flags = [f for f in ok(client.get(w.url("/flags"), headers=w.admin())) if f["member_id"] == mine["member_id"]]
+    assert flags and all(f["explanation"] for f in flags)
+    for f in flags:
+        ok(client.post(w.url(f"/flags/{f['id']}/confirm"), headers=experts[chair]))
+
+    # Signing: the member's certificate (their region's CA) on a SoftHSM2 token behind a PIN, held by the seat's
+    # own signer process; a one-time-code authenticator registered from the page.
+    pki = setup_pki(w)
+    ca = pki.cas[region_of(w, mine)]
+    issued = certificate_for(w, ca, mine["name"], f"E-{mine['member_id'][:8]}")
+    with seat_signer(tmp_path / "seat", issued, [ca.intermediate.certificate], live,
+                     int(ctx.settings.seat_signer_url.rsplit(":", 1)[1])):
+        page.reload()  # a fresh look for the signer, which the page checks when it shows what there is to sign
+        expect(page.locator("#signer-status")).to_contain_text("本席位签名设备就绪")
+        page.get_by_role("button", name="登记动态口令器").click()
+        expect(page.locator("#enrol-status")).to_contain_text("请在动态口令器中添加此密钥")
+        totp = pyotp.TOTP(page.locator("#enrol-status").get_attribute("data-secret"))
+
+        def sign(button: str, *, pin: str = TOKEN_PIN) -> None:
+            wait(w, 31)  # each code is accepted once: the next signature takes the next step's
+            page.get_by_role("button", name=button).click()
+            expect(page.locator("#sign-hash")).to_have_text(re.compile("^[0-9a-f]{64}$"))
+            page.get_by_label("证书 PIN 码").fill(pin)
+            page.get_by_label("动态口令").fill(totp.at(ctx.clock.now()))
+            page.get_by_role("button", name="签署", exact=True).click()
+
+        sign("签署详细评审评分表", pin="000000")  # a wrong PIN: the token refuses, nothing is signed
+        expect(page.locator("#sign-status")).to_contain_text("wrong PIN; 4 tries left")
+        assert ok(client.get(w.url("/signatures"), headers=w.admin())) == []
+        page.get_by_label("证书 PIN 码").fill(TOKEN_PIN)
+        wait(w, 31)
+        page.get_by_label("动态口令").fill(totp.at(ctx.clock.now()))
+        page.get_by_role("button", name="签署", exact=True).click()
+        expect(page.locator("#signed")).to_contain_text("已签署：签署详细评审评分表")
+        sign("签署资格/符合性审查评分表")
+        expect(page.locator("#to-sign")).to_have_text("暂无待签署的文件。")
+        signed = ok(client.get(w.url("/signatures"), headers=w.admin()))
+        assert sorted((s["member_id"], s["document"]) for s in signed) == [(mine["member_id"], "sheet")] * 2
+        assert all(s["verification"]["trusted"] and s["evidence"]["kind"] == "totp" for s in signed)
+
+        # The summary: the expert records a dissent; in report signing the preview shows the result and the
+        # dissent, and the expert signs the report with the dissent attached.
+        move(w, "detailed_review")
+        move(w, "price_scoring")
+        expect(page.locator("#dissent-form")).to_be_visible()
+        page.get_by_label(re.compile("保留意见（")).fill(DISSENT)
+        page.get_by_role("button", name="记录保留意见").click()
+        expect(page.locator("#dissent-status")).to_have_text("保留意见已记录。")
+        move(w, "summary")
+        move(w, "recommendation")
+        expect(page.locator("#phase")).to_have_text("签署评标报告")
+        expect(page.locator("#report-body")).to_contain_text("推荐的中标候选人")
+        expect(page.locator("#report-body")).to_contain_text(DISSENT)
+        expect(page.locator("#report-pdf")).to_be_visible()
+        expect(page.get_by_role("button", name="签署评标报告（附保留意见）")).to_be_visible()
+        screenshot(page, "expert-report-signing")
+        assert accessibility_violations(page) == []
+        sign("签署评标报告（附保留意见）")
+        expect(page.locator("#signed")).to_contain_text("已签署：签署评标报告（附保留意见）")
+    report = [s for s in ok(client.get(w.url("/signatures"), headers=w.admin())) if s["document"] == "report"]
+    assert [(s["member_id"], s["dissent_sha256"] is not None) for s in report] == [(mine["member_id"], True)]
+    assert report[0]["verification"]["intact"] and report[0]["verification"]["trusted"]
 
 
 @SQLITE_ONLY

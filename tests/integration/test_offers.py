@@ -531,6 +531,8 @@ def test_host_does_not_learn_its_guests_until_check_in(api: Api) -> None:
             "events websocket": _ws_events(api, headers, n),
             "GET /seats/search": api.client.get(f"{API}/seats/search", headers=headers, params={
                 "seats": 1, "from": START.isoformat(), "to": END.isoformat()}).text,
+            "GET /sessions/{sid}/status": api.client.get(f"{API}/sessions/{w.session_id}/status",
+                                                         headers=headers).text,
         }
 
     texts = host_texts(host_op)
@@ -561,6 +563,9 @@ def test_host_does_not_learn_its_guests_until_check_in(api: Api) -> None:
 
     host_op = api.op()
     texts = host_texts(host_op)
+    assert first_guest in texts["GET /sessions/{sid}/status"]  # the confirmed guest takes part: now named
+    status = json.loads(texts["GET /sessions/{sid}/status"])
+    assert [v["role"] for v in status["venues"]] == ["host", "guest"]
     for where in ("GET /sessions/{sid}/offers", "GET /sessions/{sid}/events", "events websocket"):
         for secret in (first_guest, second_guest, DECLINE_REASON, *seat_ids):
             assert secret in texts[where], f"{where} still hides {secret!r} after check-in opened"

@@ -108,6 +108,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     # The web pages: no data in them, so no token to fetch them (they ask the API with their user's).
     ("GET", "/"): ALL,
     ("GET", "/expert"): ALL,
+    ("GET", "/api/v1/web/config"): ALL,
+    ("GET", "/operator"): ALL,
     # The transparency log: public and read-only.
     ("GET", "/api/v1/log/checkpoint"): ALL,
     ("GET", "/api/v1/log/key"): ALL,
@@ -767,6 +769,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/api/v1/ready"): lambda c, h: c.get("/api/v1/ready", headers=h),
         ("GET", "/"): lambda c, h: c.get("/", headers=h),
         ("GET", "/expert"): lambda c, h: c.get("/expert", headers=h),
+        ("GET", "/api/v1/web/config"): lambda c, h: c.get("/api/v1/web/config", headers=h),
+        ("GET", "/operator"): lambda c, h: c.get("/operator", headers=h),
         ("GET", "/api/v1/log/checkpoint"): lambda c, h: (logged(c), c.get("/api/v1/log/checkpoint", headers=h))[1],
         ("GET", "/api/v1/log/key"): lambda c, h: c.get("/api/v1/log/key", headers=h),
         ("GET", "/api/v1/log/leaves"): lambda c, h: (logged(c), c.get("/api/v1/log/leaves", headers=h,

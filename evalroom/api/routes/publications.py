@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
 from evalroom.api.deps import Ctx, require
-from evalroom.api.routes.pages import HEADERS
+from evalroom.api.routes.pages import headers
 from evalroom.domain.roles import Principal, Role
 from evalroom.schemas import ObjectionAnswer, ObjectionCreate, PublicationCreate
 from evalroom.services import publication
@@ -103,4 +103,4 @@ def page(ctx: Ctx) -> HTMLResponse:
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<title>中标候选人公示</title><link rel=\"stylesheet\" href=\"/static/css/app.css\"></head>"
             f"<body><header><h1>中标候选人公示</h1></header><main id=\"main\">{body}</main></body></html>")
-    return HTMLResponse(html, headers=HEADERS)
+    return HTMLResponse(html, headers=headers(ctx.settings))

@@ -21,21 +21,36 @@ export function setToken(value) {
   else sessionStorage.removeItem(KEY);
 }
 
-export async function api(path, { method = "GET", body } = {}) {
+export async function api(path, { method = "GET", body, raw, type } = {}) {
+  const response = await request(path, { method, body, raw, type });
+  return response.status === 204 ? null : response.json();
+}
+
+/** A document's bytes and the hash the coordinator states for them (X-Content-SHA256). */
+export async function apiBytes(path) {
+  const response = await request(path, {});
+  return { bytes: new Uint8Array(await response.arrayBuffer()), sha256: response.headers.get("X-Content-SHA256") };
+}
+
+async function request(path, { method = "GET", body, raw, type }) {
+  // `body` goes as JSON; `raw` (bytes) as is, with its content `type`.
   const headers = { Accept: "application/json" };
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (raw !== undefined) headers["Content-Type"] = type;
   let response;
   try {
-    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(`/api/v1${path}`, {
+      method, headers, body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     throw new ApiError(0, "network", String(err));
   }
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
+    const data = await response.json().catch(() => null);
     const e = (data && data.error) || {};
     throw new ApiError(response.status, e.code || "http_" + response.status, e.message || response.statusText, e.details);
   }
-  return data;
+  return response;
 }

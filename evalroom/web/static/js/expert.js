@@ -5,7 +5,9 @@
 import { api, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
-import { EventStream } from "./live.js";
+import { coalesced, EventStream } from "./live.js";
+import { MediaRoom, tile } from "./media.js";
+import { Signing, signerStatus } from "./signing.js";
 
 const $ = (id) => document.getElementById(id);
 const SCORE = /^-?\d{1,13}(\.\d{1,2})?$/;
@@ -61,7 +63,7 @@ async function start() {
     onResync: refresh,
     onEvent: (event) => {
       if (event.kind === "supervision.warning") return warn(event.payload.text);
-      if (/^(session\.|committee\.|sheet|chair\.)/.test(event.kind)) refresh();
+      if (/^(session\.|committee\.|sheet|chair\.|flag\.|report\.|signing\.|dissent\.|tie\.)/.test(event.kind)) refresh();
     },
   });
   stream.start();
@@ -76,35 +78,25 @@ function warn(text) {
   $("warnings").append(p);
 }
 
-let loading = null;
-let stale = false;
-function refresh() {
-  // Coalesced: a burst of events (the backlog after a reconnect) costs one load, plus one more if anything
-  // arrived while it ran — never one load per event.
-  if (loading) {
-    stale = true;
-    return loading;
-  }
-  loading = (async () => {
-    do {
-      stale = false;
-      await load();
-    } while (stale);
-  })().finally(() => (loading = null));
-  return loading;
-}
+// Coalesced (live.js): a burst of events (the backlog after a reconnect) costs one load, never one per event.
+const refresh = coalesced(load);
 
 async function load() {
   const sid = me.session_id;
   const status = await api(`/sessions/${sid}/status`);
   $("state").textContent = i18n.t(`state.${status.state}`);
   $("phase").textContent = status.phase ? i18n.t(`phase.${status.phase}`) : "—";
+  video(status.state);
   const committee = await api(`/sessions/${sid}/committee`);
   const member = committee.members.find((m) => m.member_id === me.subject);
   $("seat").textContent = member && member.seat ? member.seat : "—";
   const declaration = await api(`/sessions/${sid}/committee/declaration`);
   showDeclaration(declaration);
   await showScoring(status.phase);
+  me.name = member ? member.name : "";
+  await showFlags(status.phase);
+  const report = await showReport(status.phase);
+  await showSigning(status, report);
   i18n.apply();
 }
 
@@ -130,6 +122,68 @@ $("declaration-form").addEventListener("submit", async (event) => {
     $("declaration-status").textContent = err.message;
   }
 });
+
+// --- live video ----------------------------------------------------------------------------------------------
+// While the session runs, the seat publishes its camera and microphone (recorded by the coordinator) and
+// watches every other publisher: the other venues' rooms and seats and its own room's camera.
+let room = null;
+let camera = null;
+
+function video(state) {
+  const running = state === "evaluating" || state === "suspended";
+  $("live").hidden = !running && !room;
+  if (running && !room) joinRoom();
+  if (!running && room) {
+    room.close();
+    room = null;
+    $("live-tiles").replaceChildren();
+    $("live-status").textContent = "";
+  }
+}
+
+async function joinRoom() {
+  room = new MediaRoom(me.session_id, { onPublishers: watch, onStream: show });
+  try {
+    const joined = await room.join();
+    camera ??= await navigator.mediaDevices.getUserMedia({ video: true, audio: true }).catch((err) => {
+      $("live-status").textContent = i18n.t("expert.camera_failed", { message: err.message });
+      return null;
+    });
+    if (camera && joined.publish_as) {
+      const publisher = await room.publish(camera);
+      const own = tile(publisher, camera, { label: i18n.t("expert.own_camera", { publisher }), muted: true });
+      own.classList.add("own");
+      $("live-tiles").prepend(own);
+      $("live-status").textContent = i18n.t("expert.publishing");
+    }
+  } catch (err) {
+    $("live-status").textContent = i18n.t("expert.media_failed", { message: err.message });
+  }
+}
+
+function mine(publisher) {
+  const own = room && room.joined && room.joined.publish_as;
+  return own && (publisher === own || publisher.startsWith(own + "/"));
+}
+
+function watch(publishers) {
+  for (const figure of [...$("live-tiles").querySelectorAll(".tile:not(.own)")]) {
+    if (!publishers.includes(figure.dataset.publisher)) {
+      figure.remove();
+      room.unsubscribe(figure.dataset.publisher);
+    }
+  }
+  for (const publisher of publishers) {
+    if (!mine(publisher) && !room.subscribed.has(publisher)) room.subscribe(publisher).catch(() => {});
+  }
+}
+
+function show(publisher, stream) {
+  const old = [...$("live-tiles").children].find((f) => f.dataset.publisher === publisher && !f.classList.contains("own"));
+  const figure = tile(publisher, stream);
+  if (old) old.replaceWith(figure);
+  else $("live-tiles").append(figure);
+}
 
 // --- scoring -------------------------------------------------------------------------------------------------
 let form = null; // {bids, criteria} as the server gave them
@@ -279,6 +333,229 @@ function lock(sheet) {
   $("score-submit").hidden = true;
   $("score-status").textContent = i18n.t("expert.submitted", { sha: (sheet.sha256 || "").slice(0, 16) });
 }
+
+// --- flags and explanations ----------------------------------------------------------------------------------
+async function showFlags(phase) {
+  const flags = (await api(`/sessions/${me.session_id}/flags`)).filter((f) => f.member_id === me.subject);
+  $("flags").hidden = !flags.length;
+  const list = $("flag-list");
+  const typing = list.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
+  if (typing) return; // do not rebuild under the expert's fingers
+  list.replaceChildren();
+  for (const flag of flags) {
+    const box = document.createElement("div");
+    box.className = "flag";
+    const p = document.createElement("p");
+    const detail = i18n.t(`flag.${flag.kind}`, flag.detail || {});
+    p.textContent = i18n.t("expert.flag", { bid: flag.bid, criterion: flag.criterion || "", detail,
+                                           status: i18n.t(`flag.status.${flag.status}`) });
+    box.append(p);
+    if (flag.explanation) {
+      const q = document.createElement("blockquote");
+      q.textContent = flag.explanation;
+      box.append(q);
+    } else if (flag.status === "open" && phase === "detailed_review") {
+      const form = document.createElement("form");
+      const id = `explain-${flag.id}`;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = i18n.t("expert.explanation");
+      const text = Object.assign(document.createElement("textarea"), { id, rows: 2, cols: 60, required: true });
+      const button = Object.assign(document.createElement("button"), { type: "submit",
+                                                                        textContent: i18n.t("expert.explain") });
+      const status = Object.assign(document.createElement("p"), { role: "status" });
+      form.append(label, text, button, status);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        try {
+          await api(`/sessions/${me.session_id}/flags/${flag.id}/explanation`, { method: "POST",
+                                                                               body: { text: text.value } });
+          status.textContent = i18n.t("expert.explained");
+          text.blur();
+          refresh();
+        } catch (err) {
+          status.textContent = err.message;
+        }
+      });
+      box.append(form);
+    }
+    list.append(box);
+  }
+}
+
+// --- the report and dissent ----------------------------------------------------------------------------------
+const AFTER_SCORING = ["summary", "recommendation", "report_signing"];
+let pdfUrl = null;
+
+async function showReport(phase) {
+  const sid = me.session_id;
+  $("dissent-form").hidden = !(phase === "summary" || phase === "recommendation");
+  let report = null;
+  if (AFTER_SCORING.includes(phase) || phase === null) {
+    report = await api(`/sessions/${sid}/report`).catch((err) => {
+      if (err instanceof ApiError && err.status === 404) return null;
+      throw err;
+    });
+  }
+  $("report").hidden = !report && $("dissent-form").hidden;
+  if (!report) return null;
+  renderReport(report);
+  if ($("report-pdf").dataset.version !== String(report.version)) {
+    const response = await fetch(`/api/v1/sessions/${sid}/report.pdf`, { headers: { Authorization: `Bearer ${token()}` } });
+    if (pdfUrl) URL.revokeObjectURL(pdfUrl);
+    pdfUrl = URL.createObjectURL(await response.blob());
+    Object.assign($("report-pdf"), { href: pdfUrl, download: `report-${report.session.code}-v${report.version}.pdf`,
+                                     hidden: false });
+    $("report-pdf").dataset.version = report.version;
+  }
+  return report;
+}
+
+function cell(tag, text) {
+  return Object.assign(document.createElement(tag), { textContent: text });
+}
+
+function renderReport(report) {
+  const body = $("report-body");
+  body.replaceChildren(cell("p", `${report.session.title}（${report.session.code}）${i18n.t("expert.report_version",
+                                                                                            { version: report.version })}`));
+  for (const lot of report.results) {
+    const table = document.createElement("table");
+    table.append(cell("caption", i18n.t("expert.lot", { lot: lot.lot })));
+    const head = document.createElement("tr");
+    for (const key of ["rank", "bid", "bidder", "final"]) {
+      const th = cell("th", i18n.t(`expert.col.${key}`));
+      th.scope = "col";
+      head.append(th);
+    }
+    table.append(head);
+    for (const row of lot.rows) {
+      const tr = document.createElement("tr");
+      tr.append(cell("td", row.rank ?? "—"), cell("td", row.bid), cell("td", row.bidder), cell("td", row.final));
+      table.append(tr);
+    }
+    body.append(table);
+    const names = lot.candidates.map((c) => `${c.rank}. ${c.bidder}`).join("；");
+    body.append(cell("p", i18n.t("expert.candidates", { list: names || "—" })));
+  }
+  if (report.dissent.length) {
+    body.append(cell("h3", i18n.t("expert.dissents")));
+    for (const d of report.dissent) body.append(cell("p", `${d.name}：${d.text}`));
+  }
+}
+
+$("dissent-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api(`/sessions/${me.session_id}/dissent`, { method: "PUT", body: { text: $("dissent-text").value } });
+    $("dissent-status").textContent = i18n.t("expert.dissent_recorded");
+    refresh();
+  } catch (err) {
+    $("dissent-status").textContent = err.message;
+  }
+});
+
+// --- signing -------------------------------------------------------------------------------------------------
+// What is left to sign: each of the member's own sheets not yet signed in its newest version, and in the
+// report-signing phase the report's current revision. A signature is matched to a sheet by the hash of the
+// sheet's canonical bytes, so a new sheet version (after a flag) asks for a new signature.
+let signing = null; // the Signing being done, with its item
+
+async function unsigned(status, report) {
+  const sid = me.session_id;
+  const signatures = (await api(`/sessions/${sid}/signatures`)).filter((s) => s.member_id === me.subject);
+  const items = [];
+  for (const phase of ["review", "detailed_review"]) {
+    const sheets = await api(`/sessions/${sid}/sheets?phase=${phase}`);
+    if (!sheets.sheets.some((s) => s.member_id === me.subject)) continue;
+    const doc = new Signing(sid, { document: "sheet", phase });
+    const hash = await doc.fetch();
+    if (!signatures.some((s) => s.document === "sheet" && s.document_sha256 === hash)) items.push(doc);
+  }
+  const mine = status.signing && status.signing.missing.find((m) => m.member_id === me.subject);
+  if (status.phase === "report_signing" && mine && mine.unsigned.some((u) => u.startsWith("report"))) {
+    const doc = new Signing(sid, { document: "report" });
+    doc.dissent = report && (report.dissent.find((d) => d.member_id === me.subject) || {}).text;
+    items.push(doc);
+  }
+  return items;
+}
+
+function describe(doc) {
+  if (doc.item.document === "sheet") return i18n.t("expert.sign_sheet", { phase: i18n.t(`phase.${doc.item.phase}`) });
+  return i18n.t(doc.dissent ? "expert.sign_with_dissent" : "expert.sign_report");
+}
+
+async function showSigning(status, report) {
+  if (status.state !== "evaluating") {
+    $("signing").hidden = true;
+    return;
+  }
+  const items = await unsigned(status, report);
+  $("signing").hidden = !items.length && !$("to-sign").children.length;
+  if ($("signing").hidden) return;
+  const device = await signerStatus();
+  $("signer-status").textContent = device ? i18n.t("expert.signer_ready", { key: device.key })
+                                          : i18n.t("expert.signer_missing");
+  const list = $("to-sign");
+  list.replaceChildren();
+  if (!items.length) list.append(cell("li", i18n.t("expert.nothing_to_sign")));
+  for (const doc of items) {
+    const li = document.createElement("li");
+    const button = Object.assign(document.createElement("button"), { type: "button", textContent: describe(doc) });
+    button.addEventListener("click", () => choose(doc));
+    li.append(button);
+    list.append(li);
+  }
+  if (signing && !items.some((d) => d.item.document === signing.item.document && d.item.phase === signing.item.phase)) {
+    $("sign-form").hidden = true; // signed meanwhile (or no longer due)
+    signing = null;
+  }
+}
+
+function choose(doc) {
+  signing = doc;
+  $("sign-what").textContent = describe(doc);
+  $("sign-hash").textContent = doc.sha256 || "…";
+  $("sign-status").textContent = "";
+  $("sign-form").hidden = false;
+  (doc.sha256 ? Promise.resolve(doc.sha256) : doc.fetch()).then((hash) => ($("sign-hash").textContent = hash));
+  $("sign-pin").focus();
+}
+
+$("enrol").addEventListener("click", async () => {
+  try {
+    const factor = await api(`/sessions/${me.session_id}/factors/totp`, { method: "POST" });
+    $("enrol-status").textContent = i18n.t("expert.enrolled", { secret: factor.secret });
+    $("enrol-status").dataset.secret = factor.secret;
+  } catch (err) {
+    $("enrol-status").textContent = err.code === "conflict" ? i18n.t("expert.enrol_done") : err.message;
+  }
+});
+
+$("sign-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const doc = signing;
+  if (!doc) return;
+  $("sign-status").textContent = "…";
+  try {
+    await doc.sign({ pin: $("sign-pin").value, code: $("sign-code").value.trim(), name: me.name,
+                     location: $("seat").textContent, field: `member-${me.subject.slice(0, 8)}`, dissent: doc.dissent });
+    $("sign-status").textContent = i18n.t("expert.signed", { what: describe(doc) });
+    $("sign-pin").value = $("sign-code").value = "";
+    signing = null;
+    $("sign-form").hidden = true;
+    $("signed").textContent = i18n.t("expert.signed", { what: describe(doc) });
+    refresh();
+  } catch (err) {
+    // A report that changed under us (another member signed first): fetch the new revision, show its hash,
+    // and ask for a fresh code — a code is accepted once.
+    if (err.code === "document_changed") await doc.fetch().then((hash) => ($("sign-hash").textContent = hash));
+    $("sign-status").textContent = err.message;
+    $("sign-code").value = "";
+    (err.code && err.code.startsWith("pin") ? $("sign-pin") : $("sign-code")).focus();
+  }
+});
 
 // --- boot ----------------------------------------------------------------------------------------------------
 i18n.apply();

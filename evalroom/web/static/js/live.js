@@ -57,3 +57,23 @@ export class EventStream {
     };
   }
 }
+
+// A page's reload from the API, coalesced: a burst of events (the backlog after a reconnect) costs one load,
+// plus one more if anything arrived while it ran — never one load per event. Returns the function to call.
+export function coalesced(load) {
+  let loading = null;
+  let stale = false;
+  return function refresh() {
+    if (loading) {
+      stale = true;
+      return loading;
+    }
+    loading = (async () => {
+      do {
+        stale = false;
+        await load();
+      } while (stale);
+    })().finally(() => (loading = null));
+    return loading;
+  };
+}
