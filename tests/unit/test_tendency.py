@@ -204,3 +204,41 @@ def test_an_honest_history_flags_nobody() -> None:
         report = analyse(sessions)
         assert not report.flagged, [(e.expert, e.flags) for e in report.flagged]
         assert report.objective_rate < 0.02 and len(report.experts) == 40
+
+
+# --- the supervisor's report (evalroom/tendency_report.py) -------------------------------------------------
+def test_the_report_shows_the_flagged_experts_in_the_csv_and_the_plots(histories) -> None:
+    """Rendered from the seed-0 history with made-up names: the flagged experts are named (and marked) in both
+    plots, the favoured bidder in the favour plot; the PNG has the size plot_size says; the same analysis
+    renders to the same bytes."""
+    import csv
+    import io
+
+    from PIL import Image
+
+    from evalroom.services.tendency import Analysis, ExpertLabel
+    from evalroom.tendency_report import plot_size, render_csv, render_plot, to_json
+
+    report, planted = histories[0]
+    labels = {e.expert: ExpertLabel(f"专家{e.expert[1:]}", f"SD-{e.expert[1:]}", "SD") for e in report.experts}
+    bidders = {p.bidder: f"{p.bidder}建设有限公司" for p in report.pairs}
+    analysis = Analysis(date(2026, 1, 1), date(2026, 7, 1), "final", report, labels, bidders)
+
+    deviation = render_plot(analysis, "deviation", "svg").decode()
+    for expert, kind in ((planted.favouring, "favour"), (planted.mismatching, "objective_mismatch"),
+                         (planted.erratic, "erratic")):
+        assert f"{labels[expert].text} [{kind}]" in deviation
+    favour = render_plot(analysis, "favour", "svg").decode()
+    assert labels[planted.favouring].text in favour and bidders[planted.favoured] in favour
+    assert render_plot(analysis, "favour", "svg").decode() == favour
+    png = render_plot(analysis, "deviation", "png")
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == plot_size(analysis, "deviation") == (1000, round((1.8 + 0.26 * 40) * 100))
+
+    rows = list(csv.DictReader(io.StringIO(render_csv(analysis).decode("utf-8-sig"))))
+    flagged = [(r["level"], r["expert_id"], r["bidder"]) for r in rows if r["flagged"] == "yes"]
+    assert sorted(flagged) == sorted([("expert", planted.favouring, ""), ("expert", planted.mismatching, ""),
+                                      ("expert", planted.erratic, ""), ("bidder", planted.favouring, planted.favoured)])
+    favoured = next(r for r in rows if r["flags"] and r["expert_id"] == planted.favouring)
+    assert favoured["flags"].startswith(f"favour {bidders[planted.favoured]}: favours this bidder")
+    assert to_json(analysis)["flagged"] == sorted(planted.experts)
