@@ -360,29 +360,24 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
 
 
 def leave_one_out_medians(values: Sequence[float]) -> list[float]:
-    """For each value, the median of all the *other* values (at least two values)."""
+    """For each value, the median of all the *other* values (at least two values).
+
+    Sorted once: without the value at sorted position ``pos``, the others' rank ``r`` is position ``r`` below
+    ``pos`` and ``r + 1`` from it on."""
     n = len(values)
-    order = sorted(range(n), key=lambda i: values[i])
+    order = sorted(range(n), key=values.__getitem__)
     ranked = [values[i] for i in order]
-    m = n - 1
-
-    def rest(r: int, skip: int) -> float:  # the value of rank r among the others
-        return ranked[r] if r < skip else ranked[r + 1]
-
+    half = (n - 1) // 2
     out = [0.0] * n
-    for pos, i in enumerate(order):
-        if m % 2:
-            out[i] = rest(m // 2, pos)
-        else:
-            out[i] = (rest(m // 2 - 1, pos) + rest(m // 2, pos)) / 2.0
+    if (n - 1) % 2:  # an odd number of others: the middle one
+        for pos, i in enumerate(order):
+            out[i] = ranked[half] if half < pos else ranked[half + 1]
+    else:  # an even number: the mean of the two middle ones, ranks half - 1 and half
+        for pos, i in enumerate(order):
+            low = ranked[half - 1] if half - 1 < pos else ranked[half]
+            high = ranked[half] if half < pos else ranked[half + 1]
+            out[i] = (low + high) / 2.0
     return out
-
-
-def _single_mode(values: Iterable[float]) -> float | None:
-    counts = Counter(values).most_common(2)
-    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
-        return None
-    return counts[0][0]
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -408,49 +403,76 @@ class _ExpertAcc:
     objective_mismatches: int = 0
 
 
+def _others_mode(counts: Mapping[float, int], own: float) -> float | None:
+    """The single most common value among the others, given every member's counts and one's own value."""
+    best, top, tied = None, 0, False
+    for value, n in counts.items():
+        n -= value == own
+        if n > top:
+            best, top, tied = value, n, False
+        elif n == top and n > 0:
+            tied = True
+    return None if tied else best
+
+
 def _session(s: ScoredSession, rules: TendencyRules, acc: dict[str, _ExpertAcc],
              pairs: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+    # The inner loops run once per score (millions in a long period): members are indexed once per session,
+    # and each expert's accumulator is looked up once.
     experts = {e.member: e.expert for e in s.evaluators if e.expert is not None}
     members = [e.member for e in s.evaluators if e.member in s.scores]
-    bids = sorted({b for m in members for b in s.scores[m]} & set(s.bidders))
-    # Per expert member and bid: Σ (x − m) and Σ range over the bid's compared subjective items.
-    off: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
-    compared: set[str] = set()
+    sheets = [s.scores[m] for m in members]
+    accs = [acc[experts[m]] if m in experts else None for m in members]
+    bids = sorted({b for sheet in sheets for b in sheet} & set(s.bidders))
+    # Per member and bid: Σ (x − m) and Σ range over the bid's compared subjective items.
+    offs: list[dict[str, list[float]]] = [{} for _ in members]
+    seen = [False] * len(members)
+    threshold, least = rules.exceed_threshold, rules.min_evaluators
     for bid in bids:
+        rows = [sheet.get(bid) for sheet in sheets]
         for c in s.criteria:
-            scored = [(m, s.scores[m][bid][c.code]) for m in members
-                      if c.code in s.scores[m].get(bid, {})]
-            if len(scored) < rules.min_evaluators:
+            code = c.code
+            who, values = [], []
+            for i, row in enumerate(rows):
+                if row is not None and (v := row.get(code)) is not None:
+                    who.append(i)
+                    values.append(v)
+            if len(values) < least:
                 continue
             if c.objective:
-                for i, (member, value) in enumerate(scored):
-                    expert = experts.get(member)
-                    if expert is None:
+                counts = Counter(values)
+                for i, value in zip(who, values, strict=True):
+                    a = accs[i]
+                    if a is None:
                         continue
-                    mode = _single_mode(v for j, (_, v) in enumerate(scored) if j != i)
+                    mode = _others_mode(counts, value)
                     if mode is None:
                         continue
-                    a = acc[expert]
                     a.objective_items += 1
                     a.objective_mismatches += value != mode
-                    compared.add(member)
+                    seen[i] = True
                 continue
-            if c.span <= 0:
+            span = c.span
+            if span <= 0:
                 continue
-            medians = leave_one_out_medians([v for _, v in scored])
-            for (member, value), ref in zip(scored, medians, strict=True):
-                expert = experts.get(member)
-                if expert is None:
+            for i, value, ref in zip(who, values, leave_one_out_medians(values), strict=True):
+                a = accs[i]
+                if a is None:
                     continue
-                d = (value - ref) / c.span
-                a = acc[expert]
+                diff = value - ref
+                d = abs(diff) / span
                 a.items += 1
-                a.abs_sum += abs(d)
-                a.exceed += abs(d) > rules.exceed_threshold
-                sums = off[member][bid]
-                sums[0] += value - ref
-                sums[1] += c.span
-                compared.add(member)
+                a.abs_sum += d
+                if d > threshold:
+                    a.exceed += 1
+                sums = offs[i].get(bid)
+                if sums is None:
+                    sums = offs[i][bid] = [0.0, 0.0]
+                sums[0] += diff
+                sums[1] += span
+                seen[i] = True
+    off = {members[i]: offs[i] for i in range(len(members))}
+    compared = {members[i] for i in range(len(members)) if seen[i]}
     for member in sorted(compared):
         expert = experts[member]
         a = acc[expert]
