@@ -37,8 +37,9 @@ Favour for a bidder
     session where the expert scored bidder *k* and at least one other bidder, the *contrast*
     ``c = D(k) − mean of D(j), j ≠ k``: how much more the expert deviated upwards on *k* than on the others in
     the same session. The contrast removes the expert's general leniency and that session's mood, so only a
-    bidder-specific tendency is left. One-sample t-test of the contrasts against 0 (two-sided: disfavour is a
-    tendency too), Benjamini–Hochberg over every expert × bidder pair with enough sessions.
+    bidder-specific tendency is left. A t-test of the contrasts against 0 (two-sided: disfavour is a tendency
+    too) with the expert's spread pooled over all their bidders (:func:`_pooled_spread` says why),
+    Benjamini–Hochberg over every expert × bidder pair with enough sessions.
 
 Erratic scoring
     The share of the expert's subjective scores with ``|d|`` above a threshold, compared with the other experts:
