@@ -1,4 +1,4 @@
-"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens, the site agent and its key.
+"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens, analysis, the site agent and its key.
 
 Every subcommand but ``demo`` takes ``--config FILE`` and ``--data DIR``; settings come from defaults < file <
 ``EVALROOM_*`` environment < flags (evalroom.config). ``demo`` is self-contained: it ignores ``EVALROOM_*`` and
@@ -458,6 +458,52 @@ def cmd_experts_import(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- analysis ---------------------------------------------------------------------------------------------
+def cmd_tendency(args: argparse.Namespace) -> int:
+    """Write the scoring-tendency report of a period (as the coordinator admin: every session) to a directory:
+    report.csv, report.json and the plots as SVG and PNG; print the flagged experts. Exit 0 whatever is found:
+    a flag is a lead for a supervisor, not a failure."""
+    from datetime import date
+
+    from evalroom.clock import SystemClock
+    from evalroom.domain.roles import Principal, Role
+    from evalroom.services.tendency import analyse_period
+    from evalroom.storage.db import make_engine
+    from evalroom.storage.store import Store
+    from evalroom.tendency_report import PLOTS, render_csv, render_plot, to_json
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        raise ConfigError(f"--from and --to are dates, YYYY-MM-DD: {exc}") from None
+    settings = _settings(args)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        analysis = analyse_period(Store(engine, SystemClock()), Principal(role=Role.COORDINATOR_ADMIN,
+                                                                          subject="cli"),
+                                  start, end, basis=args.basis, tz=settings.local_timezone)
+    finally:
+        engine.dispose()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.csv").write_bytes(render_csv(analysis))
+    (out / "report.json").write_text(json.dumps(to_json(analysis), ensure_ascii=False, indent=1) + "\n",
+                                     encoding="utf-8")
+    for plot in PLOTS:
+        for fmt in ("svg", "png"):
+            (out / f"{plot}.{fmt}").write_bytes(render_plot(analysis, plot, fmt))
+    report = analysis.report
+    print(f"{start} to {end} (exclusive), {analysis.basis} sheets: {report.sessions} sessions, "
+          f"{len(report.experts)} experts, {len(report.flagged)} flagged")
+    for e in report.flagged:
+        label = analysis.experts.get(e.expert)
+        for f in e.flags:
+            bidder = f" {analysis.bidders.get(f.bidder, f.bidder)}" if f.bidder else ""
+            print(f"  {label.text if label else e.expert}: {f.kind}{bidder}: {f.reason}")
+    print(f"wrote {out}/report.csv, report.json, " + ", ".join(f"{p}.svg, {p}.png" for p in PLOTS))
+    return 0
+
+
 # --- keys -------------------------------------------------------------------------------------------------
 def _key_dir(args: argparse.Namespace) -> Path:
     return args.key_dir or _settings(args).effective_key_dir
@@ -764,6 +810,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("draw_id", nargs="*", help="draws to check (default: every draw)")
     sp.add_argument("--session", help="only the draws of this session")
     sp.add_argument("--events", type=Path, help="an events.jsonl export to check instead of the database")
+
+    sp = add("tendency", cmd_tendency, "the scoring-tendency report (打分倾向) of the sessions that ended in a "
+                                       "period: CSV, JSON and plots (docs/analysis.md)")
+    sp.add_argument("--from", dest="start", required=True, help="first local date of the period, YYYY-MM-DD")
+    sp.add_argument("--to", dest="end", required=True, help="the local date after the period (exclusive)")
+    sp.add_argument("--basis", choices=["final", "submitted"], default="final",
+                    help="the newest sheet versions (default) or each member's first submission")
+    sp.add_argument("--out", type=Path, required=True, help="directory to write (created)")
 
     keys = sub.add_parser("keys", help="token-signing, sealing and transparency-log keys").add_subparsers(dest="keys_command",
                                                                                         required=True)

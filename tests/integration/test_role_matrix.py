@@ -246,6 +246,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/ratings"): frozenset({Role.HALL_OPERATOR, Role.EXPERT}),
     ("GET", "/api/v1/sessions/{session_id}/ratings"): frozenset(
         {Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR}),
+    # Analysis across sessions (docs/analysis.md): the admin over every session, a supervisor over their own;
+    # the experts are the pool's, so venue staff and experts may not.
+    ("GET", "/api/v1/analysis/tendency"): OVERSEERS,
+    ("GET", "/api/v1/analysis/tendency/plots/{plot}"): OVERSEERS,
     # The one-time code from check-in is the credential: no token yet.
     ("POST", "/api/v1/auth/expert-login"): ALL,
     ("POST", "/api/v1/auth/refresh"): EXPERT,
@@ -704,6 +708,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         return c.post(f"{url}/ratings", headers=expert, json={"member_id": seeded.experts[0], "score": 90})
 
     tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
+    period = {"from": "2026-01-01", "to": "2027-01-01"}
 
     primary = Principal(role=Role.SUPERVISOR, subject="matrix-sup", supervised={sid: SupervisorLevel.PRIMARY})
 
@@ -982,6 +987,10 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
                                                                       headers=h, params={"format": "csv"}),
         ("POST", "/api/v1/sessions/{session_id}/ratings"): rate,
         ("GET", "/api/v1/sessions/{session_id}/ratings"): lambda c, h: c.get(f"{url}/ratings", headers=h),
+        ("GET", "/api/v1/analysis/tendency"): lambda c, h: c.get(
+            "/api/v1/analysis/tendency", headers=h, params={**period, "format": "csv"}),
+        ("GET", "/api/v1/analysis/tendency/plots/{plot}"): lambda c, h: c.get(
+            "/api/v1/analysis/tendency/plots/deviation.svg", headers=h, params=period),
         ("GET", "/api/v1/sessions/{session_id}/replay"): lambda c, h: c.get(f"{url}/replay", headers=h),
         ("GET", "/api/v1/sessions/{session_id}/recordings/{publisher}/{track}/{file}"): lambda c, h: c.get(
             recorded_segment(c), headers=h),
