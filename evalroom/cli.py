@@ -1,4 +1,4 @@
-"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens, the site agent and its key.
+"""The ``evalroom`` command: serve, demo, database, keys, accounts, tokens, analysis, the site agent and its key.
 
 Every subcommand but ``demo`` takes ``--config FILE`` and ``--data DIR``; settings come from defaults < file <
 ``EVALROOM_*`` environment < flags (evalroom.config). ``demo`` is self-contained: it ignores ``EVALROOM_*`` and
@@ -215,6 +215,48 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 1 if result.problems else 0
 
 
+def cmd_fees(args: argparse.Namespace) -> int:
+    """Issue an ended session's fee batches (as POST /sessions/{id}/fee-batches does; a new version only when the
+    figures changed) and write one as CSV or XLSX: exit 0, or 2 when nothing could be written."""
+    from sqlalchemy import select
+
+    from evalroom.api.context import open_store
+    from evalroom.clock import SystemClock
+    from evalroom.domain.roles import Principal, Role
+    from evalroom.services import fees
+    from evalroom.storage.models import EvalSession, FeeBatch, Venue
+
+    settings = _settings(args)
+    store = open_store(settings, SystemClock())
+    try:
+        with store.read() as s:
+            session_id = s.scalar(select(EvalSession.id).where(
+                (EvalSession.id == args.session) | (EvalSession.code == args.session)))
+        if session_id is None:
+            raise ConfigError(f"no session with the id or code {args.session!r}")
+        with store.write() as tx:
+            views, created = fees.issue(tx, settings, Principal(role=Role.COORDINATOR_ADMIN, subject="cli"), session_id)
+        payers = {v["document"]["payer"]["code"]: v for v in views}
+        if args.payer is None and len(payers) != 1:
+            raise ConfigError(f"the session has {len(payers)} batches: name one with --payer "
+                              f"({', '.join(sorted(payers))})")
+        view = payers.get(args.payer) if args.payer else next(iter(payers.values()), None)
+        if view is None:
+            raise ConfigError(f"no batch paid by {args.payer!r} (payers: {', '.join(sorted(payers)) or 'none'})")
+        with store.read() as s:
+            row = s.get(FeeBatch, view["id"])
+            s.expunge(row)
+            payer = s.get(Venue, row.payer_venue_id).code
+    finally:
+        store.engine.dispose()
+    data = fees.batch_csv(row, settings) if args.format == "csv" else fees.batch_xlsx(row, settings)
+    out = args.out or Path(f"fees-{args.session}-{payer}-v{row.version}.{args.format}")
+    out.write_bytes(data)
+    print(f"wrote {out}: batch v{row.version} paid by {payer}, {len(row.content['lines'])} lines, total "
+          f"{row.total} ({'new' if created else 'unchanged'})")
+    return 0
+
+
 def _verify_bundle(args: argparse.Namespace) -> int:
     from evalroom.evidence.verify import verify_bundle
 
@@ -413,6 +455,52 @@ def cmd_experts_import(args: argparse.Namespace) -> int:
         ctx.close()
     print(f"region {args.region}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged "
           f"(file sha256 {result.file_sha256})")
+    return 0
+
+
+# --- analysis ---------------------------------------------------------------------------------------------
+def cmd_tendency(args: argparse.Namespace) -> int:
+    """Write the scoring-tendency report of a period (as the coordinator admin: every session) to a directory:
+    report.csv, report.json and the plots as SVG and PNG; print the flagged experts. Exit 0 whatever is found:
+    a flag is a lead for a supervisor, not a failure."""
+    from datetime import date
+
+    from evalroom.clock import SystemClock
+    from evalroom.domain.roles import Principal, Role
+    from evalroom.services.tendency import analyse_period
+    from evalroom.storage.db import make_engine
+    from evalroom.storage.store import Store
+    from evalroom.tendency_report import PLOTS, render_csv, render_plot, to_json
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        raise ConfigError(f"--from and --to are dates, YYYY-MM-DD: {exc}") from None
+    settings = _settings(args)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        analysis = analyse_period(Store(engine, SystemClock()), Principal(role=Role.COORDINATOR_ADMIN,
+                                                                          subject="cli"),
+                                  start, end, basis=args.basis, tz=settings.local_timezone)
+    finally:
+        engine.dispose()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.csv").write_bytes(render_csv(analysis))
+    (out / "report.json").write_text(json.dumps(to_json(analysis), ensure_ascii=False, indent=1) + "\n",
+                                     encoding="utf-8")
+    for plot in PLOTS:
+        for fmt in ("svg", "png"):
+            (out / f"{plot}.{fmt}").write_bytes(render_plot(analysis, plot, fmt))
+    report = analysis.report
+    print(f"{start} to {end} (exclusive), {analysis.basis} sheets: {report.sessions} sessions, "
+          f"{len(report.experts)} experts, {len(report.flagged)} flagged")
+    for e in report.flagged:
+        label = analysis.experts.get(e.expert)
+        for f in e.flags:
+            bidder = f" {analysis.bidders.get(f.bidder, f.bidder)}" if f.bidder else ""
+            print(f"  {label.text if label else e.expert}: {f.kind}{bidder}: {f.reason}")
+    print(f"wrote {out}/report.csv, report.json, " + ", ".join(f"{p}.svg, {p}.png" for p in PLOTS))
     return 0
 
 
@@ -694,6 +782,11 @@ def _parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "write an ended session's evidence bundle (a zip anyone can verify offline)")
     sp.add_argument("session", help="the session's id or code")
     sp.add_argument("--out", type=Path, help="the zip to write (default evidence-SESSION.zip here)")
+    sp = add("fees", cmd_fees, "issue an ended session's expert fee batches and write one as CSV or XLSX")
+    sp.add_argument("session", help="the session's id or code")
+    sp.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    sp.add_argument("--out", type=Path, help="the file to write (default fees-SESSION-PAYER-vN.FORMAT here)")
+    sp.add_argument("--payer", help="the paying venue's code, when there are several batches (fee_payer venue)")
     sp = add("verify", cmd_verify, "verify an evidence bundle, or the signatures of a report PDF or a score sheet "
                                    "(and its .p7s), offline")
     sp.add_argument("file", type=Path, help="an evidence bundle (.zip), a report PDF, or a sheet's canonical JSON "
@@ -717,6 +810,14 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("draw_id", nargs="*", help="draws to check (default: every draw)")
     sp.add_argument("--session", help="only the draws of this session")
     sp.add_argument("--events", type=Path, help="an events.jsonl export to check instead of the database")
+
+    sp = add("tendency", cmd_tendency, "the scoring-tendency report (打分倾向) of the sessions that ended in a "
+                                       "period: CSV, JSON and plots (docs/analysis.md)")
+    sp.add_argument("--from", dest="start", required=True, help="first local date of the period, YYYY-MM-DD")
+    sp.add_argument("--to", dest="end", required=True, help="the local date after the period (exclusive)")
+    sp.add_argument("--basis", choices=["final", "submitted"], default="final",
+                    help="the newest sheet versions (default) or each member's first submission")
+    sp.add_argument("--out", type=Path, required=True, help="directory to write (created)")
 
     keys = sub.add_parser("keys", help="token-signing, sealing and transparency-log keys").add_subparsers(dest="keys_command",
                                                                                         required=True)

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from evalroom.domain.fees import FeeTables, load_fee_tables
 from evalroom.domain.workdays import WorkCalendar, load_calendar
 from evalroom.errors import ConfigError
 
@@ -41,6 +42,13 @@ _ENV_CONFIG_FILE = "EVALROOM_CONFIG"
 def _load_calendar_file(path: Path) -> WorkCalendar:
     try:
         return load_calendar(path.read_text(encoding="utf-8"))
+    except (OSError, ConfigError) as e:
+        raise ValueError(f"cannot load {path}: {e}") from e
+
+
+def _load_fee_tables_file(path: Path) -> FeeTables:
+    try:
+        return load_fee_tables(path.read_text(encoding="utf-8"))
     except (OSError, ConfigError) as e:
         raise ValueError(f"cannot load {path}: {e}") from e
 
@@ -172,6 +180,16 @@ class Settings(BaseModel):
     """The official calendar (TOML: ``holidays = [...]``, make-up ``workdays = [...]``, dates as YYYY-MM-DD;
     docs/formats.md) that complaint deadlines count working days in. Load each year's State Council notice.
     Unset: Monday to Friday, which counts a holiday week as working days."""
+    fee_tables_file: Path | None = None
+    """The experts' fee tables per region (TOML, docs/formats.md "Expert fee tables"). Checked at start, and read
+    again for each fee batch, so that next year's tables need no restart (a batch keeps the tables it was
+    computed with). Unset: no tables, and fee batches are refused with ``unknown_fee_table``."""
+    fee_payer: Literal["host", "venue"] = "host"
+    """Who pays the experts (domain/fees.py): ``host`` — the host venue pays every expert of the session on the
+    tenderer's behalf, one batch (统一支付); ``venue`` — each venue pays the experts who sat there."""
+    rating_suspend_below: int = Field(default=60, ge=0, le=100)
+    """A rating below this (from the host or the tenderer) suspends an active expert from the pool until the
+    admin lifts it (domain/ratings.py); 0 turns the rule off."""
     janus_recordings_dir: Path | None = None
     """Where the Janus nodes write their ``.mjr`` recordings (the VideoRoom ``rec_dir``), as this coordinator
     reads it (the same machine, or shared storage)."""
@@ -256,6 +274,22 @@ class Settings(BaseModel):
         if path is not None:
             _load_calendar_file(path)
         return path
+
+    @field_validator("fee_tables_file")
+    @classmethod
+    def _fee_tables_load(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            _load_fee_tables_file(path)
+        return path
+
+    def fee_tables(self) -> FeeTables:
+        """The fee tables as the file says now (read on every call: see ``fee_tables_file``)."""
+        if self.fee_tables_file is None:
+            return FeeTables()
+        try:
+            return load_fee_tables(self.fee_tables_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"fee_tables_file: cannot read {self.fee_tables_file}: {exc.strerror}") from None
 
     @cached_property
     def work_calendar(self) -> WorkCalendar:

@@ -704,7 +704,9 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
     _prepare_out(out)
     # The demo's session is tomorrow morning; a two-day check-in lead lets it show check-in today.
     settings = load_settings(environ={}, overrides={"data_dir": out, "port": port, "environment": "development",
-                                                    "check_in_lead_minutes": 2 * 24 * 60})
+                                                    "check_in_lead_minutes": 2 * 24 * 60,
+                                                    # The printed expert's code stays good for two hours.
+                                                    "expert_login_code_minutes": 120})
     ctx = build_context(settings)
     run = DemoRun(base="", out=out)
     run.passwords["admin"] = _password()
@@ -717,6 +719,7 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
     try:
         with httpx.Client(base_url=run.base, timeout=30) as client:
             _script(client, run)
+            _expert_login_code(client, run)
         events = verify_stored_chain(ctx.store)
         run.say(f"event chain verified: {events} events, intact")
         files = _write_outputs(run, ctx)
@@ -758,9 +761,29 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
         thread.join(15)
 
 
+def _expert_login_code(client: httpx.Client, run: DemoRun) -> None:
+    """A fresh one-time code for one of the host's experts, so that a person can open the expert's page on the
+    finished session: its state, scores, report and signatures, as the expert saw them."""
+    operator = _login(client, run, "jn-operator")
+    session = run.facts["session"]
+    committee = _check(client.get(f"/api/v1/sessions/{session['id']}/committee", headers=operator))
+    member = next(m for m in committee["members"]
+                  if m["venue_id"] == session["host_venue_id"] and m["state"] == "seated" and m["kind"] == "expert")
+    issued = _check(client.post(f"/api/v1/committee/members/{member['member_id']}/login-code", headers=operator))
+    run.facts["browser"] = {"expert": member["name"], "login_code": issued["login_code"],
+                            "expires_at": issued["login_code_expires_at"]}
+
+
 def _print_where_to_look(run: DemoRun) -> None:
     s = run.facts["session"]
+    b = run.facts["browser"]
     print(f"""
+In a browser (the users' pages; log in as below)
+  staff login:            {run.base}/   jn-operator or xa-operator (hall operators: {run.base}/operator),
+                          sd-supervisor or sn-supervisor (supervisors: {run.base}/supervisor, with the replay)
+  an expert's seat:       {run.base}/expert   one-time code {b['login_code']} ({b['expert']}, until {b['expires_at']};
+                          a new one from the host operator's page, "新登录码")
+
 Where to look
   API docs (try it out):  {run.base}/docs
   health / readiness:     {run.base}/api/v1/health   {run.base}/api/v1/ready

@@ -133,6 +133,15 @@ class ErrorCode(StrEnum):
     """The report cannot be sealed yet; ``details`` names each member and what they have not signed."""
     COMPLAINT_LATE = "complaint_late"
     """A complaint filed after its time limit (10 days from knowing) cannot be accepted, only refused."""
+    REPORT_NOT_SEALED = "report_not_sealed"
+    """The candidates are published from the sealed report: the newest report version is not sealed yet."""
+    RATING_CLOSED = "rating_closed"
+    """Outside the time for rating a session's experts: before the session ended, or after the 2nd working
+    day after it."""
+    ALREADY_RATED = "already_rated"
+    """This rater (the host venue, or the tenderer) has rated this expert for this session already."""
+    UNKNOWN_FEE_TABLE = "unknown_fee_table"
+    """An expert's region, or the host's, has no fee table in the fee tables file; ``details`` names each."""
     # 5xx
     NOT_READY = "not_ready"
     """The service is up but cannot serve yet (database unreachable, schema not current)."""
@@ -183,6 +192,10 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.SIGNATURE_REJECTED: 422,
     ErrorCode.SIGNATURES_MISSING: 409,
     ErrorCode.COMPLAINT_LATE: 409,
+    ErrorCode.REPORT_NOT_SEALED: 409,
+    ErrorCode.RATING_CLOSED: 409,
+    ErrorCode.ALREADY_RATED: 409,
+    ErrorCode.UNKNOWN_FEE_TABLE: 422,
     ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }

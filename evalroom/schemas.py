@@ -397,6 +397,9 @@ class ExpertPublic(BaseModel):
     unavailable: list[list[str]]
     recent_evaluations: list[dict[str, str]]
     updated_at: datetime
+    ratings: list[dict[str, Any]] = Field(default_factory=list, description="Every rating of the expert, newest "
+                                          "first: session_id, session_code, rater, score, comment, rated_at")
+    rating_average: str | None = Field(default=None, description="The mean of the ratings, two places, half up")
 
 
 class PlanQuota(Request):
@@ -640,3 +643,24 @@ class ComplaintRuling(Request):
 class ComplaintDecision(Request):
     outcome: Literal["upheld", "partly_upheld", "dismissed"]
     text: LongText
+
+
+# --- after the session: publication, objections, ratings -------------------------------------------------------
+class PublicationCreate(Request):
+    days: StrictInt = Field(default=3, description="How long the publication runs, in calendar days (at least 3, "
+                                                   "条例 Art. 54; at most 30)")
+
+
+class ObjectionCreate(Request):
+    objector: Text200
+    text: LongText
+
+
+class ObjectionAnswer(Request):
+    text: LongText
+
+
+class RatingCreate(Request):
+    member_id: Id
+    score: StrictInt = Field(description="0 to 100 (out of range: invalid_input)")
+    comment: LongText | None = None

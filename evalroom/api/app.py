@@ -22,13 +22,17 @@ from evalroom.api.live import EventBroadcaster
 from evalroom.api.periodic import Periodic
 from evalroom.api.routes import (
     accounts,
+    analysis,
     auth,
     committee,
     events,
     experts,
+    fees,
     health,
     offers,
     pages,
+    publications,
+    ratings,
     regions,
     rooms,
     sessions,
@@ -104,9 +108,11 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
-                   evaluation_routes, signing, supervision, media_routes, log_routes, site, events):
+                   evaluation_routes, signing, supervision, publications, fees, ratings, analysis, media_routes,
+                   log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages.config_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages.router)
+    app.include_router(publications.page_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

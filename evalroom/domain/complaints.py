@@ -30,11 +30,11 @@ would refuse a complaint that was on time, which a supervisor cannot undo.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from evalroom.domain.workdays import DEFAULT_TZ, WorkCalendar, end_of_local_day, local_date
+from evalroom.domain.workdays import DEFAULT_TZ, Due, WorkCalendar, local_date
 from evalroom.errors import ApiError, ErrorCode
 
 __all__ = [
@@ -103,19 +103,6 @@ def next_state(state: ComplaintState, action: ComplaintAction, *, late: bool) ->
 
 
 @dataclass(frozen=True)
-class Due:
-    """A deadline: the last local day, and the UTC instant that day is over (exclusive)."""
-
-    on: date
-    before: datetime
-    """Local midnight starting the day after ``on``, in UTC: in time while ``now < before``."""
-
-    @classmethod
-    def of(cls, on: date, tz: str) -> Due:
-        return cls(on, end_of_local_day(on, tz))
-
-
-@dataclass(frozen=True)
 class ComplaintDeadlines:
     filed_on: date
     """The local date the complaint was received."""
@@ -137,10 +124,7 @@ def complaint_deadlines(*, known_on: date, filed_at: datetime, calendar: WorkCal
     if known_on > filed_on:
         raise ApiError(ErrorCode.INVALID_INPUT, f"the complainant cannot have known on {known_on.isoformat()}, "
                        f"after the complaint was filed on {filed_on.isoformat()}")
-    last = known_on + timedelta(days=FILING_DAYS)
-    while not calendar.is_working_day(last):
-        last += timedelta(days=1)
-    filing = Due.of(last, tz)
+    filing = Due.of(calendar.period_end(known_on, FILING_DAYS), tz)
     decision: Due | None = None
     if accepted_at is not None:
         if accepted_at < filed_at:

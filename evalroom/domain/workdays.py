@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from evalroom.errors import ConfigError
 
-__all__ = ["DEFAULT_TZ", "WorkCalendar", "end_of_local_day", "load_calendar", "local_date"]
+__all__ = ["DEFAULT_TZ", "Due", "WorkCalendar", "end_of_local_day", "load_calendar", "local_date"]
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -70,6 +70,17 @@ class WorkCalendar:
             if self.is_working_day(d):
                 n -= 1
         return d
+
+    def period_end(self, start: date, days: int) -> date:
+        """The last day of a period of ``days`` calendar days after ``start`` (``start`` itself not counted: 民法典
+        Art. 201), moved to the next working day when it is a rest day (民法典 Art. 203: a period whose last day
+        is a statutory holiday ends on the day after the holiday). For the rules that say 日, not 工作日."""
+        if days < 0:
+            raise ValueError(f"cannot count {days} days")
+        last = start + timedelta(days=days)
+        while not self.is_working_day(last):
+            last += _ONE_DAY
+        return last
 
 
 def load_calendar(text: str) -> WorkCalendar:
@@ -122,3 +133,16 @@ def end_of_local_day(d: date, tz: str = DEFAULT_TZ) -> datetime:
     """The UTC instant at which local day ``d`` is over: local midnight starting the next day (exclusive, so
     "due on ``d``" means ``now < end_of_local_day(d)``)."""
     return datetime.combine(d + _ONE_DAY, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Due:
+    """A deadline: the last local day, and the UTC instant that day is over (exclusive)."""
+
+    on: date
+    before: datetime
+    """Local midnight starting the day after ``on``, in UTC: in time while ``now < before``."""
+
+    @classmethod
+    def of(cls, on: date, tz: str) -> Due:
+        return cls(on, end_of_local_day(on, tz))

@@ -26,6 +26,7 @@ from evalroom.domain.identity import mask_id_number
 from evalroom.domain.specialties import SpecialtyTree
 from evalroom.errors import ApiError, ErrorCode, NotFoundError
 from evalroom.schemas import ExpertPublic, ExpertUpdate, ImportResult
+from evalroom.services.ratings import rating_summary
 from evalroom.storage.models import Expert, ExpertEvaluation, Region
 from evalroom.storage.store import Store, Tx
 
@@ -131,7 +132,8 @@ def _recent(s: Session, which: ColumnElement[bool], since: date) -> dict[str, li
     return found
 
 
-def _public(expert: Expert, recent: list[ExpertEvaluation]) -> ExpertPublic:
+def _public(expert: Expert, recent: list[ExpertEvaluation],
+            rated: tuple[list[dict[str, Any]], str | None] = ([], None)) -> ExpertPublic:
     return ExpertPublic(
         id=expert.id, region_id=expert.region_id, code=expert.code, name=expert.name,
         id_number=expert.id_number_masked, employer=expert.employer, specialties=list(expert.specialties),
@@ -139,7 +141,7 @@ def _public(expert: Expert, recent: list[ExpertEvaluation]) -> ExpertPublic:
         punished=expert.punished, ties=list(expert.ties), unavailable=[list(r) for r in expert.unavailable],
         recent_evaluations=[{"date": e.evaluated_on.isoformat(), "tenderer": e.tenderer, "source": e.source}
                             for e in recent],
-        updated_at=expert.updated_at)
+        updated_at=expert.updated_at, ratings=rated[0], rating_average=rated[1])
 
 
 def list_experts(store: Store, region_id: str, today: date) -> list[ExpertPublic]:
@@ -148,7 +150,8 @@ def list_experts(store: Store, region_id: str, today: date) -> list[ExpertPublic
             raise NotFoundError("region", region_id)
         experts = list(s.scalars(select(Expert).where(Expert.region_id == region_id).order_by(Expert.code, Expert.id)))
         recent = _recent(s, Expert.region_id == region_id, today - timedelta(days=RECENT_DAYS))
-        return [_public(e, recent.get(e.id, [])) for e in experts]
+        rated = rating_summary(s, (e.id for e in experts))
+        return [_public(e, recent.get(e.id, []), rated.get(e.id, ([], None))) for e in experts]
 
 
 def get_expert(store: Store, expert_id: str, today: date) -> ExpertPublic:
@@ -157,7 +160,7 @@ def get_expert(store: Store, expert_id: str, today: date) -> ExpertPublic:
         if expert is None:
             raise NotFoundError("expert", expert_id)
         recent = _recent(s, Expert.id == expert.id, today - timedelta(days=RECENT_DAYS))
-        return _public(expert, recent.get(expert.id, []))
+        return _public(expert, recent.get(expert.id, []), rating_summary(s, [expert.id]).get(expert.id, ([], None)))
 
 
 def update_expert(tx: Tx, actor: str, expert_id: str, data: ExpertUpdate) -> Expert:

@@ -20,6 +20,7 @@ from evalroom.schemas import SessionCreate, SessionUpdate, SupervisorAssign
 from evalroom.services.access import can_read_session, check_can_change_session, check_can_read_session
 from evalroom.services.committee import committee_event_view
 from evalroom.services.offers import event_view_for
+from evalroom.services.ratings import after_event_view
 from evalroom.services.supervision import supervision_event_view
 from evalroom.storage.models import Account, EvalSession, SessionSupervisor, Venue
 from evalroom.storage.store import Store, Tx, read_events
@@ -154,5 +155,6 @@ def session_events(store: Store, settings: Settings, principal: Principal, sessi
     with store.read() as s:
         session = check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
         events = read_events(s, after_seq=after, session_id=session_id, limit=limit)
-    return [supervision_event_view(principal, session_id, ev.kind, committee_event_view(
-        principal, session_id, ev, event_view_for(principal, settings, session, ev))) for ev in events]
+    return [after_event_view(principal, ev.kind, supervision_event_view(principal, session_id, ev.kind,
+            committee_event_view(principal, session_id, ev, event_view_for(principal, settings, session, ev))))
+            for ev in events]

@@ -106,6 +106,7 @@ __all__ = [
     "signature_view",
     "reset_factors",
     "seal_report",
+    "sealed_report",
     "sign_report",
     "sign_sheet",
     "signing_challenge",
@@ -640,8 +641,18 @@ def signing_status(s: Session, session: EvalSession) -> dict[str, Any]:
 
 
 def report_sealed(s: Session, session_id: str) -> bool:
+    return sealed_report(s, session_id) is not None
+
+
+def sealed_report(s: Session, session_id: str) -> tuple[Report, SignatureRecord] | None:
+    """The newest report version and its seal, or None while that version is not sealed (the publication
+    is made from it, services/publication.py)."""
     report = _newest_report(s, session_id)
-    return report is not None and _sealed(s, report)
+    if report is None:
+        return None
+    seal = s.scalars(select(SignatureRecord).where(SignatureRecord.document_ref == report.id,
+                                                   SignatureRecord.document_kind == "seal").limit(1)).first()
+    return None if seal is None else (report, seal)
 
 
 def seal_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id: str) -> dict[str, Any]:

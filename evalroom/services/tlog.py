@@ -55,6 +55,8 @@ PUBLIC_KINDS = frozenset({
     "session.state_changed", "session.fault", "draw.committed", "draw.revealed", "sheet.submitted",
     "sheet.corrected", "report.produced", "report.sealed", "signing.sheet_signed", "signing.report_signed",
     "media.segment_recorded", "media.gap", "media.track_sealed", "media.backup_recorded",
+    # the candidates as published (中标候选人公示): public by definition
+    "publication.published",
 })
 BATCH = 10_000
 KEY_FILE = "log-ed25519.key"

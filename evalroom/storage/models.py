@@ -49,10 +49,14 @@ __all__ = [
     "EventVenue",
     "Expert",
     "ExpertEvaluation",
+    "ExpertRating",
     "ExtensionRequest",
+    "FeeBatch",
     "Flag",
+    "Objection",
     "Offer",
     "ProjectRecord",
+    "Publication",
     "Region",
     "RegionCertificate",
     "RegionCrl",
@@ -852,3 +856,80 @@ class Complaint(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(200))
     __table_args__ = (CheckConstraint("state IN ('filed', 'accepted', 'refused', 'decided')", name="state"),)
+
+
+# --- after the session (issue 10): publication, objections, ratings, fee batches -------------------------------
+class Publication(Base):
+    """The candidates published (中标候选人公示) from a session's sealed report (domain/publication.py). Public."""
+
+    __tablename__ = "publications"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, unique=True)
+    report_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    """The public record as published: the payload of ``publication.published``."""
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    """When the report version was sealed: the day the tenderer received it, for the 3 days to publish."""
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    published_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    window_days: Mapped[int] = mapped_column(Integer, nullable=False)
+    overdue: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    __table_args__ = (CheckConstraint("window_days >= 3", name="window_days"),)
+
+
+class Objection(Base):
+    """An objection (异议) to a publication, as the host recorded it, and the tenderer's answer."""
+
+    __tablename__ = "objections"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    publication_id: Mapped[str] = mapped_column(ForeignKey("publications.id"), nullable=False, index=True)
+    objector: Mapped[str] = mapped_column(String(200), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    received_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    late: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    """Received after the publication window closed: kept, and marked."""
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ExpertRating(Base):
+    """A rating (0–100) of an expert for one session, by the host venue or by the tenderer (domain/ratings.py).
+    Once per rater, expert and session; never changed."""
+
+    __tablename__ = "expert_ratings"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("committee_members.id"), nullable=False)
+    expert_id: Mapped[str] = mapped_column(ForeignKey("experts.id"), nullable=False, index=True)
+    rater: Mapped[str] = mapped_column(String(16), nullable=False)
+    score: Mapped[int] = mapped_column(Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    rated_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    """The actor: the host operator, or the representative (``expert:<member id>``)."""
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (
+        UniqueConstraint("session_id", "member_id", "rater"),
+        CheckConstraint("rater IN ('host', 'tenderer')", name="rater"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
+    )
+
+
+class FeeBatch(Base):
+    """One version of a payment batch: the experts' fees one venue pays for a session (domain/fees.py), with
+    the tables it was computed with. A new version only when the figures change; earlier ones are kept."""
+
+    __tablename__ = "fee_batches"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("eval_sessions.id"), nullable=False, index=True)
+    payer_venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    """The batch document (format ``evalroom-fee-batch-v1``, docs/formats.md)."""
+    total: Mapped[str] = mapped_column(String(20), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    """Of the content's canonical JSON."""
+    created_by: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("session_id", "payer_venue_id", "version"),)

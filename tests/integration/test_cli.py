@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,11 @@ from typing import Any
 import pytest
 from conftest import PASSWORD, run_evalroom
 from cryptography import x509
+from fastapi.testclient import TestClient
 from pdfsig import pdfsig
 
+from evalroom.api.app import create_app
+from evalroom.config import load_settings
 from evalroom.storage import migrate
 
 pytestmark = pytest.mark.timeout(300)
@@ -126,6 +130,18 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path, demo_run
     inbox = (out / "agents/XA-GGZY/state/inbox.jsonl").read_text(encoding="utf-8")
     assert "offer.created" in inbox and "济南" not in inbox and "JN-GGZY" not in inbox and "道路" not in inbox
     assert "http://127.0.0.1:" in result.stdout and "/docs" in result.stdout
+    # The pages to open, with ready logins: the printed expert's code logs that expert in on the demo's data.
+    base = summary["base_url"]
+    for page in ("/operator", "/supervisor", "/expert"):
+        assert f"{base}{page}" in result.stdout, page
+    code = re.search(r"one-time code ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})", result.stdout)
+    assert code, result.stdout
+    served = tmp_path / "served"
+    shutil.copytree(out, served)
+    settings = load_settings(environ={}, overrides={"data_dir": served, "environment": "development"})
+    with TestClient(create_app(settings)) as client:
+        login = client.post("/api/v1/auth/expert-login", json={"code": code.group(1)})
+        assert login.status_code == 200 and login.json()["role"] == "expert", login.text
     # The report is signed by all five experts and sealed: evalroom verify (pyHanko and the exported regional
     # roots) and poppler's pdfsig (an NSS database with the same roots) agree that every signature is valid.
     assert summary["evaluation"]["report"]["signatures"] == 6

@@ -15,9 +15,11 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from after_world import Seeded, seed_ended
 from committee_world import (
     HOST_AREA,
     CommitteeWorld,
@@ -45,6 +47,7 @@ from webauthn_soft import SoftAuthenticator
 
 from evalroom.api.context import AppContext
 from evalroom.clock import format_time
+from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.domain.session_states import PHASES
 from evalroom.schemas import (
@@ -54,7 +57,9 @@ from evalroom.schemas import (
     ComplaintCreate,
     ComplaintRuling,
     CredentialCreate,
+    ObjectionCreate,
     OfferCreate,
+    PublicationCreate,
     SessionCreate,
     SessionUpdate,
 )
@@ -66,10 +71,12 @@ from evalroom.services import (
     experts,
     inventory,
     offers,
+    publication,
     sessions,
     tlog,
     trust,
 )
+from evalroom.services import fees as fee_service
 from evalroom.services.media import record_media_event
 from evalroom.services.replay import recorded_track
 from evalroom.signing_client import SeatSigner
@@ -223,6 +230,27 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/complaints/{complaint_id}/decision"): frozenset({Role.SUPERVISOR}),
     ("GET", "/api/v1/sessions/{session_id}/replay"): OVERSEERS,
     ("GET", "/api/v1/sessions/{session_id}/recordings/{publisher}/{track}/{file}"): OVERSEERS,
+    # After the session: the host (or the admin) publishes the candidates, which anyone reads; the host's
+    # operators record objections and answers; fees are the host's and the admin's; the host's operators and the
+    # tenderer's representative (an expert token) rate the experts.
+    ("POST", "/api/v1/sessions/{session_id}/publication"): MANAGERS,
+    ("GET", "/api/v1/publications"): ALL,
+    ("GET", "/api/v1/publications/{publication_id}"): ALL,
+    ("GET", "/publications"): ALL,
+    ("POST", "/api/v1/publications/{publication_id}/objections"): frozenset({Role.HALL_OPERATOR}),
+    ("GET", "/api/v1/publications/{publication_id}/objections"): frozenset(
+        {Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR}),
+    ("POST", "/api/v1/publications/{publication_id}/objections/{objection_id}/answer"): frozenset({Role.HALL_OPERATOR}),
+    ("POST", "/api/v1/sessions/{session_id}/fee-batches"): MANAGERS,
+    ("GET", "/api/v1/sessions/{session_id}/fee-batches"): MANAGERS,
+    ("GET", "/api/v1/fee-batches/{batch_id}"): MANAGERS,
+    ("POST", "/api/v1/sessions/{session_id}/ratings"): frozenset({Role.HALL_OPERATOR, Role.EXPERT}),
+    ("GET", "/api/v1/sessions/{session_id}/ratings"): frozenset(
+        {Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR}),
+    # Analysis across sessions (docs/analysis.md): the admin over every session, a supervisor over their own;
+    # the experts are the pool's, so venue staff and experts may not.
+    ("GET", "/api/v1/analysis/tendency"): OVERSEERS,
+    ("GET", "/api/v1/analysis/tendency/plots/{plot}"): OVERSEERS,
     # The one-time code from check-in is the credential: no token yet.
     ("POST", "/api/v1/auth/expert-login"): ALL,
     ("POST", "/api/v1/auth/refresh"): EXPERT,
@@ -230,6 +258,15 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     # (tests/integration/test_site_link.py) show that tokens of every role are refused there.
     ("WS", "/api/v1/site/ws"): SIGNED,
 }
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """conftest's settings with a fee tables file (tests/after_world.py writes the world region's table)."""
+    (tmp_path / "fees.toml").write_text("", encoding="utf-8")
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "log_batch_seconds": 300,
+                                                "fee_tables_file": str(tmp_path / "fees.toml")})
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
@@ -639,7 +676,40 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             tlog.append_pending(ctx.store, c.app.state.log_key)  # type: ignore[attr-defined]
             built["logged"] = True
 
+    # --- after the session: the world session (or a new one at the world's host) ended and sealed, written
+    # into storage (tests/after_world.py; the way there is tested in test_after_session.py).
+    def after(fresh: bool = False) -> Seeded:
+        if fresh:
+            return seed_ended(ctx, host)
+        if "after" not in built:
+            built["after"] = seed_ended(ctx, host, sid)
+        return built["after"]
+
+    def published(c: TestClient) -> str:
+        if "published" not in built:
+            after()
+            with ctx.store.write() as tx:
+                built["published"] = publication.publish(tx, ctx.settings, host_op, sid,
+                                                         PublicationCreate())["publication_id"]
+        return built["published"]
+
+    def objection(c: TestClient) -> str:
+        with ctx.store.write() as tx:
+            return publication.record_objection(tx, ctx.settings, host_op, published(c), ObjectionCreate(
+                objector="投标人甲公司", text="x"))["id"]
+
+    def fee_batch() -> str:
+        after()
+        with ctx.store.write() as tx:
+            return fee_service.issue(tx, ctx.settings, admin, sid)[0][0]["id"]
+
+    def rate(c: TestClient, h: dict[str, str]) -> Any:
+        seeded = after()
+        expert = member_headers(h, lambda: bearer(ctx.tokens.issue(seeded.representative_principal()).token))
+        return c.post(f"{url}/ratings", headers=expert, json={"member_id": seeded.experts[0], "score": 90})
+
     tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
+    period = {"from": "2026-01-01", "to": "2027-01-01"}
 
     primary = Principal(role=Role.SUPERVISOR, subject="matrix-sup", supervised={sid: SupervisorLevel.PRIMARY})
 
@@ -899,6 +969,30 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/sessions/{session_id}/complaints/{complaint_id}/decision"): lambda c, h: c.post(
             f"{url}/complaints/{new_complaint(accepted=True)}/decision", headers=h,
             json={"outcome": "dismissed", "text": "x"}),
+        ("POST", "/api/v1/sessions/{session_id}/publication"): lambda c, h: c.post(
+            f"/api/v1/sessions/{after(fresh=True).session_id}/publication", headers=h, json={}),
+        ("GET", "/api/v1/publications"): lambda c, h: (published(c), c.get("/api/v1/publications", headers=h))[1],
+        ("GET", "/api/v1/publications/{publication_id}"): lambda c, h: c.get(
+            f"/api/v1/publications/{published(c)}", headers=h),
+        ("GET", "/publications"): lambda c, h: (published(c), c.get("/publications", headers=h))[1],
+        ("POST", "/api/v1/publications/{publication_id}/objections"): lambda c, h: c.post(
+            f"/api/v1/publications/{published(c)}/objections", headers=h, json={"objector": "投标人乙公司", "text": "x"}),
+        ("GET", "/api/v1/publications/{publication_id}/objections"): lambda c, h: c.get(
+            f"/api/v1/publications/{published(c)}/objections", headers=h),
+        ("POST", "/api/v1/publications/{publication_id}/objections/{objection_id}/answer"): lambda c, h: c.post(
+            f"/api/v1/publications/{published(c)}/objections/{objection(c)}/answer", headers=h, json={"text": "x"}),
+        ("POST", "/api/v1/sessions/{session_id}/fee-batches"): lambda c, h: (after(), c.post(
+            f"{url}/fee-batches", headers=h))[1],
+        ("GET", "/api/v1/sessions/{session_id}/fee-batches"): lambda c, h: (fee_batch(), c.get(
+            f"{url}/fee-batches", headers=h))[1],
+        ("GET", "/api/v1/fee-batches/{batch_id}"): lambda c, h: c.get(f"/api/v1/fee-batches/{fee_batch()}",
+                                                                      headers=h, params={"format": "csv"}),
+        ("POST", "/api/v1/sessions/{session_id}/ratings"): rate,
+        ("GET", "/api/v1/sessions/{session_id}/ratings"): lambda c, h: c.get(f"{url}/ratings", headers=h),
+        ("GET", "/api/v1/analysis/tendency"): lambda c, h: c.get(
+            "/api/v1/analysis/tendency", headers=h, params={**period, "format": "csv"}),
+        ("GET", "/api/v1/analysis/tendency/plots/{plot}"): lambda c, h: c.get(
+            "/api/v1/analysis/tendency/plots/deviation.svg", headers=h, params=period),
         ("GET", "/api/v1/sessions/{session_id}/replay"): lambda c, h: c.get(f"{url}/replay", headers=h),
         ("GET", "/api/v1/sessions/{session_id}/recordings/{publisher}/{track}/{file}"): lambda c, h: c.get(
             recorded_segment(c), headers=h),

@@ -57,6 +57,10 @@ PINNED = {
     "signature_rejected": 422,
     "signatures_missing": 409,
     "complaint_late": 409,
+    "report_not_sealed": 409,
+    "rating_closed": 409,
+    "already_rated": 409,
+    "unknown_fee_table": 422,
     "not_ready": 503,
     "internal": 500,
 }
@@ -71,7 +75,7 @@ def test_the_set_of_code_values_is_pinned():
         "import_rejected", "not_on_committee", "invalid_transition", "phase_closed", "score_out_of_range",
         "unknown_bid", "sheet_locked", "sheets_sealed", "correction_not_allowed", "factor_refused",
         "document_changed", "authorisation_invalid", "signature_rejected", "signatures_missing", "complaint_late",
-        "not_ready", "internal",
+        "report_not_sealed", "rating_closed", "already_rated", "unknown_fee_table", "not_ready", "internal",
     }
 
 
