@@ -38,8 +38,8 @@ function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key in node) node[key] = value; // a property (className, htmlFor is "for" below, required…)
-    else node.setAttribute(key, value); // an attribute with no property of that name: for, aria-*, datetime
+    else if (key in node) node[key] = value; // a property: className, type, required, rows, role…
+    else node.setAttribute(key, value); // no property of that name: for, aria-*, datetime
   }
   node.append(...children.filter((c) => c !== null && c !== undefined));
   return node;
