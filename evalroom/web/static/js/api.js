@@ -54,3 +54,15 @@ async function request(path, { method = "GET", body, raw, type }) {
   }
   return response;
 }
+
+/** A page's start: with a token kept in this tab, carry on with it; without one (or a dead one), log in. */
+export function resumeOrLogin(start, loginSection) {
+  if (!token()) {
+    loginSection.hidden = false;
+    return;
+  }
+  start().catch(() => {
+    setToken(null);
+    loginSection.hidden = false;
+  });
+}

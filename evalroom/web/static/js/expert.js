@@ -2,7 +2,7 @@
 // score the bids with the ranges checked as they are typed. The server checks everything again on submit;
 // what it refuses is shown on the fields it names.
 
-import { api, ApiError, setToken, token } from "./api.js";
+import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
 import { coalesced, EventStream } from "./live.js";
@@ -466,11 +466,11 @@ async function unsigned(status, report) {
   const signatures = (await api(`/sessions/${sid}/signatures`)).filter((s) => s.member_id === me.subject);
   const items = [];
   for (const phase of ["review", "detailed_review"]) {
-    const sheets = await api(`/sessions/${sid}/sheets?phase=${phase}`);
-    if (!sheets.sheets.some((s) => s.member_id === me.subject)) continue;
-    const doc = new Signing(sid, { document: "sheet", phase });
-    const hash = await doc.fetch();
-    if (!signatures.some((s) => s.document === "sheet" && s.document_sha256 === hash)) items.push(doc);
+    // A sheet's sha256 is that of its canonical bytes, the document signed: no need to fetch it to compare.
+    const sheet = (await api(`/sessions/${sid}/sheets?phase=${phase}`)).sheets.find((s) => s.member_id === me.subject);
+    if (sheet && !signatures.some((s) => s.document === "sheet" && s.document_sha256 === sheet.sha256)) {
+      items.push(new Signing(sid, { document: "sheet", phase }));
+    }
   }
   const mine = status.signing && status.signing.missing.find((m) => m.member_id === me.subject);
   if (status.phase === "report_signing" && mine && mine.unsigned.some((u) => u.startsWith("report"))) {
@@ -559,11 +559,4 @@ $("sign-form").addEventListener("submit", async (event) => {
 
 // --- boot ----------------------------------------------------------------------------------------------------
 i18n.apply();
-if (token()) {
-  start().catch(() => {
-    setToken(null);
-    $("login").hidden = false;
-  });
-} else {
-  $("login").hidden = false;
-}
+resumeOrLogin(start, $("login"));

@@ -3,7 +3,7 @@
 // what (a secondary supervisor cannot rule on complaints; a warning needs a running session): the page offers
 // what the role suggests and shows the server's message when it refuses.
 
-import { api, setToken, token } from "./api.js";
+import { api, resumeOrLogin, setToken } from "./api.js";
 import * as i18n from "./i18n.js";
 import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
@@ -480,11 +480,4 @@ $("replay-reload").addEventListener("click", async () => {
 
 // --- boot ----------------------------------------------------------------------------------------------------
 i18n.apply();
-if (token()) {
-  start().catch(() => {
-    setToken(null);
-    $("login").hidden = false;
-  });
-} else {
-  $("login").hidden = false;
-}
+resumeOrLogin(start, $("login"));
