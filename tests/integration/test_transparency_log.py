@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +28,9 @@ from test_session_servers import clock, settings  # noqa: E402, F401
 
 @pytest.fixture
 def w(ctx, client) -> CommitteeWorld:  # type: ignore[no-untyped-def]
-    return build(ctx, client)
+    # The session starts an hour after the real time this module's clock starts at (a fixed date would be in
+    # the past one day).
+    return build(ctx, client, start=ctx.clock.now() + timedelta(hours=1))
 
 
 def drawn(w: CommitteeWorld) -> None:
