@@ -1,8 +1,8 @@
 """Shared fixtures.
 
 ``db_url`` runs a test once on SQLite and once on PostgreSQL (a private server for the whole run, see
-tests/pg.py; each test gets a fresh database cloned from a migrated template). ``ctx``/``client`` build the
-real coordinator on that database with a :class:`ManualClock`, so tests move time instead of sleeping.
+tests/pg.py); each test gets a fresh database cloned from a migrated template (a file copy for SQLite).
+``ctx``/``client`` build the real coordinator on that database with a :class:`ManualClock`, so tests move time instead of sleeping.
 ``world`` seeds a host and a guest venue, a session and the people around it; ``token_for`` mints tokens
 bound the way each role's real token is.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -74,9 +75,22 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 only. Everything that stores or reads runs on both elsewhere."""
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database file at the newest schema, copied for each test: migrating takes a few tenths of a
+    second, which a thousand tests would pay each. The template itself is migrated from empty, and
+    tests/integration/test_storage.py checks the result against the models, and down and up again."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "evalroom.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "evalroom.db")
         yield f"sqlite:///{tmp_path / 'evalroom.db'}"
         return
     server: PgServer = request.getfixturevalue("pg_server")
