@@ -193,6 +193,29 @@ def _script(client: httpx.Client, run: DemoRun) -> None:
 
 BIDDERS = ["山东路桥集团有限公司", "中铁十局集团有限公司", "济南城建集团有限公司"]
 TENDERER = "济南市城市建设管理局"
+FEE_TABLES = """\
+# The demo's expert fee tables, in the shape of docs/formats.md "Expert fee tables". Made-up figures, not a
+# province's published standard. The coordinator reads this file for every batch it issues.
+
+[[tables]]
+code = "SD-2026"
+region = "SD"
+name = "山东省评标专家劳务报酬标准（示例）"
+base_fee = "800.00"
+base_hours = 4
+extra_per_hour = "100.00"
+travel = "50.00"
+cap = "1500.00"
+
+[[tables]]
+code = "SN-2026"
+region = "SN"
+name = "陕西省评标专家劳务报酬标准（示例）"
+base_fee = "700.00"
+base_hours = 4
+extra_per_hour = "120.00"
+travel = "200.00"
+"""
 
 
 def _pool(region: str, address: str, count: int, first: int) -> list[dict[str, Any]]:
@@ -399,7 +422,8 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
     lead = experts[chair]
 
     def move(leave: str, headers: dict[str, str] = lead) -> dict[str, Any]:
-        return _check(client.post(f"{base}/phase", headers=headers, json={"leave": leave}))
+        return _through_faults(client, operator, sid,
+                               lambda: client.post(f"{base}/phase", headers=headers, json={"leave": leave}))
 
     move("chair_election")
     for i, m in enumerate(members):
@@ -466,7 +490,8 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
         encoding="utf-8")
     (reports / "sheet-chair.json.p7s").write_bytes(client.get(f"{base}/signatures/{record['id']}.p7s",
                                                               headers=operator).content)
-    _check(client.post(f"{base}/state", headers=operator, json={"action": "end"}))
+    _through_faults(client, operator, sid,
+                    lambda: client.post(f"{base}/state", headers=operator, json={"action": "end"}))
     run.say("signed report and a signed sheet written; session ended")
 
     def sealed() -> bool:
@@ -479,6 +504,7 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
     run.say("both venues published their room's camera and microphone throughout; the coordinator's recordings "
             "and both venues' local backups are sealed")
     _after_session(client, run, sid)
+    _publish_pay_rate(client, run, sid)
     run.facts["evaluation"] = {
         "rejected": ["L1/B3"], "flags": [(f["kind"], f["bid"]) for f in flags],
         "ranking": [(r["rank"], r["bid"], r["final"]) for r in summary],
@@ -536,6 +562,96 @@ def _after_session(client: httpx.Client, run: DemoRun, sid: str) -> None:
             "HTTP ranges, so the player seeks")
     run.facts["supervision"] = {"complaint": decided["state"], "tracks": len(timeline["tracks"]),
                                 "markers": len(timeline["markers"])}
+
+
+def _through_faults(client: httpx.Client, operator: dict[str, str], sid: str, call: Any) -> Any:
+    """``call()`` (a request that moves the session), as the host's operator makes it: if a fault suspended the
+    session meanwhile (a site agent's heartbeats late on a loaded machine), wait until every venue is back,
+    resume, and make it again. Any other refusal is an error."""
+    for _ in range(3):
+        resp = call()
+        if resp.status_code != 409 or _check(client.get(f"/api/v1/sessions/{sid}", headers=operator))["state"] \
+                != "suspended":
+            return _check(resp)
+        _wait(lambda: client.post(f"/api/v1/sessions/{sid}/state", headers=operator, json={
+            "action": "resume", "reason": "场地连接已恢复"}).status_code == 200,
+              "every venue back after a fault, and the session resumed")
+    return _check(resp)
+
+
+def _publish_pay_rate(client: httpx.Client, run: DemoRun, sid: str) -> None:
+    """After the session: the candidates published with the window the rules give and an objection answered;
+    the experts' fees priced from their recorded times under both regions' tables (pay the higher) and
+    exported for the paying venue; the host's ratings of the experts, one low enough to suspend an expert from
+    the next draws; and the supervisors' scoring-tendency report, computed on demand."""
+    base = f"/api/v1/sessions/{sid}"
+    operator, admin = _login(client, run, "jn-operator"), _login(client, run, "admin")
+    published = _check(client.post(f"{base}/publication", headers=operator, json={}), 201)
+    pid = published["publication_id"]
+    objection = _check(client.post(f"/api/v1/publications/{pid}/objections", headers=operator, json={
+        "objector": BIDDERS[1], "text": "对第一中标候选人拟派项目经理的类似工程业绩真实性提出异议。"}), 201)
+    _check(client.post(f"/api/v1/publications/{pid}/objections/{objection['id']}/answer", headers=operator, json={
+        "text": "经核查业绩合同原件及竣工验收证明，业绩真实，异议不成立。"}))
+    public = _check(client.get(f"/api/v1/publications/{pid}"))  # no token: what the public sees
+    first = public["lots"][0]["candidates"][0]
+    run.say(f"公示: the host published the candidates (first: {first['bidder_name']} {first['final']}) until "
+            f"{public['window']['to']}; an objection received {objection['received_on']} was answered (due by "
+            f"{objection['answer_by']}); the public page shows {public['objections']['received']} received, "
+            f"{public['objections']['unanswered']} unanswered")
+
+    issued = _check(client.post(f"{base}/fee-batches", headers=operator), 201)
+    fees = run.out / "fees"
+    fees.mkdir(exist_ok=True)
+    for batch in issued:
+        for fmt in ("csv", "xlsx"):
+            resp = client.get(f"/api/v1/fee-batches/{batch['id']}", headers=operator, params={"format": fmt})
+            if resp.status_code != 200:
+                raise RuntimeError(f"the fee batch did not export as {fmt}: {resp.status_code} {resp.text}")
+            doc = batch["document"]
+            (fees / f"fees-{doc['session']['code']}-{doc['payer']['code']}-v{batch['version']}.{fmt}").write_bytes(
+                resp.content)
+    lines = [line for batch in issued for line in batch["document"]["lines"]]
+    guest = next(line for line in lines if line["region"] == "SN")
+    run.say(f"expert fees: {len(lines)} experts priced from check-in to the end, one batch for the host to pay, "
+            f"total {issued[0]['total']}; a 陕西 expert's line reads: {guest['basis']} (fees/, CSV and XLSX)")
+
+    committee = _check(client.get(f"{base}/committee", headers=operator))
+    experts = [m for m in committee["members"] if m["kind"] == "expert" and m["state"] == "seated"]
+    low = next(m for m in experts if m["venue_id"] != run.facts["session"]["host_venue_id"])
+    for i, m in enumerate(experts):
+        score, comment = (58, "评审期间多次离席接打电话，经监督人员提醒后仍未改正。") if m is low else (92 - 3 * i, None)
+        rating = _check(client.post(f"{base}/ratings", headers=operator, json={
+            "member_id": m["member_id"], "score": score, "comment": comment}), 201)
+        if m is low:
+            suspended = rating["expert_id"]
+    rated = _check(client.get(f"{base}/ratings", headers=operator))
+    record = _check(client.get(f"/api/v1/experts/{suspended}", headers=admin))
+    if record["credit_status"] != "suspended":
+        raise RuntimeError(f"a rating below the pass mark did not suspend the expert: {record['credit_status']}")
+    run.say(f"the host rated the {len(experts)} experts (0–100, open until {rated['due']}); {low['name']} was "
+            f"rated 58, below the pass mark, and is suspended from the next draws ({record['credit_reason']})")
+
+    supervisor = _login(client, run, "sd-supervisor")
+    today = datetime.now(CHINA).date()
+    period = {"from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+    report = _check(client.get("/api/v1/analysis/tendency", headers=supervisor, params=period))
+    analysis = run.out / "analysis"
+    analysis.mkdir(exist_ok=True)
+    for name, path, params in (("tendency.csv", "", {"format": "csv"}), ("deviation.svg", "/plots/deviation.svg", {})):
+        resp = client.get(f"/api/v1/analysis/tendency{path}", headers=supervisor, params={**period, **params})
+        if resp.status_code != 200:
+            raise RuntimeError(f"the tendency report's {name} failed: {resp.status_code} {resp.text}")
+        (analysis / name).write_bytes(resp.content)
+    run.say(f"scoring tendency (打分倾向) for {period['from']}: {report['sessions']} session, "
+            f"{len(report['experts'])} experts; none is tested yet (an expert is tested after "
+            f"{report['rules']['min_sessions']} sessions: docs/analysis.md) (analysis/, CSV and SVG)")
+    run.facts["after"] = {
+        "publication": {"id": pid, "window": public["window"], "objections": public["objections"],
+                        "first": first["bidder"]},
+        "fees": {"batches": len(issued), "total": issued[0]["total"],
+                 "lines": [(line["name"], line["table"], line["amount"]) for line in lines]},
+        "ratings": len(rated["ratings"]), "suspended": suspended,
+        "tendency": {"sessions": report["sessions"], "experts": len(report["experts"])}}
 
 
 def _heard(run: DemoRun, venue_code: str, action: str | None, kind: str = "session.state_changed") -> bool:
@@ -658,6 +774,8 @@ def _write_outputs(run: DemoRun, ctx: Any) -> dict[str, list[str]]:
         "trust_bundle": rel([p for p in (run.out / "trust").rglob("*") if p.is_file()]),
         "recordings": rel([p for p in (run.out / "recordings").rglob("*") if p.is_file()]),
         "key_stores": rel(list((run.out / "pki" / "keys").rglob("*.p12"))),
+        "fees": rel([run.out / "fee-tables.toml", *(run.out / "fees").iterdir()]),
+        "analysis": rel(list((run.out / "analysis").iterdir())),
     }
 
 
@@ -702,9 +820,11 @@ def _serve_in_thread(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thr
 def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
     out = out.resolve()
     _prepare_out(out)
+    (out / "fee-tables.toml").write_text(FEE_TABLES, encoding="utf-8")
     # The demo's session is tomorrow morning; a two-day check-in lead lets it show check-in today.
     settings = load_settings(environ={}, overrides={"data_dir": out, "port": port, "environment": "development",
                                                     "check_in_lead_minutes": 2 * 24 * 60,
+                                                    "fee_tables_file": out / "fee-tables.toml",
                                                     # The printed expert's code stays good for two hours.
                                                     "expert_login_code_minutes": 120})
     ctx = build_context(settings)
@@ -745,6 +865,7 @@ def run_demo(*, out: Path, port: int, exit_after: bool) -> int:
                    "session": run.facts["session"], "offer": run.facts["offer"],
                    "committee": run.facts["committee"], "evaluation": run.facts["evaluation"],
                    "recordings": run.facts["recordings"], "supervision": run.facts["supervision"],
+                   "after": run.facts["after"],
                    "evidence": run.facts["evidence"],
                    "checks": {"event_chain": "intact", "events": events}}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -797,6 +918,9 @@ Where to look
   check everything:       evalroom verify {run.out / run.facts['evidence']['bundle']} --log-key {run.out / 'log-key.txt'}
   the transparency log:   {run.base}/api/v1/log/checkpoint   (evalroom verify-log --url {run.base})
   replay (supervisors):   {run.base}/api/v1/sessions/{s['id']}/replay
+  the publication:        {run.base}/publications   (public; {run.base}/api/v1/publications)
+  the experts' fees:      {run.out / 'fees'}   (tables: {run.out / 'fee-tables.toml'})
+  scoring tendency:       {run.out / 'analysis'}   ({run.base}/api/v1/analysis/tendency?from=...&to=...)
   logins (POST /api/v1/auth/login; also in {run.out / 'credentials.json'}):""")
     for user, pw in run.passwords.items():
         print(f"    {user:<14} {pw}")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
+import sqlite3
+from contextlib import closing
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from conftest import PASSWORD, run_evalroom
 from cryptography import x509
@@ -16,6 +22,8 @@ from pdfsig import pdfsig
 
 from evalroom.api.app import create_app
 from evalroom.config import load_settings
+from evalroom.demo import MARKER, _prepare_out
+from evalroom.services.fees import COLUMNS
 from evalroom.storage import migrate
 
 pytestmark = pytest.mark.timeout(300)
@@ -159,16 +167,47 @@ def test_demo_exit_writes_what_it_produced_and_lists_it(tmp_path: Path, demo_run
     assert all(t["segments"] >= 2 for t in summary["recordings"])
     sheet = evalroom("verify", str(out / "reports/sheet-chair.json"), "--trust", str(out / "trust"))
     assert sheet.returncode == 0 and "factor: totp" in sheet.stdout, sheet.stdout
-    # A second run starts afresh in its own directory (a copy: other tests read the first); a foreign directory
-    # is never emptied.
+    # A later run starts afresh in a directory the demo made (a copy: other tests read the first); a foreign
+    # directory is never emptied.
     again = tmp_path / "again"
     shutil.copytree(out, again)
-    assert evalroom("demo", "--out", str(again), "--exit", "--port", "0").returncode == 0
+    _prepare_out(again)
+    assert sorted(p.name for p in again.iterdir()) == [MARKER]
     foreign = tmp_path / "precious"
     foreign.mkdir()
     (foreign / "thesis.txt").write_text("keep me")
     refused = evalroom("demo", "--out", str(foreign), "--exit", "--port", "0")
     assert refused.returncode == 2 and (foreign / "thesis.txt").exists()
+
+
+def test_demo_publishes_pays_and_rates_after_the_session(demo_run: tuple[Path, Any]) -> None:
+    """The work after the session, on the demo's data: the publication's window by the rules, the fee batch
+    computed by hand from the demo's tables, its CSV and XLSX exports, and a low rating's effect."""
+    out, result = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    after = summary["after"]
+    assert after["publication"]["window"]["days"] == 3
+    assert after["publication"]["objections"] == {"received": 1, "unanswered": 0}
+    assert after["publication"]["first"] == summary["evaluation"]["ranking"][0][1].split("/")[1]
+    assert f"{summary['base_url']}/publications" in result.stdout
+    # The session lasts minutes, inside both tables' 4 base hours: a 山东 expert is paid 800.00 + 50.00 travel
+    # under the host's table; a 陕西 expert 700.00 + 200.00 = 900.00 under their own, the higher (就高).
+    lines = after["fees"]["lines"]
+    assert sorted((table, amount) for _name, table, amount in lines) == [
+        ("SD-2026", "850.00")] * 3 + [("SN-2026", "900.00")] * 2
+    assert after["fees"] == {**after["fees"], "batches": 1, "total": "4350.00"}
+    csv_file, xlsx_file = (next((out / "fees").glob(f"*.{ext}")) for ext in ("csv", "xlsx"))
+    rows = list(csv.DictReader(io.StringIO(csv_file.read_text(encoding="utf-8-sig"))))
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal("4350.00")
+    assert all(r["basis"].endswith(("主场表 SD-2026", "高于 主场表 SD-2026 850.00")) for r in rows), rows
+    total = [c.value for c in openpyxl.load_workbook(xlsx_file)["lines"][len(rows) + 2]]
+    assert total[COLUMNS.index("name")] == "合计" and total[COLUMNS.index("amount")] == 4350
+    # One rating below 60 suspended that expert: the draws' avoidance reads the stored status.
+    assert after["ratings"] == 5
+    with closing(sqlite3.connect(f"file:{out / 'evalroom.db'}?mode=ro", uri=True)) as db:
+        status = db.execute("SELECT credit_status FROM experts WHERE id = ?", (after["suspended"],)).fetchone()
+    assert status == ("suspended",)
+    assert (out / "analysis" / "deviation.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
 def test_experts_import_reports_every_bad_row_and_imports_nothing(tmp_path: Path) -> None:
