@@ -1,21 +1,29 @@
 """The hall operator's console in Chromium: staff log in through the index page; a guest venue's operator sees
 its seat devices, confirms an offer and checks an expert in (a failed face match shown as such, then the login
 code, which works); the host's operator sees every venue's link, is refused a start while a venue is offline,
-starts the session and sees it change live. axe-core on every state."""
+starts the session and sees it change live; after an ended session with a sealed report, the host's operator
+publishes the candidates, records and answers an objection, issues and downloads the fee batch and rates an
+expert. axe-core on every state."""
 
 # ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from after_world import seed_ended
 from committee_world import (
     ACTOR,
     API,
+    HOST_AREA,
     PASSWORD,
     CommitteeWorld,
     build,
@@ -24,20 +32,33 @@ from committee_world import (
     expert_login,
     members,
     open_check_in,
+    pool,
     seat_everyone,
     unique_code,
 )
 from conftest import ALL_OK, SQLITE_ONLY, ok
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 from session_world import import_project
 from web_world import accessibility_violations, browser, live, open_seat, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
+from evalroom.config import Settings, load_settings
 from evalroom.services import inventory, site_link
 from sites.devices import DeviceState
 from sites.protocol import Inventory, RoomReport, SeatReport
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """conftest's settings with a fee tables file, empty until tests/after_world.py writes the host region's
+    table (the other tests here never read it)."""
+    (tmp_path / "fees.toml").write_text("", encoding="utf-8")
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "log_batch_seconds": 300,
+                                                "fee_tables_file": str(tmp_path / "fees.toml")})
 
 
 def operator_account(w: CommitteeWorld, venue_id: str) -> str:
@@ -238,4 +259,112 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     expect(guest_row.locator("th")).to_have_text("Guest venue 1")
     assert accessibility_violations(page) == []
     seat.context.close()
+    assert errors == []
+
+
+@SQLITE_ONLY
+def test_the_host_operator_does_the_work_after_the_session(ctx: AppContext, client: Any, live: str,
+                                                           page: Any) -> None:
+    # Three host experts seated, checked in 6 h before now, the session ended 1 h ago (5 h), its report sealed
+    # (tests/after_world.py). Fee table: 800.00 for 4 h + 100.00 per started hour over + travel 50.00 =
+    # 950.00 each, 2850.00 in all, one batch paid by the host.
+    w = build(ctx, client, host_rows=pool("专家H", HOST_AREA, {"B0101": 2, "D01": 1}))
+    seeded = seed_ended(ctx, w.host_venue_id, w.session_id)
+    tables = ctx.settings.fee_tables_file
+    table_text = tables.read_text(encoding="utf-8")
+    tables.write_text("", encoding="utf-8")  # the region's table is missing at first
+    host = operator_account(w, w.host_venue_id)
+    errors = page_errors(page)
+    log_in(page, live, host)
+    expect(page.locator("#state")).to_have_text("已结束")
+    expect(page.get_by_role("heading", name="会后工作（主场）")).to_be_visible()
+    expect(page.locator("#controls")).to_be_hidden()  # nothing left to move
+
+    # Publication: the default 3 days; the dates shown are the server's.
+    expect(page.get_by_label("公示期（日，3–30）")).to_have_value("3")
+    page.get_by_role("button", name="发布公示").click()
+    expect(page.locator("#pub-status")).to_contain_text("已发布公示")
+    published = ok(client.get(f"{API}/publications"))[0]
+    assert published["session"]["id"] == w.session_id
+    window = published["window"]
+    expect(page.locator("#pub-window")).to_contain_text(f"{window['from']} 至 {window['to']}（3 日）")
+    expect(page.locator("#pub-by")).to_have_text(published["publish_by"])  # sealed 30 min ago: not overdue
+    expect(page.get_by_role("link", name="中标候选人公示（公开，无需登录）")).to_have_attribute("href", "/publications")
+    expect(page.get_by_role("button", name="发布公示")).to_be_hidden()
+
+    # An objection received, then answered: its deadline from the server, the public counts following.
+    page.get_by_label("异议人", exact=True).fill("投标人甲公司")
+    page.get_by_label("异议内容", exact=True).fill("第二名的报价未按招标文件计算。")
+    page.get_by_role("button", name="登记异议").click()
+    expect(page.locator("#objection-status")).to_contain_text("已登记 投标人甲公司 的异议")
+    objection = ok(client.get(f"{API}/publications/{published['publication_id']}/objections",
+                              headers=w.host_op()))[0]
+    row = page.locator(f'tr[data-objection="{objection["id"]}"]')
+    expect(row).to_contain_text("待答复")
+    expect(row.locator("td").nth(2)).to_have_text(objection["answer_by"])
+    expect(page.locator("#pub-counts")).to_have_text("收到 1 件，待答复 1 件 答复前暂停招标投标活动")
+    row.get_by_label("对 投标人甲公司 异议的答复").fill("经复核，报价计算无误。")
+    row.get_by_role("button", name="记录答复").click()
+    expect(row).to_contain_text("已答复")
+    expect(row).to_contain_text("经复核，报价计算无误。")
+    expect(page.locator("#pub-counts")).to_have_text("收到 1 件，待答复 0 件")
+    assert ok(client.get(f"{API}/publications/{published['publication_id']}/objections",
+                         headers=w.host_op()))[0]["answer"] == "经复核，报价计算无误。"
+
+    # Fees: refused while the region has no table (the server's words), then issued; again, unchanged.
+    issue = page.get_by_role("button", name="生成费用批次")
+    issue.click()
+    expect(page.locator("#fees-error")).to_contain_text("no fee table for region(s)")
+    tables.write_text(table_text, encoding="utf-8")
+    issue.click()
+    expect(page.locator("#fees-status")).to_contain_text("已生成新批次")
+    expect(page.locator("#fees-error")).to_have_text("")
+    batch = page.locator(".batch")
+    expect(batch).to_have_count(1)
+    expect(batch.locator("tbody tr")).to_have_count(3)
+    expect(batch.locator(".fee-total")).to_have_text("2850.00")
+    expect(batch.locator("tbody tr").first.locator("td").nth(4)).to_have_text("950.00")
+    issue.click()
+    expect(page.locator("#fees-status")).to_contain_text("费用未变")
+    with page.expect_download() as got:
+        batch.get_by_role("button", name="下载 CSV").click()
+    assert got.value.suggested_filename.endswith("-v1.csv")
+    lines = list(csv.DictReader(io.StringIO(Path(got.value.path()).read_bytes().decode("utf-8-sig"))))
+    assert len(lines) == 3 and sum(Decimal(r["amount"]) for r in lines) == Decimal("2850.00")
+    with page.expect_download() as got:
+        batch.get_by_role("button", name="下载 XLSX").click()
+    assert got.value.suggested_filename.endswith("-v1.xlsx")
+    sheet = load_workbook(io.BytesIO(Path(got.value.path()).read_bytes()))["lines"]
+    assert [c.value for c in sheet[sheet.max_row]][1] == "合计"
+    assert Decimal(str(sheet.cell(row=sheet.max_row, column=14).value)) == Decimal("2850.00")
+
+    # Ratings: out of range refused at the field in the server's words; then rated, and the row is read-only.
+    first, second = seeded.experts[0], seeded.experts[1]
+    rating = page.locator(f'#ratings-body tr[data-member="{first}"]')
+    score = rating.get_by_role("textbox", name=re.compile("的评分（0–100）"))
+    score.fill("101")
+    rating.get_by_role("button", name=re.compile("^提交对 ")).click()
+    expect(rating.locator(".error")).to_have_text("a rating is 0 to 100, not 101")
+    expect(score).to_have_attribute("aria-invalid", "true")
+    score.fill("85")
+    rating.get_by_role("textbox", name=re.compile("的说明")).fill("评审认真")
+    rating.get_by_role("button", name=re.compile("^提交对 ")).click()
+    expect(page.locator("#ratings-status")).to_contain_text("85")
+    expect(rating.locator("td").nth(2)).to_have_text("85")
+    expect(rating).to_contain_text("已评价")
+    expect(rating.locator("input, button")).to_have_count(0)  # a second rating is not offered
+    again = client.post(w.url("/ratings"), headers=w.host_op(), json={"member_id": first, "score": 70})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_rated"
+    # The tenderer's representative rates another expert at their seat: the page follows its event.
+    ok(client.post(w.url("/ratings"), headers=w.headers(seeded.representative_principal()),
+                   json={"member_id": second, "score": 90}), 201)
+    expect(page.locator(f'#ratings-body tr[data-member="{second}"] td').last).to_have_text("90")
+    assert accessibility_violations(page) == []
+    screenshot(page, "operator-after")
+
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="After the session (host)")).to_be_visible()
+    expect(rating).to_contain_text("rated (")
+    expect(batch.get_by_role("button", name="Download CSV")).to_be_visible()
+    assert accessibility_violations(page) == []
     assert errors == []

@@ -1,16 +1,18 @@
 // The hall operator's console (docs/web.md): the venue and its link, offers to answer, rooms and seat devices,
 // check-in with the one-time login code, and — for the sessions hosted here — the session live with every
-// venue's connectivity, the committee and the host's controls. The server decides everything; the page shows
-// what it answers, refusals included.
+// venue's connectivity, the committee and the host's controls, and the work after it (js/operator-after.js:
+// publication and objections, fee batches, ratings). The server decides everything; the page shows what it
+// answers, refusals included.
 //
 // What is not a session event (rooms, offers, the venue's link) is polled every POLL_MS and on "refresh"; the
 // chosen session follows its event stream (js/live.js), reloading on each burst of events.
 
-import { api, ApiError, setToken, token } from "./api.js";
+import { api, apiBytes, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./operator-text.js";
 import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
+import * as after from "./operator-after.js";
 
 const $ = (id) => document.getElementById(id);
 const t = i18n.t;
@@ -25,7 +27,7 @@ let rooms = [];
 let offers = [];
 let sessions = [];
 let chosen = null; // the chosen session's id
-let view = null; // {session, status, committee} of the chosen session
+let view = null; // {session, status, committee, after} of the chosen session
 let stream = null;
 let timer = null;
 let result = null; // the last check-in or login-code answer, shown until the next
@@ -38,7 +40,7 @@ function el(tag, props = {}, ...children) {
   for (const [key, value] of Object.entries(props)) {
     if (key === "class") e.className = value;
     else if (key === "dataset") Object.assign(e.dataset, value);
-    else if (/^(aria-|data-|scope$|colspan$|tabindex$)/.test(key)) e.setAttribute(key, value);
+    else if (/^(aria-|data-|scope$|colspan$|tabindex$|role$|form$)/.test(key)) e.setAttribute(key, value);
     else e[key] = value;
   }
   e.append(...children.filter((c) => c !== null && c !== undefined));
@@ -53,9 +55,9 @@ function when(iso, parts = { dateStyle: "short", timeStyle: "short" }) {
 const clock = (iso) => when(iso, { hour: "2-digit", minute: "2-digit" });
 
 // Every call goes through here: a token that expired or was revoked ends the page's work and says so.
-async function call(path, options) {
+async function call(path, options, fetcher = api) {
   try {
-    return await api(path, options);
+    return await fetcher(path, options);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) expired(err);
     throw err;
@@ -98,8 +100,10 @@ const refreshSession = coalesced(async () => {
       if (err instanceof ApiError && err.status === 404) return null; // no plan yet
       throw err;
     })]);
+  // The work after the session, for the host's operators (a guest's never reach here: they see no session).
+  const afterwards = session.host_venue_id === me.venue_id ? await after.load(session, status, committee) : null;
   if (id !== chosen) return; // another session was chosen meanwhile
-  view = { session, status, committee };
+  view = { session, status, committee, after: afterwards };
   sessions = sessions.map((s) => (s.id === id ? session : s)); // the chooser shows its state too
   renderSessions();
   renderSession();
@@ -381,6 +385,7 @@ function choose(id) {
   chosen = id;
   view = null;
   leaveRoom();
+  after.render(null);
   $("session").hidden = true;
   $("conn").textContent = "";
   renderLive();
@@ -410,6 +415,7 @@ function renderSession() {
   renderConnectivity(status);
   renderControls(session, status);
   renderCommittee(committee);
+  after.render(view.after);
   renderLive();
 }
 
@@ -433,9 +439,10 @@ function renderConnectivity(status) {
 
 // --- the host's controls -------------------------------------------------------------------------------------
 function renderControls(session, status) {
-  // Only the host venue's operators move a session (the server refuses anyone else all the same).
-  $("controls").hidden = session.host_venue_id !== me.venue_id;
+  // Only the host venue's operators move a session (the server refuses anyone else all the same); an ended
+  // one moves no more.
   const { state, phase } = status;
+  $("controls").hidden = session.host_venue_id !== me.venue_id || ["ended", "archived"].includes(state);
   $("ctl-open").hidden = !(state === "waiting" && !session.check_in_opened_at);
   $("ctl-start").hidden = state !== "waiting";
   $("ctl-suspend").hidden = state !== "evaluating";
@@ -579,6 +586,8 @@ $("logout").addEventListener("click", async () => {
 });
 
 $("refresh").addEventListener("click", () => refreshAll().catch(report));
+
+after.init({ call, bytes: (path) => call(path, undefined, apiBytes), el, when, fieldError, reload: () => refreshSession() });
 
 async function boot() {
   i18n.apply();
