@@ -112,11 +112,12 @@ def publish(tx: Tx, settings: Settings, principal: Principal, session_id: str, b
     return _public_view(tx.session, settings, p, now)
 
 
-def list_publications(store: Store, settings: Settings, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Every publication, newest first: public."""
+def list_publications(store: Store, settings: Settings, limit: int, offset: int, *,
+                      session_id: str | None = None) -> list[dict[str, Any]]:
+    """Every publication, newest first, or the one of ``session_id`` (a session is published once): public."""
     with store.read() as s:
-        rows = s.scalars(select(Publication).order_by(Publication.published_at.desc(), Publication.id)
-                         .limit(limit).offset(offset))
+        q = select(Publication).order_by(Publication.published_at.desc(), Publication.id).limit(limit).offset(offset)
+        rows = s.scalars(q if session_id is None else q.where(Publication.session_id == session_id))
         now = store.clock.now()
         return [_public_view(s, settings, p, now) for p in rows]
 

@@ -331,6 +331,8 @@ def publication_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
     # Public: the API and the page, without a token.
     assert ok(client.get(f"{API}/publications/{pub['publication_id']}")) == pub
     assert [x["publication_id"] for x in ok(client.get(f"{API}/publications"))] == [pub["publication_id"]]
+    assert ok(client.get(f"{API}/publications", params={"session_id": pub["session"]["id"]})) == [pub]
+    assert ok(client.get(f"{API}/publications", params={"session_id": "another"})) == []
     page = client.get("/publications")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
     assert "投标人乙公司" in page.text and "2026-11-30" in page.text and "晚于规定期限" in page.text

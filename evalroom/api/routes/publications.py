@@ -35,9 +35,11 @@ def publish(ctx: Ctx, principal: Publisher, session_id: Ident, body: Publication
         return publication.publish(tx, ctx.settings, principal, session_id, body)
 
 
-@router.get("/publications", summary="Every publication, newest first (public)")
-def list_(ctx: Ctx, limit: Limit = 20, offset: Offset = 0) -> list[View]:
-    return publication.list_publications(ctx.store, ctx.settings, limit, offset)
+@router.get("/publications", summary="Every publication, newest first, or one session's (public)")
+def list_(ctx: Ctx, limit: Limit = 20, offset: Offset = 0,
+          session_id: Annotated[str | None, Query(max_length=64, description="only this session's")] = None
+          ) -> list[View]:
+    return publication.list_publications(ctx.store, ctx.settings, limit, offset, session_id=session_id)
 
 
 @router.get("/publications/{publication_id}", summary="One publication (public)")

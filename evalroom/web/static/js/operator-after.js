@@ -14,12 +14,10 @@ import * as i18n from "./i18n.js";
 const $ = (id) => document.getElementById(id);
 const t = i18n.t;
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-const PAGE = 100;
 const INTEGER = /^\d{1,3}$/;
 
 let io = null; // what the page lends: {call, bytes, el, when, fieldError, reload}
 let shown = null; // the data last rendered: {sessionId, ended, sealed, publication, objections, batches, ratings, experts}
-const publicationOf = new Map(); // session id → publication id (a session is published once)
 const notes = new Map(); // member id → the server's last refusal of a rating, kept across reloads
 
 export function init(deps) {
@@ -36,7 +34,7 @@ export async function load(session, status, committee) {
   if (!ended && !status.report_sealed) return null;
   const id = session.id;
   const [publication, batches, ratings] = await Promise.all([
-    findPublication(id, status.started_at),
+    findPublication(id),
     ended ? io.call(`/sessions/${id}/fee-batches`) : [],
     ended ? io.call(`/sessions/${id}/ratings`) : null]);
   const objections = publication ? await io.call(`/publications/${publication.publication_id}/objections`) : [];
@@ -44,21 +42,9 @@ export async function load(session, status, committee) {
   return { sessionId: id, ended, sealed: status.report_sealed, publication, objections, batches, ratings, experts };
 }
 
-async function findPublication(sessionId, since) {
-  const known = publicationOf.get(sessionId);
-  if (known) return io.call(`/publications/${known}`);
-  if (!since) return null; // never started: no report, no publication
-  // The public list, newest first. The publication is made from the sealed report, so never before the session
-  // started: the search stops there instead of reading every publication ever made.
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await io.call(`/publications?limit=${PAGE}&offset=${offset}`);
-    const found = page.find((p) => p.session.id === sessionId);
-    if (found) {
-      publicationOf.set(sessionId, found.publication_id);
-      return found;
-    }
-    if (page.length < PAGE || page.some((p) => new Date(p.published_at) < new Date(since))) return null;
-  }
+async function findPublication(sessionId) {
+  const [found] = await io.call(`/publications?session_id=${encodeURIComponent(sessionId)}`);
+  return found || null; // a session is published once
 }
 
 // --- rendering -----------------------------------------------------------------------------------------------
@@ -158,7 +144,6 @@ async function publish(event) {
   if (!io.fieldError(input, "pub-days-error", INTEGER.test(raw) ? "" : t("op.error.days"))) return input.focus();
   try {
     const p = await io.call(`/sessions/${shown.sessionId}/publication`, { method: "POST", body: { days: Number(raw) } });
-    publicationOf.set(shown.sessionId, p.publication_id);
     $("pub-status").textContent = t("op.pub_done", { from: p.window.from, to: p.window.to });
   } catch (err) {
     io.fieldError(input, "pub-days-error", err.message); // invalid_input, report_not_sealed, conflict
