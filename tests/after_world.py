@@ -5,8 +5,9 @@ Walking a real session to its sealed report costs seconds of signing per call (t
 test_after_session.py does it, once per database, and is where the rules are tested); the matrix makes a world
 per route. So :func:`seed_ended` writes the facts those routes read — the session ended, its members seated with
 their check-in time, a report version with its seal record — through the models, in one transaction. The report
-is the smallest twin the publication reads (project, bidders, lots, candidates); its PDF and seal are
-placeholders that nothing here verifies.
+is the smallest twin the publication and the expert's page read (session, project, bidders, lots, candidates,
+dissent); its PDF and seal are placeholders that nothing here verifies. The tenderer's representative rates the
+experts on the expert's page over this world too (tests/e2e/test_expert_rating.py).
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class Seeded:
         return Principal(role=Role.EXPERT, subject=self.representative, session_id=self.session_id, seat="A-05")
 
 
-def _twin() -> bytes:
+def _twin(session: EvalSession) -> bytes:
     return canonical_json({
-        "format": "evalroom-report-v1", "version": 1,
+        "format": "evalroom-report-v1", "version": 1, "dissent": [],
+        "session": {"id": session.id, "code": session.code, "title": session.title},
         "project": {"code": "SEED-1", "name": "种子项目", "tenderer": "某招标人", "method": "comprehensive",
                     "bidders": [{"code": "B1", "name": "投标人甲公司"}, {"code": "B2", "name": "投标人乙公司"}],
                     "lots": [{"code": "L1", "name": "第一标段"}]},
@@ -90,7 +92,7 @@ def seed_ended(ctx: AppContext, host_venue_id: str, session_id: str | None = Non
 
         members = [member("expert", e, e.name) for e in experts]
         representative = member("representative", None, "招标人代表")
-        twin, pdf = _twin(), b"%PDF-1.7 seeded"
+        twin, pdf = _twin(session), b"%PDF-1.7 seeded"
         report = Report(id=str(uuid.uuid4()), session_id=session_id, version=1, json_bytes=twin,
                         json_sha256=sha256_hex(twin), pdf_bytes=pdf, pdf_sha256=sha256_hex(pdf), created_at=now)
         tx.session.add(report)

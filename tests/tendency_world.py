@@ -21,10 +21,15 @@ expert); each session has 3-8 bidders, and one in ten has two lots with some bid
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from evalroom.domain.tendency import Criterion, Evaluator, ScoredSession
+from evalroom.storage.models import CommitteeMember, EvalSession, ProjectRecord, ScoreSheet, SessionSupervisor
+from evalroom.storage.store import Store
+from signing.canonical import canonical_json, sha256_hex
 
 START = date(2026, 1, 5)
 
@@ -107,3 +112,74 @@ def history(seed: int, sessions: int = 500, experts: int = 40, bidders: int = 30
                 scores[ev.member][bid] = items
         out.append(ScoredSession(f"S{n:05d}", START + timedelta(days=n // 3), criteria, bid_of, evaluators, scores))
     return out, planted
+
+
+# --- a generated history in the database ------------------------------------------------------------------
+def _project(n: int, session: ScoredSession, code_of: dict[str, str]) -> dict[str, Any]:
+    """The project file (docs/formats.md) a generated session evaluated: its bidders coded ``B01``.. by the
+    generator's bidder number (the same company across sessions, recognised by name), its items grouped into
+    a technical and a commercial part."""
+    firms = sorted(set(session.bidders.values()))
+    lots: dict[str, list[str]] = {}
+    for key, firm in session.bidders.items():
+        lots.setdefault(key.split("/")[0], []).append(code_of[firm])
+
+    def part(code: str, part: str, objective: bool) -> dict[str, Any]:
+        items = [c for c in session.criteria if c.objective is objective]
+        return {"code": code, "name": code, "part": part, "max": f"{sum(c.high for c in items):g}", "children": [
+            {"code": c.code, "name": f"评分项 {c.code}", "max": f"{c.high:g}", **({"objective": True} if objective else {})}
+            for c in items]}
+
+    return {"format": "evalroom-project-v1", "code": f"GEN-{n:04d}", "name": f"生成项目 {n}", "kind": "works",
+            "tenderer": "某招标人", "method": "comprehensive",
+            "bidders": [{"code": code_of[f], "name": f"投标人{code_of[f]}公司"} for f in firms],
+            "lots": [{"code": lot, "name": lot, "bids": [{"bidder": b, "price": "1000000.00"} for b in bids]}
+                     for lot, bids in lots.items()],
+            "criteria": [part("T", "technical", False), part("C", "commercial", True)],
+            "price_rule": {"kind": "lowest_benchmark", "points": "30"}}
+
+
+def store_history(store: Store, sessions: list[ScoredSession], experts: dict[str, str], *, host_venue_id: str,
+                  supervisor_id: str, last_end: datetime) -> list[str]:
+    """Write generated sessions into the database as sessions that ended normally, the newest at ``last_end``
+    and one a day before it: the project, the seated members (the generator's experts mapped to pool experts
+    by ``experts``, representatives without one) and each member's detailed-review sheet as submitted, with
+    ``supervisor_id`` their primary supervisor. What the tendency analysis reads, written straight through the
+    models in one transaction (walking a session through the API costs seconds; tests/integration/
+    test_tendency.py does it once): the session ids."""
+    firms = sorted({f for x in sessions for f in x.bidders.values()})
+    code_of = {f: f"B{i:02d}" for i, f in enumerate(firms, 1)}
+    ids = []
+    with store.write() as tx:
+        for n, generated in enumerate(sessions):
+            sid, ended = str(uuid.uuid4()), last_end - timedelta(days=len(sessions) - 1 - n)
+            start = ended - timedelta(hours=5)
+            tx.session.add(EvalSession(id=sid, code=f"GEN-{n:04d}-{sid[:6]}", title=f"生成会议 {n}",
+                                       host_venue_id=host_venue_id, state="ended", phase="report_signing",
+                                       scheduled_start=start, scheduled_end=ended + timedelta(hours=1),
+                                       created_at=start, updated_at=ended, started_at=start, ended_at=ended,
+                                       end_reason="completed"))
+            tx.session.flush()
+            doc = _project(n, generated, code_of)
+            tx.session.add(ProjectRecord(session_id=sid, code=doc["code"], name=doc["name"], document=doc,
+                                         sha256=sha256_hex(canonical_json(doc)), imported_by="seed",
+                                         imported_at=start))
+            tx.session.add(SessionSupervisor(session_id=sid, account_id=supervisor_id, level="primary"))
+            for ev in generated.evaluators:
+                mid = str(uuid.uuid4())
+                tx.session.add(CommitteeMember(
+                    id=mid, session_id=sid, kind="expert" if ev.expert else "representative",
+                    expert_id=experts[ev.expert] if ev.expert else None, venue_id=host_venue_id,
+                    name=ev.member, id_number_hash=uuid.uuid4().hex, state="seated", checked_in_at=start,
+                    created_at=start, updated_at=start))
+                tx.session.flush()
+                scores = {f"{bid.split('/')[0]}/{code_of[generated.bidders[bid]]}":
+                          {c: f"{v:g}" for c, v in items.items()}
+                          for bid, items in generated.scores[ev.member].items()}
+                content = {"format": "evalroom-sheet-v1", "phase": "detailed_review", "scores": scores}
+                tx.session.add(ScoreSheet(id=str(uuid.uuid4()), session_id=sid, member_id=mid,
+                                          phase="detailed_review", version=1, content=content,
+                                          sha256=sha256_hex(canonical_json(content)), cause="submitted",
+                                          actor=f"expert:{mid}", created_at=ended - timedelta(hours=2)))
+            ids.append(sid)
+    return ids

@@ -94,12 +94,17 @@ def open_seat(browser: Any, live: str, w: Any, member: dict[str, Any]) -> Any:
     return seat
 
 
-def screenshot(page: Any, name: str) -> None:
-    """Save a screenshot for docs/screenshots when EVALROOM_SCREENSHOTS names a directory."""
+def screenshot(page: Any, name: str, part: Any = None) -> None:
+    """Save a screenshot for docs/screenshots when EVALROOM_SCREENSHOTS names a directory: the whole page, or
+    only ``part`` (a locator) where the page above it would fill the picture."""
     directory = os.environ.get("EVALROOM_SCREENSHOTS")
     if directory:
         Path(directory).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=True)
+        path = str(Path(directory) / f"{name}.png")
+        if part is not None:
+            part.screenshot(path=path)
+        else:
+            page.screenshot(path=path, full_page=True)
 
 
 SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")

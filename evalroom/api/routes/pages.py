@@ -22,7 +22,7 @@ config_router = APIRouter(tags=["pages"])
 
 def headers(settings: Settings) -> dict[str, str]:
     return {
-        "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                                    f"media-src 'self' blob:; connect-src 'self' {settings.seat_signer_url}; "
                                    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         "X-Content-Type-Options": "nosniff",

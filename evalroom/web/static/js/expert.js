@@ -1,6 +1,7 @@
 // The expert's seat: log in with the code from check-in, declare no conflict, follow the session live, and
 // score the bids with the ranges checked as they are typed. The server checks everything again on submit;
-// what it refuses is shown on the fields it names.
+// what it refuses is shown on the fields it names. After the session, the tenderer's representative on the
+// committee rates the experts here.
 
 import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
@@ -90,6 +91,7 @@ async function load() {
   const committee = await api(`/sessions/${sid}/committee`);
   const member = committee.members.find((m) => m.member_id === me.subject);
   $("seat").textContent = member && member.seat ? member.seat : "—";
+  showRating(status, committee.members, member);
   const declaration = await api(`/sessions/${sid}/committee/declaration`);
   showDeclaration(declaration);
   await showScoring(status.phase);
@@ -454,6 +456,116 @@ $("dissent-form").addEventListener("submit", async (event) => {
     $("dissent-status").textContent = err.message;
   }
 });
+
+// --- rating the experts (the tenderer's representative, after the session) ----------------------------------
+// POST …/ratings, once per expert. The session's ratings are staff's to read (GET …/ratings is refused to an
+// expert token), so the page keeps the answers to its own posts for the tab (sessionStorage) and takes the
+// server's already_rated as "done" for a rating sent from elsewhere (another tab, a lost page).
+const RATED_KEY = () => `evalroom.rated.${me.session_id}.${me.subject}`;
+
+function rated() {
+  try {
+    return JSON.parse(sessionStorage.getItem(RATED_KEY())) || {};
+  } catch {
+    return {};
+  }
+}
+
+function keepRated(memberId, result) {
+  sessionStorage.setItem(RATED_KEY(), JSON.stringify({ ...rated(), [memberId]: result }));
+}
+
+function showRating(status, members, mine) {
+  const representative = mine && mine.kind === "representative";
+  const ended = status.state === "ended" || status.state === "archived";
+  $("rating").hidden = !(representative && ended);
+  if ($("rating").hidden) return;
+  const list = $("rating-list");
+  const experts = members.filter((m) => m.kind === "expert" && m.state === "seated");
+  const done = rated();
+  for (const m of experts) {
+    // Rows are built once and kept: an event's reload must not wipe what is being typed.
+    let row = list.querySelector(`[data-member="${m.member_id}"]`);
+    if (!row) {
+      row = ratingRow(m);
+      list.append(row);
+    }
+    ratingState(row, done[m.member_id]);
+  }
+}
+
+function ratingRow(m) {
+  const id = (name) => `rate-${m.member_id}-${name}`;
+  const row = document.createElement("form");
+  Object.assign(row, { className: "rating", noValidate: true });
+  row.dataset.member = m.member_id;
+  row.setAttribute("aria-labelledby", id("name"));
+  const name = cell("h3", m.specialty ? `${m.name}（${m.specialty}）` : m.name);
+  name.id = id("name");
+  const field = (key, input) => {
+    const label = cell("label", i18n.t(key));
+    label.htmlFor = input.id;
+    label.dataset.i18n = key;
+    return [label, input];
+  };
+  const score = Object.assign(document.createElement("input"), { id: id("score"), name: "score", inputMode: "numeric",
+                                                                 autocomplete: "off", required: true, size: 5 });
+  score.setAttribute("aria-describedby", id("error"));
+  score.setAttribute("aria-invalid", "false");
+  const comment = Object.assign(document.createElement("input"), { id: id("comment"), name: "comment",
+                                                                   autocomplete: "off", maxLength: 2000, size: 40 });
+  const button = Object.assign(document.createElement("button"), { type: "submit" });
+  button.dataset.i18n = "expert.rating_submit";
+  button.textContent = i18n.t("expert.rating_submit");
+  const error = Object.assign(document.createElement("span"), { id: id("error"), className: "error" });
+  const result = Object.assign(document.createElement("p"), { id: id("result"), hidden: true, tabIndex: -1 });
+  result.setAttribute("role", "status");
+  const fields = document.createElement("div");
+  fields.className = "fields";
+  fields.append(...field("expert.rating_score", score), error, ...field("expert.rating_comment", comment), button);
+  row.append(name, fields, result);
+  row.addEventListener("submit", (event) => {
+    event.preventDefault();
+    rate(m.member_id, row);
+  });
+  return row;
+}
+
+function ratingError(row, message) {
+  const score = row.querySelector('input[name="score"]');
+  score.setAttribute("aria-invalid", message ? "true" : "false");
+  row.querySelector(".error").textContent = message;
+  if (message) score.focus();
+}
+
+function ratingState(row, done) {
+  // A rated expert's row shows the result in place of the fields.
+  if (!done) return;
+  row.querySelector(".fields").hidden = true;
+  const result = row.querySelector('p[role="status"]');
+  result.hidden = false;
+  result.textContent = done.already ? i18n.t("expert.rating_already")
+    : i18n.t(done.credit_status === "suspended" ? "expert.rating_suspended" : "expert.rating_done", { score: done.score });
+}
+
+async function rate(memberId, row) {
+  const text = row.querySelector('input[name="score"]').value.trim();
+  // The score's range is the server's rule (invalid_input, shown at the field); a whole number is the API's type.
+  if (!/^-?\d{1,9}$/.test(text)) return ratingError(row, i18n.t("expert.rating_whole"));
+  ratingError(row, "");
+  const comment = row.querySelector('input[name="comment"]').value.trim();
+  try {
+    const answer = await api(`/sessions/${me.session_id}/ratings`, { method: "POST",
+      body: { member_id: memberId, score: Number(text), ...(comment ? { comment } : {}) } });
+    keepRated(memberId, { score: answer.score, credit_status: answer.credit_status });
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.code !== "already_rated") return ratingError(row, err.message);
+    keepRated(memberId, { already: true });
+  }
+  ratingState(row, rated()[memberId]);
+  row.querySelector('p[role="status"]').focus(); // the fields are gone: the focus goes to what replaced them
+}
 
 // --- signing -------------------------------------------------------------------------------------------------
 // What is left to sign: each of the member's own sheets not yet signed in its newest version, and in the

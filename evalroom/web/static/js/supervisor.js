@@ -1,9 +1,10 @@
 // The supervisor's page: the sessions they supervise, one followed live (status, the live wall), the replay
-// player, their marks (annotations, warnings, flagged experts) and complaints. The server decides who may do
+// player, their marks (annotations, warnings, flagged experts) and complaints; and the scoring-tendency report
+// (打分倾向) over the sessions they supervise, for a period. The server decides who may do
 // what (a secondary supervisor cannot rule on complaints; a warning needs a running session): the page offers
 // what the role suggests and shows the server's message when it refuses.
 
-import { api, resumeOrLogin, setToken } from "./api.js";
+import { api, apiBytes, resumeOrLogin, setToken } from "./api.js";
 import * as i18n from "./i18n.js";
 import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
@@ -67,6 +68,7 @@ function showStatus(state, error) {
 
 $("lang").addEventListener("click", () => {
   i18n.toggle();
+  if (tendency) showTendency(tendency);
   if (current) {
     showSessions();
     refresh();
@@ -110,6 +112,7 @@ async function start() {
   $("login").hidden = true;
   $("logout").hidden = false;
   $("sessions").hidden = false;
+  $("tendency").hidden = false;
   showSessions();
 }
 
@@ -477,6 +480,105 @@ $("replay-reload").addEventListener("click", async () => {
   await loadReplay(player ? player.position : 0);
   player.setRate(rate);
 });
+
+// --- the scoring-tendency report (docs/analysis.md) ----------------------------------------------------------
+// Computed by the server on demand over the sessions this supervisor oversees. The plots and the CSV need the
+// token, which an <img> or a link cannot send: their bytes are fetched and shown from blob: URLs (the page's
+// policy allows blob: images).
+let tendency = null; // the last report shown, kept to redraw it in the other language
+let tendencyRun = 0; // a newer computation wins over an older one still on its way
+const blobs = new Map(); // element id → its blob: URL, revoked when replaced
+
+function dateText(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+function defaultPeriod() {
+  // The last 12 months up to today: [the day after this day a year ago, tomorrow), `to` being exclusive.
+  const now = new Date();
+  $("td-from").value = dateText(new Date(now.getFullYear() - 1, now.getMonth(), now.getDate() + 1));
+  $("td-to").value = dateText(new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1));
+}
+
+function showBlob(id, bytes, type, apply) {
+  if (blobs.has(id)) URL.revokeObjectURL(blobs.get(id));
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  blobs.set(id, url);
+  apply($(id), url);
+}
+
+function percent(x, signed = false) {
+  if (x === null || x === undefined) return "—";
+  const text = `${(100 * x).toFixed(1)} %`;
+  return signed && x > 0 ? `+${text}` : text;
+}
+
+function flagText(f) {
+  const bidder = f.bidder_name ? i18n.t("sv.td.bidder", { name: f.bidder_name }) : "";
+  return `${i18n.t(`sv.td.kind.${f.kind}`)}${bidder}：${f.reason}`;
+}
+
+function showTendency(report) {
+  $("td-result").hidden = false;
+  $("td-summary").textContent = i18n.t("sv.td.summary", {
+    from: report.from, to: report.to, sessions: report.sessions, experts: report.experts.length,
+    flagged: report.flagged.length, basis: i18n.t(`sv.td.basis.${report.basis}`) });
+  const flagged = report.experts.filter((e) => e.flags.length);
+  const who = (e) => `${e.code || "—"}　${e.name || e.expert_id}（${e.region || "—"}）`;
+  $("td-flagged").replaceChildren(...(flagged.length ? flagged.map((e) =>
+    el("li", { dataset: { expert: e.expert_id, code: e.code || "" } }, el("strong", {}, who(e)),
+      el("ul", {}, ...e.flags.map((f) => el("li", { dataset: { kind: f.kind } }, flagText(f))))))
+    : [el("li", {}, i18n.t("sv.td.none_flagged"))]));
+  const ordered = [...flagged, ...report.experts.filter((e) => !e.flags.length)]; // flagged first, then as sent
+  $("td-experts").replaceChildren(...ordered.map((e) => el("tr", {
+    dataset: { expert: e.expert_id, code: e.code || "", flagged: e.flags.length ? "true" : "false" },
+    className: e.flags.length ? "flagged" : "" },
+    el("td", {}, e.code || "—"), el("td", {}, e.name || e.expert_id), el("td", {}, e.region || "—"),
+    el("td", {}, String(e.sessions)), el("td", {}, percent(e.mean_deviation, true)),
+    el("td", {}, percent(e.exceed_rate)),
+    el("td", {}, `${e.objective_mismatches} / ${e.objective_items}`),
+    el("td", {}, e.flags.length ? e.flags.map((f) => i18n.t(`sv.td.kind.${f.kind}`)).join("、") : "—"))));
+}
+
+function markPeriod(err) {
+  // The period's fields named by the error (a `to` not after `from` names the period; a malformed date its field).
+  const named = (err && err.details || []).map((d) => JSON.stringify(d)).join(" ");
+  const period = err && err.code === "invalid_input";
+  $("td-from").setAttribute("aria-invalid", String(Boolean(err) && /\bfrom\b/.test(named)));
+  $("td-to").setAttribute("aria-invalid", String(Boolean(err) && (period || /\bto\b/.test(named))));
+}
+
+$("tendency-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const run = ++tendencyRun;
+  const query = new URLSearchParams({ from: $("td-from").value, to: $("td-to").value, basis: $("td-basis").value });
+  $("td-status").classList.remove("error");
+  $("td-status").textContent = i18n.t("sv.td.computing");
+  markPeriod(null);
+  try {
+    const path = `/analysis/tendency`;
+    const [report, deviation, favour, csv] = await Promise.all([
+      api(`${path}?${query}`), apiBytes(`${path}/plots/deviation.png?${query}`),
+      apiBytes(`${path}/plots/favour.png?${query}`), apiBytes(`${path}?${query}&format=csv`)]);
+    if (run !== tendencyRun) return;
+    tendency = report;
+    showTendency(report);
+    showBlob("td-plot-deviation", deviation.bytes, "image/png", (img, url) => (img.src = url));
+    showBlob("td-plot-favour", favour.bytes, "image/png", (img, url) => (img.src = url));
+    showBlob("td-csv", csv.bytes, "text/csv", (a, url) =>
+      Object.assign(a, { href: url, download: `tendency-${report.from}-${report.to}.csv`, hidden: false }));
+    $("td-status").textContent = i18n.t("sv.td.done");
+  } catch (err) {
+    if (run !== tendencyRun) return;
+    tendency = null; // a result left on screen would read as the answer for the period now typed
+    $("td-result").hidden = true;
+    $("td-status").textContent = err.message;
+    $("td-status").classList.add("error");
+    markPeriod(err);
+  }
+});
+
+defaultPeriod();
 
 // --- boot ----------------------------------------------------------------------------------------------------
 i18n.apply();
