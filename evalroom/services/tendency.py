@@ -3,8 +3,10 @@
 Reads the sessions that *ended* (completed, not sealed for re-evaluation) in the period ``[from, to)`` of local
 dates, with their projects, the committee members behind the sheets (the pool expert of each, or none for a
 representative of the tenderer) and the detailed-review sheets, and hands them to the domain core. Nothing is
-stored: each request computes the report again from the sheets, which are append-only, so the same period
-always gives the same answer.
+stored in the database: the report is computed from the sheets, which are append-only, so the same period
+always gives the same answer. A few recent reports are kept in memory (:func:`analyse_period`), because a
+supervisor's page asks for one period four times at once (the report, two plots, the CSV), and a long period
+takes seconds.
 
 Which sheet version (``basis``):
 
@@ -23,9 +25,11 @@ full-width and half-width forms, case and punctuation aside), since the project 
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+import weakref
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -35,7 +39,7 @@ from sqlalchemy.orm import Session
 from evalroom.domain import tendency
 from evalroom.domain.identity import organisation_key
 from evalroom.domain.project import Project, parse_project
-from evalroom.domain.roles import Principal
+from evalroom.domain.roles import Principal, Role
 from evalroom.domain.session_states import State
 from evalroom.domain.workdays import end_of_local_day, local_date
 from evalroom.errors import ApiError, ErrorCode
@@ -161,13 +165,46 @@ def _labels(s: Session, ids: Iterable[str]) -> dict[str, ExpertLabel]:
     return out
 
 
+@dataclass
+class _Cached:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    value: Analysis | None = None
+
+
+CACHED_REPORTS = 8
+_cache: weakref.WeakKeyDictionary[Store, OrderedDict[tuple[Any, ...], _Cached]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
 def analyse_period(store: Store, principal: Principal, start: date, end: date, *, basis: Basis = "final",
                    tz: str, rules: tendency.TendencyRules | None = None) -> Analysis:
     """The tendency report of the period ``[start, end)`` (local dates in ``tz``) over the sessions in the
-    principal's scope."""
+    principal's scope.
+
+    With the default rules, the last :data:`CACHED_REPORTS` reports of each store are kept, keyed by the period,
+    the basis, the scope (the admin's, or the set of sessions a supervisor's token names) and the head of the
+    event chain: every write appends an event, so a new sheet, a session ending or an expert renamed gives a new
+    key and nothing stale is served. Requests for the same key wait for the one computing it."""
     check_period(start, end)
     if basis not in BASES:
         raise ApiError(ErrorCode.INVALID_INPUT, f"basis must be one of {list(BASES)} (got {basis!r})")
-    with store.read() as s:
-        sessions, labels, bidders = read_sessions(s, principal, start, end, basis, tz)
-    return Analysis(start, end, basis, tendency.analyse(sessions, rules), labels, bidders)
+
+    def compute() -> Analysis:
+        with store.read() as s:
+            sessions, labels, bidders = read_sessions(s, principal, start, end, basis, tz)
+        return Analysis(start, end, basis, tendency.analyse(sessions, rules), labels, bidders)
+
+    if rules is not None:
+        return compute()
+    scope = None if principal.role is Role.COORDINATOR_ADMIN else frozenset(principal.supervised)
+    key = (principal.role, scope, start, end, basis, tz, store.head()[0])
+    with _cache_lock:
+        entries = _cache.setdefault(store, OrderedDict())
+        entry = entries.pop(key, None) or _Cached()
+        entries[key] = entry  # the newest last
+        while len(entries) > CACHED_REPORTS:
+            entries.popitem(last=False)
+    with entry.lock:
+        if entry.value is None:
+            entry.value = compute()
+        return entry.value

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from committee_world import CommitteeWorld, build
@@ -28,6 +29,7 @@ from signing_world import seat_signers, setup_pki, sign_everything_and_seal
 
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.domain.workdays import local_date
+from evalroom.services import tendency
 from evalroom.storage.models import CommitteeMember, EvalSession, Expert
 from evalroom.tendency_report import CSV_COLUMNS
 
@@ -103,6 +105,21 @@ def test_the_report_reads_ended_sessions_in_scope_and_computes_by_hand(ended, ct
     png = w.client.get(f"{API}/plots/favour.png", headers=w.supervisor(), params=period)
     with Image.open(io.BytesIO(png.content)) as image:
         assert image.format == "PNG" and image.size[0] == 1000 and image.size[1] >= 400
+
+    # One computation serves the page's requests for a period (report, plots, CSV) in the same scope; any write
+    # (here an expert's availability) is a new event, so a new computation.
+    def analysed(principal: Principal) -> Any:
+        return tendency.analyse_period(ctx.store, principal, day, day + timedelta(days=1),
+                                       tz=ctx.settings.local_timezone)
+
+    first = analysed(Principal(role=Role.COORDINATOR_ADMIN, subject="a"))
+    assert analysed(Principal(role=Role.COORDINATOR_ADMIN, subject="b")) is first
+    assert analysed(Principal(role=Role.SUPERVISOR, subject="s", supervised={w.session_id: SupervisorLevel.PRIMARY})
+                    ) is not first
+    ok(w.client.patch(f"/api/v1/experts/{off.id}", headers=w.admin(), json={
+        "reason": "出差", "unavailable": [{"from": "2027-01-04", "to": "2027-01-05"}]}))
+    again = analysed(Principal(role=Role.COORDINATOR_ADMIN, subject="a"))
+    assert again is not first and again.report == first.report
 
     # Out of the period, or out of the supervisor's sessions: nothing.
     later = {"from": (day + timedelta(days=1)).isoformat(), "to": (day + timedelta(days=30)).isoformat()}
