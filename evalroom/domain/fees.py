@@ -169,8 +169,13 @@ def worked_minutes(start: datetime, end: datetime) -> int:
     return int((end - start).total_seconds()) // 60
 
 
+def _fen(value: Decimal) -> Decimal:
+    """``value`` rounded to the fen, half up (the module docstring's rule)."""
+    return value.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
 def _money(value: Decimal) -> str:
-    return str(value.quantize(FEN, rounding=ROUND_HALF_UP))
+    return str(_fen(value))
 
 
 @dataclass(frozen=True)
@@ -215,12 +220,8 @@ def fee_under(table: FeeTable, minutes: int) -> Fee:
     capped = table.cap is not None and labour > table.cap
     if capped:
         labour = table.cap  # type: ignore[assignment]
-    amount = (labour + table.travel).quantize(FEN, rounding=ROUND_HALF_UP)
-    def fen(value: Decimal) -> Decimal:
-        return value.quantize(FEN, rounding=ROUND_HALF_UP)
-
-    return Fee(table=table, minutes=minutes, overtime_hours=hours, base=fen(table.base_fee), overtime=fen(overtime),
-               capped=capped, travel=fen(table.travel), amount=amount)
+    return Fee(table=table, minutes=minutes, overtime_hours=hours, base=_fen(table.base_fee), overtime=_fen(overtime),
+               capped=capped, travel=_fen(table.travel), amount=_fen(labour + table.travel))
 
 
 @dataclass(frozen=True)
