@@ -58,7 +58,7 @@ from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role
 from evalroom.schemas import SessionCreate
-from evalroom.services import sessions, tlog
+from evalroom.services import sessions, site_link, tlog
 from evalroom.storage.models import Region
 
 pytestmark = pytest.mark.timeout(300)
@@ -87,10 +87,13 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 def until(w: CommitteeWorld, instant: datetime, *, heartbeats: bool = False) -> None:
     """Let time pass to ``instant`` exactly; with ``heartbeats`` (while the session runs), the venues' arriving
-    meanwhile, so that no venue is taken for down."""
+    meanwhile, so that no venue is taken for down. Then the housekeeping the app runs every few seconds is run
+    here (silent venues swept offline, offers expired), so that its background pass finds nothing left to
+    write between a check's "before" and "after"."""
     if heartbeats:
         wait(w, (instant - w.ctx.clock.now()).total_seconds() - 1)
     w.ctx.clock.advance(instant - w.ctx.clock.now())
+    site_link.housekeep(w.ctx.store, w.ctx.settings)
 
 
 def relogin(w: CommitteeWorld, member: dict[str, Any]) -> dict[str, str]:
