@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from evalroom.clock import SystemClock
 from evalroom.config import Settings, load_settings
 from evalroom.errors import ApiError, ConfigError
 
@@ -81,7 +82,6 @@ def cmd_db_current(args: argparse.Namespace) -> int:
 
 
 def cmd_db_verify_events(args: argparse.Namespace) -> int:
-    from evalroom.clock import SystemClock
     from evalroom.domain.events import ChainBroken
     from evalroom.storage.db import make_engine
     from evalroom.storage.store import Store, verify_stored_chain
@@ -118,7 +118,6 @@ def _events_from_file(path: Path) -> list[Any]:
 def cmd_pki_generate(args: argparse.Namespace) -> int:
     """Make the certificate hierarchies a declaration (TOML) describes: regions, experts' key stores, CRLs
     with the revoked ones, the coordinator's seal and time-stamping unit, and a trust bundle."""
-    import datetime as dt
     import tomllib
 
     from signing.declared import generate
@@ -130,7 +129,7 @@ def cmd_pki_generate(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()):
         raise ConfigError(f"{args.out} is not empty")
     try:
-        manifest = generate(spec, args.out, dt.datetime.now(dt.UTC))
+        manifest = generate(spec, args.out, SystemClock().now())
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     signers = sum(len(r["signers"]) for r in manifest["regions"].values())
@@ -142,7 +141,6 @@ def cmd_pki_generate(args: argparse.Namespace) -> int:
 def cmd_media_reconcile(args: argparse.Namespace) -> int:
     """Check a venue's backup recordings, as handed over, against the hashes its agent reported during the
     session: exit 0 if every logged segment is there and matches, 1 otherwise."""
-    from evalroom.clock import SystemClock
     from evalroom.services.media import reconcile
     from evalroom.storage.db import make_engine
     from evalroom.storage.store import Store
@@ -162,7 +160,6 @@ def cmd_media_reconcile(args: argparse.Namespace) -> int:
 def cmd_trust_export(args: argparse.Namespace) -> int:
     """Write the coordinator's trust registry (regions' CA certificates, current CRLs, recognition list) as a
     trust bundle for ``evalroom verify --trust``."""
-    from evalroom.clock import SystemClock
     from evalroom.services.seal import load_or_create_seal
     from evalroom.services.trust import export_bundle
     from evalroom.storage.db import make_engine
@@ -170,7 +167,7 @@ def cmd_trust_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     clock = SystemClock()
-    own = load_or_create_seal(settings, clock.now()).anchors
+    own = load_or_create_seal(settings, clock).anchors
     engine = make_engine(settings.effective_database_url)
     try:
         count = export_bundle(Store(engine, clock), args.out, own)
@@ -185,7 +182,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     coordinator lacked a recorded file (the bundle names it), 2 when nothing was written."""
     from sqlalchemy import select
 
-    from evalroom.clock import SystemClock
     from evalroom.evidence.export import export_session
     from evalroom.services.seal import load_or_create_seal
     from evalroom.services.tlog import load_or_create_log_key
@@ -205,7 +201,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise ConfigError(f"no session with the id or code {args.session!r}")
         out = args.out or Path(f"evidence-{args.session}.zip")
         result = export_session(store, settings, load_or_create_log_key(settings),
-                                load_or_create_seal(settings, clock.now()).anchors, session_id, out)
+                                load_or_create_seal(settings, clock).anchors, session_id, out)
     finally:
         engine.dispose()
     print(f"wrote {result.path}: {result.files} files, {result.bytes:,} bytes; {result.events} events, "
@@ -221,7 +217,6 @@ def cmd_fees(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from evalroom.api.context import open_store
-    from evalroom.clock import SystemClock
     from evalroom.domain.roles import Principal, Role
     from evalroom.services import fees
     from evalroom.storage.models import EvalSession, FeeBatch, Venue
@@ -293,7 +288,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         trust = load_bundle(args.trust)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"the trust bundle cannot be read: {exc}") from None
-    at = dt.datetime.fromisoformat(args.at) if args.at else dt.datetime.now(dt.UTC)
+    at = dt.datetime.fromisoformat(args.at) if args.at else SystemClock().now()
     if at.tzinfo is None:
         raise ConfigError("--at needs a time zone (e.g. 2026-11-21T09:00:00+08:00)")
     evidence_path = args.evidence or args.file.with_name("signatures.json")
@@ -386,7 +381,6 @@ def cmd_verify_draw(args: argparse.Namespace) -> int:
         except ChainBroken as exc:
             chain = f"BROKEN: {exc}"
     else:
-        from evalroom.clock import SystemClock
         from evalroom.storage.db import make_engine
         from evalroom.storage.store import Store, read_events, verify_stored_chain
 
@@ -465,7 +459,6 @@ def cmd_tendency(args: argparse.Namespace) -> int:
     a flag is a lead for a supervisor, not a failure."""
     from datetime import date
 
-    from evalroom.clock import SystemClock
     from evalroom.domain.roles import Principal, Role
     from evalroom.services.tendency import analyse_period
     from evalroom.storage.db import make_engine
@@ -511,7 +504,6 @@ def _key_dir(args: argparse.Namespace) -> Path:
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from evalroom.auth.keys import KeyRing
-    from evalroom.clock import SystemClock
 
     key = KeyRing.add_key(_key_dir(args), SystemClock().now())
     print(f"new signing key {key.kid} is now active; retire old keys after the longest token lifetime")
@@ -580,7 +572,6 @@ def cmd_account_create(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from evalroom.api.context import open_store
-    from evalroom.clock import SystemClock
     from evalroom.schemas import AccountCreate
     from evalroom.services.accounts import create_account
 

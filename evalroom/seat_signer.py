@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pyhanko.sign.signers import Signer
 from pyhanko.sign.signers.pdf_signer import SigningError
 
+from evalroom.clock import Clock, SystemClock
 from signing.cms import sign_detached
 from signing.pades import dissent_reason, sign_pdf
 from signing.tokens import PinRefused, Pkcs11Token, SoftKeyStore
@@ -101,8 +102,10 @@ def _error(status: int, code: str, message: str, **details: object) -> JSONRespo
                         status_code=status)
 
 
-def create_signer_app(source: KeySource, origins: Sequence[str]) -> FastAPI:
-    """The local signer's HTTP app, answering pages of ``origins`` (the coordinator's URLs) only."""
+def create_signer_app(source: KeySource, origins: Sequence[str], clock: Clock | None = None) -> FastAPI:
+    """The local signer's HTTP app, answering pages of ``origins`` (the coordinator's URLs) only. Signatures
+    carry ``clock``'s time (the seat's wall clock by default) as their signing time."""
+    clock = clock or SystemClock()
     allowed = {o.rstrip("/") for o in origins}
     app = FastAPI(title="evalroom seat signer", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -138,13 +141,13 @@ def create_signer_app(source: KeySource, origins: Sequence[str]) -> FastAPI:
         try:
             with source.unlock(body.pin) as signer:
                 if body.kind == "sheet":
-                    signature = sign_detached(data, signer)
+                    signature = sign_detached(data, signer, clock.now())
                 else:
                     if not (body.name and body.field):
                         return _error(422, "invalid_input", "a report signature needs name and field")
                     reason = dissent_reason(body.dissent) if body.dissent else "同意评标结果"
                     signature = sign_pdf(data, signer, body.field, name=body.name, reason=reason,
-                                         location=body.location)
+                                         location=body.location, at=clock.now())
         except PinRefused as exc:
             return _error(403, "pin_locked" if exc.reason == "locked" else "pin_refused", str(exc),
                           reason=exc.reason, remaining=exc.remaining)

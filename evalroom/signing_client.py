@@ -23,6 +23,7 @@ import httpx
 import pyotp
 from pyhanko.sign.signers import Signer
 
+from evalroom.clock import SystemClock
 from signing.cms import sign_detached
 from signing.factors import TOTP_STEP_SECONDS, TOTP_WINDOW
 from signing.pades import dissent_reason, sign_pdf
@@ -70,6 +71,8 @@ class SeatSigner:
     webauthn: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """Given the request options (the challenge inside), the authenticator's assertion as JSON."""
     member_id: str = field(default="")
+    now: Callable[[], datetime] = field(default=SystemClock().now)
+    """The seat's clock: the signing time its signatures carry."""
 
     def _ok(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
@@ -103,7 +106,7 @@ class SeatSigner:
     def sign_sheet(self, phase: str) -> dict[str, Any]:
         content, digest = self.fetch("sheet", phase)
         auth = self.authorise("sheet", phase, digest)
-        cms = sign_detached(content, self.signer)
+        cms = sign_detached(content, self.signer, self.now())
         return self._ok(self.client.post(f"{self.session_url}/signatures/sheets", headers=self.headers, json={
             "authorisation": auth["authorisation"], "cms": base64.b64encode(cms).decode()}))
 
@@ -115,7 +118,7 @@ class SeatSigner:
             auth = self.authorise("report", None, digest)
             signed = sign_pdf(pdf, self.signer, f"member-{self.member_id[:8]}", name=self.name,
                               reason=dissent_reason(dissent) if dissent else "同意评标结果",
-                              location=self.location)
+                              location=self.location, at=self.now())
             r = self.client.post(f"{self.session_url}/signatures/report", headers={
                 **self.headers, "Content-Type": "application/pdf"}, params={"authorisation": auth["authorisation"]},
                 content=signed)

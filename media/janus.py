@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -30,6 +31,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from websockets.exceptions import ConnectionClosed
 
 from media.backend import RecordQueue
 from media.manifest import ManifestWriter, path_name, sha256_file, track_directory
+from media.recorder import wall_clock
 
 __all__ = ["JanusBackend", "JanusError", "JanusServer", "room_id"]
 
@@ -178,8 +181,12 @@ class _Publisher:
 class JanusBackend(RecordQueue):
     """One Janus node as a media backend (the interface of media.control.WorkerClient)."""
 
-    def __init__(self, url: str, janus_recordings: Path, recordings: Path, *, segment_seconds: float = 4.0) -> None:
+    def __init__(self, url: str, janus_recordings: Path, recordings: Path, *, segment_seconds: float = 4.0,
+                 now: Callable[[], dt.datetime] = wall_clock) -> None:
+        """``now`` stamps the gaps this backend marks itself; Janus stamps the recordings with the machine's
+        clock, so anything but the wall clock is for tests."""
         super().__init__()
+        self.now = now
         self.url, self.janus_recordings, self.recordings = url, janus_recordings, recordings
         self.segment_seconds = segment_seconds
         self._ws: ClientConnection | None = None
@@ -359,7 +366,7 @@ class JanusBackend(RecordQueue):
                 self._emit(pub.room, pub.name, track, line)
 
     def _gap_all(self, room: str, publisher: str, since: str) -> None:
-        now = _iso(int(time.time() * 1_000_000))
+        now = _iso(int(self.now().timestamp() * 1_000_000))
         for (r, p, track), manifest in self._manifests.items():
             if (r, p) == (room, publisher) and not manifest.sealed:
                 self._emit(room, publisher, track, manifest.append({"type": "gap", "reason": "reconnect",

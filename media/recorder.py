@@ -28,7 +28,7 @@ import av
 
 from media.manifest import ManifestWriter, fsync_path, sha256_file
 
-__all__ = ["TrackRecorder", "vp8_keyframe_size"]
+__all__ = ["TrackRecorder", "vp8_keyframe_size", "wall_clock"]
 
 SEGMENT_SECONDS = 4.0
 
@@ -38,6 +38,13 @@ def vp8_keyframe_size(data: bytes) -> tuple[int, int] | None:
     if len(data) < 10 or data[0] & 0x01 or data[3:6] != b"\x9d\x01\x2a":
         return None
     return int.from_bytes(data[6:8], "little") & 0x3FFF, int.from_bytes(data[8:10], "little") & 0x3FFF
+
+
+def wall_clock() -> dt.datetime:
+    """The machine's clock in UTC: the media clock in production. Media servers (Janus) stamp packets with the
+    machine's clock too, and venues' anchors line up only on one synchronised (NTP) timeline; tests inject
+    their own clock instead."""
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -89,7 +96,7 @@ class TrackRecorder:
 
     def __init__(self, directory: Path, *, publisher: str, kind: str, codec: str, clock_rate: int,
                  segment_seconds: float = SEGMENT_SECONDS,
-                 now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 now: Callable[[], dt.datetime] = wall_clock,
                  on_entry: Callable[[dict[str, Any]], None] | None = None) -> None:
         """``on_entry`` is told every manifest line once it is durable (a closed segment, a gap, the seal)."""
         self.directory, self.kind, self.codec = directory, kind, codec

@@ -46,7 +46,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.manifest import track_directory
 from media.passthrough import keep_encoded, keyframe_requested, request_keyframe
-from media.recorder import SEGMENT_SECONDS, TrackRecorder
+from media.recorder import SEGMENT_SECONDS, TrackRecorder, wall_clock
 
 __all__ = ["ForwardTrack", "Relay", "RelayError"]
 
@@ -111,6 +111,8 @@ class Feed:
     receiver: RTCRtpReceiver
     recorder: TrackRecorder
     pool: ThreadPoolExecutor
+    now: Callable[[], dt.datetime]
+    """The relay's media clock: each packet's arrival time, the wall-clock anchor of its segment."""
     subscribers: dict[str, tuple[ForwardTrack, RTCRtpSender]] = field(default_factory=dict)
     packets: int = 0
     _last_pli: float = 0.0
@@ -128,7 +130,7 @@ class Feed:
                 packet = await self.track.recv()
             except MediaStreamError:
                 break
-            arrival = dt.datetime.now(dt.UTC)
+            arrival = self.now()
             self.packets += 1
             loop.run_in_executor(self.pool, self._record, bytes(packet), packet.pts, packet.is_keyframe, arrival)
             for forward, _ in self.subscribers.values():
@@ -167,8 +169,12 @@ class Relay:
 
     def __init__(self, recordings: Path, *, segment_seconds: float = SEGMENT_SECONDS,
                  ice_servers: list[dict[str, Any]] | None = None,
-                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_record: Callable[[dict[str, Any]], None] | None = None,
+                 now: Callable[[], dt.datetime] = wall_clock) -> None:
+        """``now`` is the media clock that anchors every recorded segment and gap: the machine's clock by default,
+        as Janus's own recordings are, so that tracks of every backend and venue line up on one (NTP) timeline."""
         self.recordings = recordings
+        self.now = now
         self.segment_seconds = segment_seconds
         self.config = RTCConfiguration(iceServers=[RTCIceServer(**s) for s in ice_servers or []])
         self.on_record = on_record or (lambda _: None)
@@ -189,7 +195,7 @@ class Relay:
 
             recorder = TrackRecorder(track_directory(self.recordings, room, publisher, name), publisher=publisher,
                                      kind=kind, codec=codec, clock_rate=clock_rate,
-                                     segment_seconds=self.segment_seconds, on_entry=report)
+                                     segment_seconds=self.segment_seconds, now=self.now, on_entry=report)
             self.recorders[key] = (recorder, ThreadPoolExecutor(1, thread_name_prefix=f"rec-{name}"))
         return self.recorders[key]
 
@@ -214,8 +220,8 @@ class Relay:
             codec, rate = ("vp8", 90000) if track.kind == "video" else ("opus", 48000)
             recorder, pool = self._recorder(room, publisher, name, track.kind, codec, rate)
             if gap_from is not None:
-                pool.submit(recorder.gap, "reconnect", gap_from, dt.datetime.now(dt.UTC))
-            feed = Feed(room, publisher, track.kind, name, track, receiver, recorder, pool)
+                pool.submit(recorder.gap, "reconnect", gap_from, self.now())
+            feed = Feed(room, publisher, track.kind, name, track, receiver, recorder, pool, self.now)
             pub.feeds.append(feed)
             pub.tasks.append(asyncio.ensure_future(feed.run()))
 

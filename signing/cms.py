@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pyhanko.sign.general import CMSExtractionError, CMSStructuralError
 from pyhanko.sign.signers import Signer, SimpleSigner
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import (
     extract_certificate_info,
@@ -57,9 +58,13 @@ def software_signer(certificate: x509.Certificate, key: ec.EllipticCurvePrivateK
         embed_roots=False)
 
 
-def sign_detached(data: bytes, signer: Signer) -> bytes:
-    """The DER of a detached CAdES-BES ``ContentInfo`` over ``data``."""
-    content = asyncio.run(signer.async_sign_general_data(data, DIGEST, detached=True, use_cades=True))
+def sign_detached(data: bytes, signer: Signer, at: dt.datetime) -> bytes:
+    """The DER of a detached CAdES-BES ``ContentInfo`` over ``data``, with ``at`` (the signer's clock) as its
+    signing-time attribute; pyHanko would take the wall clock."""
+    if at.tzinfo is None:
+        raise ValueError(f"'at' must be timezone-aware (got {at!r})")
+    content = asyncio.run(signer.async_sign_general_data(
+        data, DIGEST, detached=True, use_cades=True, signed_attr_settings=PdfCMSSignedAttributes(signing_time=at)))
     return content.dump()
 
 

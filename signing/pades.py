@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -48,24 +49,63 @@ def dissent_reason(text: str) -> str:
     return DISSENT_PREFIX + text
 
 
-def local_tsa(tsa: Issued, chain: list[x509.Certificate]) -> TimeStamper:
-    """The coordinator's own RFC 3161 time-stamping unit, in process (pyHanko's local TST issuer)."""
+class _ClockedTimeStamper(DummyTimeStamper):
+    """pyHanko's local TST issuer, stamping the time of the clock it is given instead of the machine's.
+
+    pyHanko reads ``fixed_dt`` once per request (falling back to the wall clock when it is ``None``); a
+    property makes every request read the clock, with no shared state for concurrent requests to race on."""
+
+    def __init__(self, now: Callable[[], dt.datetime], **kwargs: object) -> None:
+        self._now = now
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    @property  # type: ignore[override]
+    def fixed_dt(self) -> dt.datetime:
+        return self._now()
+
+    @fixed_dt.setter
+    def fixed_dt(self, value: dt.datetime | None) -> None:
+        if value is not None:
+            raise ValueError("a clocked time-stamper takes its time from its clock")
+
+
+def local_tsa(tsa: Issued, chain: list[x509.Certificate], now: Callable[[], dt.datetime]) -> TimeStamper:
+    """The coordinator's own RFC 3161 time-stamping unit, in process (pyHanko's local TST issuer). Its tokens
+    carry ``now()``: the coordinator's clock, which is the trusted time its seal's signatures are judged at."""
     der = tsa.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-    return DummyTimeStamper(
-        tsa_cert=asn1_x509.Certificate.load(tsa.certificate.public_bytes(Encoding.DER)),
+    return _ClockedTimeStamper(
+        now, tsa_cert=asn1_x509.Certificate.load(tsa.certificate.public_bytes(Encoding.DER)),
         tsa_key=asn1_keys.PrivateKeyInfo.load(der),
         certs_to_embed=SimpleCertificateStore.from_certs(
             [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in chain]))
 
 
+class _PdfSignerAt(signers.PdfSigner):
+    """A :class:`PdfSigner` whose signing session runs at a given time. pyHanko takes the session's
+    ``system_time`` (the CMS signing-time attribute, the signature dictionary's ``/M``) from the wall clock;
+    the signer's own clock is the one that must count."""
+
+    def __init__(self, *args: object, at: dt.datetime, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._at = at
+
+    def init_signing_session(self, pdf_out, existing_fields_only=False):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+        session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)
+        session.system_time = self._at
+        return session
+
+
 def sign_pdf(pdf: bytes, signer: signers.Signer, field_name: str, *, name: str, reason: str, location: str,
-             timestamper: TimeStamper | None = None) -> bytes:
-    """Add one PAdES signature (a new field ``field_name``) as an incremental update."""
+             at: dt.datetime, timestamper: TimeStamper | None = None) -> bytes:
+    """Add one PAdES signature (a new field ``field_name``) as an incremental update, signed at ``at`` (the
+    signer's clock; a time-stamp, when there is one, carries its TSA's time)."""
+    if at.tzinfo is None:
+        raise ValueError(f"'at' must be timezone-aware (got {at!r})")
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", name=name, reason=reason,
                                         location=location, subfilter=fields.SigSeedSubFilter.PADES)
     out = BytesIO()
-    asyncio.run(signers.async_sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), meta, signer=signer,
-                                       timestamper=timestamper, output=out))
+    pdf_signer = _PdfSignerAt(meta, signer=signer, timestamper=timestamper, at=at)
+    asyncio.run(pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), output=out))
     return out.getvalue()
 
 
@@ -102,7 +142,8 @@ def verify_pdf(pdf: bytes, trust: TrustStore, tsa_roots: list[x509.Certificate],
     """Every signature of the PDF, in order. A signature with a trusted time-stamp is judged at its time."""
     reader = PdfFileReader(BytesIO(pdf))
     ts_context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
-                                                for c in tsa_roots], allow_fetching=False, revocation_mode="soft-fail")
+                                                for c in tsa_roots], allow_fetching=False, revocation_mode="soft-fail",
+                                   moment=now)
     checks = []
     previous_end = None
     for sig in reader.embedded_signatures:

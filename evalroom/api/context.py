@@ -47,10 +47,11 @@ class AppContext:
 
     def seal(self) -> CoordinatorSeal:
         """The coordinator's seal and time-stamping unit, loaded (or made) on first use: most requests never
-        sign, and making the coordinator's own costs an RSA key."""
+        sign, and making the coordinator's own costs an RSA key. Loaded again when its CRLs near their next
+        update, so a coordinator that runs for weeks keeps accepting its own seal."""
         with self._seal_lock:
-            if self._seal is None:
-                self._seal = load_or_create_seal(self.settings, self.clock.now())
+            if self._seal is None or self._seal.stale(self.clock.now()):
+                self._seal = load_or_create_seal(self.settings, self.clock)
             return self._seal
 
     def close(self) -> None:

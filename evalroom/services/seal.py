@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 from pyhanko.sign.signers import Signer
 from pyhanko.sign.timestamps import TimeStamper
 
+from evalroom.clock import Clock
 from evalroom.config import Settings
 from evalroom.errors import ConfigError
 from signing.declared import generate
@@ -45,6 +46,7 @@ COORDINATOR_CODE = "EVALROOM"
 """The trust-domain code of a seal the coordinator makes itself."""
 _PIN_FILE = "seal-pin"
 _CRL_MARGIN = dt.timedelta(days=1)
+_RELOAD_RETRY = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,12 @@ class CoordinatorSeal:
     signer: Signer
     timestamper: TimeStamper
     name: str
+    renew_after: dt.datetime | None = None
+    """When the coordinator's own CRLs, loaded with the seal, near their next update: load it again then
+    (:meth:`stale`), which re-issues them when the CA keys are here. ``None``: nothing expires."""
+
+    def stale(self, now: dt.datetime) -> bool:
+        return self.renew_after is not None and now >= self.renew_after
 
 
 def _create(directory: Path, now: dt.datetime) -> str:
@@ -90,8 +98,10 @@ def _fresh_crls(directory: Path, code: str, now: dt.datetime) -> list[x509.Certi
     return crls
 
 
-def load_or_create_seal(settings: Settings, now: dt.datetime) -> CoordinatorSeal:
-    """The seal and time-stamping unit ``settings`` names, made first if it is the coordinator's own."""
+def load_or_create_seal(settings: Settings, clock: Clock) -> CoordinatorSeal:
+    """The seal and time-stamping unit ``settings`` names, made first if it is the coordinator's own. The
+    time-stamping unit stamps ``clock``'s time."""
+    now = clock.now()
     directory = settings.seal_dir or settings.effective_key_dir / "seal"
     pin = settings.seal_pin.get_secret_value() if settings.seal_pin else None
     if not (directory / "manifest.json").exists():
@@ -115,10 +125,21 @@ def load_or_create_seal(settings: Settings, now: dt.datetime) -> CoordinatorSeal
         raise ConfigError(f"the seal key store in {directory} does not open: {exc}") from None
     tsa_certs = x509.load_pem_x509_certificates((directory / manifest["tsa_certificates"]).read_bytes())
     tsa_key = load_pem_private_key((directory / manifest["tsa_key"]).read_bytes(), None)
+    crls = _fresh_crls(directory, code, now)
     anchors = RegionAnchors.of(code, x509.load_pem_x509_certificates((trust / "root.pem").read_bytes()),
-                               x509.load_pem_x509_certificates((trust / "intermediate.pem").read_bytes()),
-                               _fresh_crls(directory, code, now))
+                               x509.load_pem_x509_certificates((trust / "intermediate.pem").read_bytes()), crls)
     name = signer.signing_cert.subject.native.get("common_name", code)
+    newest: dict[x509.Name, dt.datetime] = {}  # each issuer's newest CRL: older ones stay in the directory
+    for crl in crls:
+        if crl.next_update_utc is not None:
+            newest[crl.issuer] = max(newest.get(crl.issuer, crl.next_update_utc), crl.next_update_utc)
+    renew_after = min(newest.values()) - _CRL_MARGIN if newest else None
+    if renew_after is not None and renew_after <= now:
+        # CRLs this process cannot re-issue (a seal_dir without its CA keys): look for new ones dropped in later.
+        log.warning("the coordinator's CRLs in %s run out at %s and cannot be re-issued here", directory,
+                    min(newest.values()))
+        renew_after = now + _RELOAD_RETRY
     return CoordinatorSeal(code=code, anchors=anchors, signer=signer,
-                           timestamper=local_tsa(Issued(tsa_certs[0], tsa_key), tsa_certs[1:]),  # type: ignore[arg-type]
-                           name=name)
+                           timestamper=local_tsa(Issued(tsa_certs[0], tsa_key), tsa_certs[1:],  # type: ignore[arg-type]
+                                                 clock.now),
+                           name=name, renew_after=renew_after)

@@ -668,10 +668,10 @@ def seal_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id:
     if missing:
         raise ApiError(ErrorCode.SIGNATURES_MISSING, f"{len(missing)} member(s) have not signed everything", missing)
     before = report_pdf(tx.session, report)
-    after = sign_pdf(before, seal.signer, "coordinator-seal", name=seal.name, location=seal.code,
-                     reason=f"评标报告 v{report.version} 封存 / sealed", timestamper=seal.timestamper)
-    check, revision = _accept_revision(tx, seal, report, before, after)
     now = tx.now()
+    after = sign_pdf(before, seal.signer, "coordinator-seal", name=seal.name, location=seal.code,
+                     reason=f"评标报告 v{report.version} 封存 / sealed", at=now, timestamper=seal.timestamper)
+    check, revision = _accept_revision(tx, seal, report, before, after)
     record = SignatureRecord(
         id=str(uuid.uuid4()), session_id=session.id, member_id=None, document_kind="seal", document_ref=report.id,
         document_sha256=sha256_hex(before), revision=revision, content=after, content_sha256=sha256_hex(after),
