@@ -7,10 +7,11 @@ ISO 8601 text with a time zone. Text is taken as sent (no trimming: a password i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -51,6 +52,43 @@ __all__ = [
     "WarningCreate",
 ]
 
+# --- bounds: every integer, date and time the API takes keeps to these (docs/api.md, "Bounds") -----------------
+MAX_POSITION = 2**53 - 1
+"""Sequence numbers, log indexes and sizes: integers every JSON reader holds exactly, well inside the 64-bit
+integers of SQLite and PostgreSQL (a larger one overflows SQLite's binding: a server error, once)."""
+MAX_VERSION = 2**31 - 1
+"""Versions and page offsets: PostgreSQL's ``integer``."""
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+"""Every date and instant the API takes lies in these years (UTC for instants): nothing this system records
+lies outside them, and past them date arithmetic overflows (year 9999 plus a day) or means nothing (year 0)."""
+
+
+def day_in_range(value: date) -> date:
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(f"must lie between {EARLIEST_DAY} and {LATEST_DAY}")
+    return value
+
+
+def instant_in_range(value: datetime) -> datetime:
+    """``value`` in the API's years; a naive value is judged as UTC here and refused as naive where that matters."""
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo else value
+    except (OverflowError, ValueError):
+        raise ValueError(f"must lie between {EARLIEST_DAY} and {LATEST_DAY}") from None
+    day_in_range(utc.date())
+    return value
+
+
+def _calendar_day(value: str) -> str:
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a calendar date") from None
+    day_in_range(parsed)
+    return value
+
+
 Code = Annotated[StrictStr, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", description="Upper-case code, 2-32 chars")]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 Id = Annotated[StrictStr, Field(pattern=r"^[0-9a-f-]{36}$", description="A UUID")]
@@ -62,8 +100,8 @@ def _iso_text(value: object) -> object:
     return value
 
 
-Time = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-"""An instant as ISO 8601 text with an offset; numbers (Unix times) are refused as ambiguous."""
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(instant_in_range)]
+"""An instant as ISO 8601 text with an offset, in the API's years; numbers (Unix times) are refused as ambiguous."""
 
 
 class Request(BaseModel):
@@ -263,13 +301,13 @@ class OfferChange(Request):
 
 
 class OfferConfirm(Request):
-    version: Annotated[StrictInt, Field(ge=1, description="The offer version being confirmed")]
+    version: Annotated[StrictInt, Field(ge=1, le=MAX_VERSION, description="The offer version being confirmed")]
     seat_ids: Annotated[list[Id], Field(min_length=1, max_length=500)] | None = Field(
         default=None, description="Omitted: the coordinator picks usable, free seats, keeping the party together")
 
 
 class OfferDecline(Request):
-    version: Annotated[StrictInt, Field(ge=1)]
+    version: Annotated[StrictInt, Field(ge=1, le=MAX_VERSION)]
     reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
 
 
@@ -353,7 +391,9 @@ class SupervisorAssign(Request):
 # --- expert pools and the committee -----------------------------------------------------------------------
 Text200 = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=500)]
-DateText = Annotated[StrictStr, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+DateText = Annotated[StrictStr, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, a calendar date "
+                                      f"from {EARLIEST_DAY} to {LATEST_DAY}"), AfterValidator(_calendar_day)]
+"""A calendar date as text; "0000-00-00" or "2026-02-30" is refused here, before any handler parses it."""
 
 
 class ExpertImport(Request):
@@ -405,7 +445,7 @@ class ExpertPublic(BaseModel):
 class PlanQuota(Request):
     venue: Annotated[StrictStr, Field(pattern=r"^(host|offer:[0-9a-f-]{36})$",
                                       description="'host', or 'offer:<id>' for the guest venue of a confirmed offer")]
-    specialties: Annotated[dict[Specialty, StrictInt], Field(min_length=1, max_length=20)]
+    specialties: Annotated[dict[Specialty, Annotated[StrictInt, Field(ge=1, le=99)]], Field(min_length=1, max_length=20)]
 
 
 class PlanParties(Request):
@@ -647,8 +687,8 @@ class ComplaintDecision(Request):
 
 # --- after the session: publication, objections, ratings -------------------------------------------------------
 class PublicationCreate(Request):
-    days: StrictInt = Field(default=3, description="How long the publication runs, in calendar days (at least 3, "
-                                                   "条例 Art. 54; at most 30)")
+    days: Annotated[StrictInt, Field(ge=3, le=30)] = Field(
+        default=3, description="How long the publication runs, in calendar days (at least 3, 条例 Art. 54; at most 30)")
 
 
 class ObjectionCreate(Request):
@@ -662,5 +702,5 @@ class ObjectionAnswer(Request):
 
 class RatingCreate(Request):
     member_id: Id
-    score: StrictInt = Field(description="0 to 100 (out of range: invalid_input)")
+    score: Annotated[StrictInt, Field(ge=0, le=100)] = Field(description="0 to 100")
     comment: LongText | None = None

@@ -66,6 +66,9 @@ PROTOCOL = "evalroom-site/1"
 VERSION = 1
 _ENVELOPE_KEYS = frozenset({"v", "ch", "n", "ts", "type", "body", "kid", "sig"})
 MAX_FRAME = 1024 * 1024
+MAX_POSITION = 2**53 - 1
+"""The largest sequence number, log size or version a message may carry: exact in every JSON reader and inside
+the 64-bit integers of the coordinator's databases (the coordinator's API keeps the same bound)."""
 
 
 def format_ts(t: datetime) -> str:
@@ -225,7 +228,7 @@ Code = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
 class Hello(_Body):
     protocol: Literal["evalroom-site/1"]
     venue: Annotated[StrictStr, Field(min_length=1, max_length=32)]
-    after: Annotated[StrictInt, Field(ge=0)]
+    after: Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
     """The last event sequence number the agent has processed; everything after it is sent."""
     agent: Annotated[StrictStr, Field(max_length=100)] = ""
 
@@ -252,7 +255,7 @@ class Heartbeat(_Body):
 
 class Confirm(_Body):
     offer_id: Annotated[StrictStr, Field(max_length=64)]
-    version: Annotated[StrictInt, Field(ge=1)]
+    version: Annotated[StrictInt, Field(ge=1, le=MAX_POSITION)]
     """The version of the offer being confirmed, so a confirm cannot apply to terms changed meanwhile."""
     seat_codes: Annotated[list[Annotated[StrictStr, Field(max_length=65)]], Field(max_length=500)] | None = None
     """``ROOM/SEAT`` codes; omitted: the coordinator picks usable, free seats."""
@@ -260,7 +263,7 @@ class Confirm(_Body):
 
 class Decline(_Body):
     offer_id: Annotated[StrictStr, Field(max_length=64)]
-    version: Annotated[StrictInt, Field(ge=1)]
+    version: Annotated[StrictInt, Field(ge=1, le=MAX_POSITION)]
     reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
 
 
@@ -285,7 +288,7 @@ class Cosign(_Body):
     venue's key, under the venue's code, over the checkpoint the agent verified consistent with the last one
     it cosigned."""
 
-    size: Annotated[StrictInt, Field(ge=1)]
+    size: Annotated[StrictInt, Field(ge=1, le=MAX_POSITION)]
     root: Annotated[StrictStr, Field(min_length=44, max_length=44)]
     signature: Annotated[StrictStr, Field(min_length=10, max_length=300)]
 
@@ -293,7 +296,7 @@ class Cosign(_Body):
 class LogAlarm(_Body):
     """The witness found the log inconsistent with a checkpoint it cosigned (or its signature wrong)."""
 
-    size: Annotated[StrictInt, Field(ge=0)]
+    size: Annotated[StrictInt, Field(ge=0, le=MAX_POSITION)]
     detail: Annotated[StrictStr, Field(min_length=1, max_length=1000)]
 
 

@@ -14,14 +14,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from evalroom.api.deps import Ctx, require
+from evalroom.api.params import FromDay, ToDay
 from evalroom.domain.roles import Principal, Role
 from evalroom.services import tendency
 from evalroom.tendency_report import render_csv, render_plot, to_json
 
 router = APIRouter(prefix="/analysis", tags=["analysis"])
 Overseer = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.SUPERVISOR))]
-From = Annotated[date, Query(alias="from", description="first local date of the period (YYYY-MM-DD)")]
-To = Annotated[date, Query(alias="to", description="the local date after the period (exclusive)")]
 BasisQuery = Annotated[tendency.Basis, Query(description="final: the newest sheet versions; submitted: version 1")]
 
 
@@ -35,7 +34,7 @@ def _name(start: date, end: date, ext: str, plot: str | None = None) -> str:
 
 @router.get("/tendency", summary="Scoring tendency of the pool's experts over the sessions that ended in a period "
                                  "(JSON or CSV)")
-def tendency_report(ctx: Ctx, principal: Overseer, start: From, end: To, basis: BasisQuery = "final",
+def tendency_report(ctx: Ctx, principal: Overseer, start: FromDay, end: ToDay, basis: BasisQuery = "final",
                     format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:  # noqa: A002 - the API's name
     analysis = _analysis(ctx, principal, start, end, basis)
     if format == "csv":
@@ -47,7 +46,7 @@ def tendency_report(ctx: Ctx, principal: Overseer, start: From, end: To, basis: 
 @router.get("/tendency/plots/{plot}", summary="A plot of the scoring tendency: deviation.svg|png, favour.svg|png")
 def tendency_plot(ctx: Ctx, principal: Overseer,
                   plot: Annotated[Literal["deviation.svg", "deviation.png", "favour.svg", "favour.png"], Path()],
-                  start: From, end: To, basis: BasisQuery = "final") -> Response:
+                  start: FromDay, end: ToDay, basis: BasisQuery = "final") -> Response:
     name, ext = plot.split(".")
     analysis = _analysis(ctx, principal, start, end, basis)
     media = "image/svg+xml" if ext == "svg" else "image/png"

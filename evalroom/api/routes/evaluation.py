@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from evalroom.api.deps import Ctx, require
+from evalroom.api.params import VersionQuery
 from evalroom.domain.roles import Principal, Role
 from evalroom.domain.session_states import Action, Phase
 from evalroom.errors import ApiError
@@ -180,7 +181,7 @@ def post_report_correction(ctx: Ctx, principal: Mover, session_id: SessionId, bo
 
 @router.get(PREFIX + "/report", summary="The report's JSON twin (newest version unless ?version=)")
 def get_report_json(ctx: Ctx, principal: Reader, session_id: SessionId,
-                    version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                    version: VersionQuery = None) -> Response:
     row = report.get_report(ctx.store, principal, session_id, version)
     return Response(row.json_bytes, media_type="application/json",
                     headers={"X-Report-Version": str(row.version), "X-Content-SHA256": row.json_sha256})
@@ -189,7 +190,7 @@ def get_report_json(ctx: Ctx, principal: Reader, session_id: SessionId,
 @router.get(PREFIX + "/report.pdf", summary="The report as PDF with every signature so far (newest version unless "
                                           "?version=)")
 def get_report_pdf(ctx: Ctx, principal: Reader, session_id: SessionId,
-                   version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                   version: VersionQuery = None) -> Response:
     row, pdf = signatures.current_report(ctx.store, principal, session_id, version)
     return Response(pdf, media_type="application/pdf",
                     headers={"X-Report-Version": str(row.version), "X-Content-SHA256": sha256_hex(pdf),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from evalroom.api.deps import Admin, Ctx
+from evalroom.api.params import After, EventLimit
 from evalroom.schemas import EventPage, EventPublic
 from evalroom.storage.store import read_events
 
@@ -14,8 +13,7 @@ router = APIRouter(prefix="/events", tags=["events"])
 
 
 @router.get("", summary="Events after a sequence number, oldest first")
-def list_(ctx: Ctx, _admin: Admin, after: Annotated[int, Query(ge=0)] = 0,
-          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventPage:
+def list_(ctx: Ctx, _admin: Admin, after: After = 0, limit: EventLimit = 100) -> EventPage:
     with ctx.store.read() as s:
         events = read_events(s, after_seq=after, limit=limit)
     return EventPage(events=[EventPublic(**e.as_dict()) for e in events],

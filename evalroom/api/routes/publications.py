@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from evalroom.api.deps import Ctx, require
 from evalroom.api.routes.pages import headers
 from evalroom.domain.roles import Principal, Role
-from evalroom.schemas import ObjectionAnswer, ObjectionCreate, PublicationCreate
+from evalroom.schemas import MAX_VERSION, ObjectionAnswer, ObjectionCreate, PublicationCreate
 from evalroom.services import publication
 
 router = APIRouter(tags=["publication"])
@@ -24,7 +24,7 @@ ObjectionReader = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, R
                                                        Role.SUPERVISOR))]
 Ident = Annotated[str, Path(max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_VERSION)]
 View = dict[str, Any]
 
 

@@ -6,12 +6,12 @@ Another venue's operator gets 404 for a room or seat, as if it did not exist.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from evalroom.api.deps import Ctx, aware, require
+from evalroom.api.params import FromTime, ToTime
 from evalroom.domain.roles import Principal, Role
 from evalroom.schemas import FaultMark, RoomPublic, SearchResult, SeatCreate, SeatPublic, Specialty
 from evalroom.services import inventory, offers
@@ -44,7 +44,7 @@ def mark_seat(ctx: Ctx, principal: Manager, seat_id: Annotated[str, Path(max_len
 
 @router.get("/seats/search", summary="Venues that can serve N seats with these specialties in a window")
 def search(ctx: Ctx, principal: Manager, seats: Annotated[int, Query(ge=1, le=500)],
-           start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+           start: FromTime, end: ToTime,
            specialty: Annotated[list[Specialty], Query(max_length=50)] = []) -> SearchResult:  # noqa: B006
     count, venues = offers.search(ctx.store, ctx.settings, principal, seats=seats, specialties=specialty,
                                   start=aware(start, "from"), end=aware(end, "to"))

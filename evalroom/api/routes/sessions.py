@@ -24,16 +24,25 @@ import contextlib
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.context import AppContext
 from evalroom.api.deps import Admin, Ctx, authenticate, require
+from evalroom.api.params import After, EventLimit
 from evalroom.api.wsfirst import close_with_error, first_message
 from evalroom.auth.tokens import VerifiedToken
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode
-from evalroom.schemas import EventPage, EventPublic, SessionCreate, SessionPublic, SessionUpdate, SupervisorAssign
+from evalroom.schemas import (
+    MAX_POSITION,
+    EventPage,
+    EventPublic,
+    SessionCreate,
+    SessionPublic,
+    SessionUpdate,
+    SupervisorAssign,
+)
 from evalroom.services import sessions
 from evalroom.services.accounts import is_revoked
 
@@ -89,8 +98,8 @@ def assign_supervisor(ctx: Ctx, admin: Admin, session_id: SessionId, body: Super
 
 
 @router.get("/{session_id}/events", summary="The session's events after a sequence number")
-def events(ctx: Ctx, principal: Reader, session_id: SessionId, after: Annotated[int, Query(ge=0)] = 0,
-           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> EventPage:
+def events(ctx: Ctx, principal: Reader, session_id: SessionId, after: After = 0,
+           limit: EventLimit = 100) -> EventPage:
     evs = sessions.session_events(ctx.store, ctx.settings, principal, session_id, after=after, limit=limit)
     return EventPage(events=[EventPublic(**e) for e in evs], next_after=evs[-1]["seq"] if evs else after)
 
@@ -104,8 +113,8 @@ async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[V
     if not isinstance(msg, dict) or msg.get("type") != "subscribe" or set(msg) - {"type", "token", "after"}:
         raise ApiError(ErrorCode.VALIDATION_FAILED, "expected {\"type\": \"subscribe\", \"token\": ..., \"after\": N}")
     after = msg.get("after", 0)
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-        raise ApiError(ErrorCode.VALIDATION_FAILED, "'after' must be a non-negative integer")
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_POSITION:
+        raise ApiError(ErrorCode.VALIDATION_FAILED, f"'after' must be an integer from 0 to {MAX_POSITION}")
     token = msg.get("token")
     header = ws.headers.get("authorization", "")
     if token is None and header.lower().startswith("bearer "):

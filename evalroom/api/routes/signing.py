@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.deps import Ctx, require
+from evalroom.api.params import VersionQuery
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode
 from evalroom.schemas import (
@@ -152,5 +153,5 @@ def sheet_signature(ctx: Ctx, principal: Reader, session_id: SessionId,
 
 @router.get(PREFIX + "/report/verification", summary="Every signature of the report, verified now")
 def report_verification(ctx: Ctx, principal: Reader, session_id: SessionId,
-                        version: Annotated[int | None, Query(ge=1)] = None) -> View:
+                        version: VersionQuery = None) -> View:
     return signatures.report_verification(ctx.store, ctx.seal(), principal, session_id, version)

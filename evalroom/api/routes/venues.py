@@ -6,12 +6,12 @@ read its rooms and calendar. Another venue's operator gets 404 for all of it, as
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 
 from evalroom.api.deps import Admin, Ctx, aware, require
+from evalroom.api.params import FromTime, ToTime
 from evalroom.domain.roles import Principal, Role
 from evalroom.schemas import (
     BookingPublic,
@@ -62,8 +62,8 @@ def list_rooms(ctx: Ctx, principal: VenueReader, venue_id: VenueId) -> list[Room
 
 
 @router.get("/{venue_id}/calendar", summary="Live seat bookings overlapping a period (at most 92 days)")
-def calendar(ctx: Ctx, principal: VenueReader, venue_id: VenueId, start: Annotated[datetime, Query(alias="from")],
-             end: Annotated[datetime, Query(alias="to")]) -> list[BookingPublic]:
+def calendar(ctx: Ctx, principal: VenueReader, venue_id: VenueId, start: FromTime,
+             end: ToTime) -> list[BookingPublic]:
     return offers.venue_calendar(ctx.store, principal, venue_id, aware(start, "from"), aware(end, "to"))
 
 

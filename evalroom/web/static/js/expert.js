@@ -550,8 +550,9 @@ function ratingState(row, done) {
 
 async function rate(memberId, row) {
   const text = row.querySelector('input[name="score"]').value.trim();
-  // The score's range is the server's rule (invalid_input, shown at the field); a whole number is the API's type.
-  if (!/^-?\d{1,9}$/.test(text)) return ratingError(row, i18n.t("expert.rating_whole"));
+  // A whole number from 0 to 100: the API states the range (its schema) and refuses anything else; saying so
+  // here, in the expert's words, spares a round trip. Other refusals are the server's, shown at the field.
+  if (!/^\d{1,3}$/.test(text) || Number(text) > 100) return ratingError(row, i18n.t("expert.rating_whole"));
   ratingError(row, "");
   const comment = row.querySelector('input[name="comment"]').value.trim();
   try {

@@ -140,13 +140,14 @@ async function publish(event) {
   event.preventDefault();
   const input = $("pub-days");
   const raw = input.value.trim();
-  // Whole days only; the range (3 to 30, 条例 Art. 54) is the server's rule, and its message is shown.
-  if (!io.fieldError(input, "pub-days-error", INTEGER.test(raw) ? "" : t("op.error.days"))) return input.focus();
+  // Whole days from 3 to 30 (条例 Art. 54; the API's schema states the range and refuses anything else).
+  const days = INTEGER.test(raw) && Number(raw) >= 3 && Number(raw) <= 30;
+  if (!io.fieldError(input, "pub-days-error", days ? "" : t("op.error.days"))) return input.focus();
   try {
     const p = await io.call(`/sessions/${shown.sessionId}/publication`, { method: "POST", body: { days: Number(raw) } });
     $("pub-status").textContent = t("op.pub_done", { from: p.window.from, to: p.window.to });
   } catch (err) {
-    io.fieldError(input, "pub-days-error", err.message); // invalid_input, report_not_sealed, conflict
+    io.fieldError(input, "pub-days-error", err.message); // report_not_sealed, conflict
     return input.focus();
   }
   await io.reload();
@@ -314,7 +315,8 @@ async function rate(m) {
   const raw = input.value.trim();
   const comment = $(`${id}-comment`).value.trim();
   // A whole number; the range (0 to 100) and the deadline are the server's rules, and its message is shown.
-  if (!io.fieldError(input, `${id}-error`, INTEGER.test(raw) ? "" : t("op.error.score100"))) return input.focus();
+  const score = INTEGER.test(raw) && Number(raw) <= 100; // the API's range, stated in its schema
+  if (!io.fieldError(input, `${id}-error`, score ? "" : t("op.error.score100"))) return input.focus();
   try {
     const r = await io.call(`/sessions/${shown.sessionId}/ratings`, { method: "POST", body: {
       member_id: m.member_id, score: Number(raw), ...(comment ? { comment } : {}) } });

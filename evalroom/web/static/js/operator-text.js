@@ -211,7 +211,7 @@ extend({
     "op.rate_done": "已记录对 {name} 的评分：{score}。",
     "op.rated": "已评价（{time}）",
     "op.rating_missed": "未评价",
-    "op.error.days": "请填写整数天数",
+    "op.error.days": "请填写 3 到 30 的整数天数",
     "op.error.score100": "请填写 0 到 100 的整数",
   },
   en: {
@@ -422,7 +422,7 @@ extend({
     "op.rate_done": "Rated {name}: {score}.",
     "op.rated": "rated ({time})",
     "op.rating_missed": "not rated",
-    "op.error.days": "A whole number of days",
+    "op.error.days": "A whole number of days from 3 to 30",
     "op.error.score100": "A whole number from 0 to 100",
   },
 });
