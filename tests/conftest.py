@@ -17,7 +17,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pg import PgServer, start_pg  # noqa: E402
+from timebase import T0  # noqa: E402,F401  (09:00 Beijing on a Saturday; re-exported for the tests' imports)
 
 from evalroom.api.app import create_app  # noqa: E402
 from evalroom.api.context import AppContext, build_context  # noqa: E402
@@ -44,8 +45,6 @@ from evalroom.storage.models import Base  # noqa: E402
 from sites.devices import DEVICES, DeviceState  # noqa: E402
 from sites.protocol import Inventory, RoomReport, SeatReport  # noqa: E402
 
-T0 = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
-"""09:00 in Beijing: windows of a working day from here do not cross local midnight."""
 SPECIALTY = "B01"
 WORLD_POOL = [{"name": f"库内专家{i}", "id_number": id_number_with_check(f"370102196006150{i:02d}"),
                "employer": f"某设计院{i}", "specialties": [f"{SPECIALTY}01"]} for i in range(4)]
@@ -116,8 +115,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
+def clock(request: pytest.FixtureRequest) -> ManualClock:
+    """The coordinator's clock, at T0; or moved by the ``timedelta`` a test passes as its indirect parameter, to
+    show that the coordinator keeps to its own clock wherever the machine's is."""
+    return ManualClock(T0 + getattr(request, "param", timedelta(0)))
 
 
 @pytest.fixture

@@ -2,6 +2,13 @@
 # The README's test command: installs everything the test suite needs on a fresh Debian machine, then runs it.
 #
 #   bash tests/run.sh [pytest arguments]
+#   bash tests/run.sh --faketime OFFSET [pytest arguments]     e.g. --faketime +400d, --faketime +5y
+#
+# With --faketime the machine's clock, as every process of the run sees it (pytest, PostgreSQL, the browser, the
+# site agents), is moved by OFFSET (libfaketime, Debian's faketime): the suite must pass on any future day, and a
+# test that names a date real time will pass, or code that asks the machine for "now" where it should ask its
+# clock, fails here first. `--faketime OFFSET --dates` runs only the date-sensitive part (the modules marked
+# `dates`, on SQLite), as CI does after the whole suite.
 #
 # System packages come from Debian through apt (only those missing, so a prepared machine needs no network);
 # Python packages go into .venv. The suite starts and stops its own servers (a private PostgreSQL on
@@ -16,7 +23,9 @@ cd "$(dirname "$0")/.."
 # which makes the NSS trust database pdfsig checks signers against; ffmpeg gives ffprobe, which checks that
 # recorded segments play and last as long as they should; janus and janus-tools (janus-pp-rec) are the second
 # media backend, which the media tests and the benchmark run against.
-APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg janus janus-tools chromium fonts-wqy-microhei)
+# faketime moves the clock for `--faketime`.
+APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg janus janus-tools chromium fonts-wqy-microhei
+              faketime)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -39,4 +48,19 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-exec .venv/bin/python -m pytest "$@"
+moved=()
+if [ "${1:-}" = "--faketime" ]; then
+    [ -n "${2:-}" ] || { echo "usage: bash tests/run.sh --faketime OFFSET [--dates] [pytest arguments]" >&2; exit 2; }
+    # Monotonic clocks stay real (timed waits on locks and queues hang otherwise); tests/faketime/sitecustomize.py
+    # works around what that breaks in libfaketime 0.9.10 (time.sleep), in every Python process of the run.
+    export FAKETIME_DONT_FAKE_MONOTONIC=1
+    export PYTHONPATH="$PWD/tests/faketime${PYTHONPATH:+:$PYTHONPATH}"
+    moved=(faketime -f "$2")
+    echo "the machine's clock moved by $2: $("${moved[@]}" date -u +%FT%TZ)"
+    shift 2
+fi
+if [ "${1:-}" = "--dates" ]; then
+    shift
+    set -- tests/unit tests/integration -m "dates and not postgres" "$@"
+fi
+exec ${moved[@]+"${moved[@]}"} .venv/bin/python -m pytest "$@"

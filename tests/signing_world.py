@@ -90,7 +90,7 @@ def seat_signer(w: CommitteeWorld, member_id: str, headers: dict[str, str], issu
     name = issued.certificate.subject.rfc4514_string()
     return SeatSigner(w.client, w.url(), headers, software_signer(issued.certificate, issued.key,  # type: ignore[arg-type]
                                                                     [ca.intermediate.certificate]),
-                      name=name, location="seat", totp=device, member_id=member_id)
+                      name=name, location="seat", totp=device, member_id=member_id, now=w.ctx.clock.now)
 
 
 def seat_signers(w: CommitteeWorld, pki: Pki, experts: dict[str, dict[str, str]]) -> dict[str, SeatSigner]:

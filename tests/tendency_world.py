@@ -23,15 +23,18 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from timebase import day
 
 from evalroom.domain.tendency import Criterion, Evaluator, ScoredSession
 from evalroom.storage.models import CommitteeMember, EvalSession, ProjectRecord, ScoreSheet, SessionSupervisor
 from evalroom.storage.store import Store
 from signing.canonical import canonical_json, sha256_hex
 
-START = date(2026, 1, 5)
+START = day(-362)
+"""The first generated session's day: a Monday about a year before T0."""
 
 
 @dataclass(frozen=True)

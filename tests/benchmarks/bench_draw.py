@@ -20,10 +20,12 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timebase import T0  # noqa: E402
 
 from evalroom.api.context import build_context  # noqa: E402
 from evalroom.clock import ManualClock  # noqa: E402
@@ -37,7 +39,7 @@ from evalroom.services import committee, experts, registry, sessions  # noqa: E4
 
 SPECIALTIES = ("A0202", "D01", "C01")
 QUOTAS = {"host": {"A02": 3, "D01": 2, "C01": 1}, "guest": {"A02": 2, "D01": 1}}
-NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+NOW = T0
 
 
 def function_ms(size: int, repeat: int) -> float:

@@ -23,10 +23,12 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timebase import T0  # noqa: E402
 
 from evalroom.api.context import build_context  # noqa: E402
 from evalroom.clock import ManualClock  # noqa: E402
@@ -41,7 +43,7 @@ from evalroom.services import registry, report, sessions, sheets  # noqa: E402
 from evalroom.storage.models import Committee, CommitteeMember, EvalSession, ProjectRecord, ScoreSheet  # noqa: E402
 from signing.canonical import canonical_json, sha256_hex  # noqa: E402
 
-NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+NOW = T0
 MEMBERS, BIDDERS, CRITERIA = 9, 20, 40
 
 
@@ -126,7 +128,8 @@ def main() -> None:
                 findings = scoring.check_sheets(project, [b.key for b in project.bids],
                                                 [sheets._sheet(r) for _, r in sorted(rows.items())])
                 t1 = time.perf_counter()
-                doc = report.build_report(s, s.get(EvalSession, session_id), version=1, generated_at="2026-11-21T01:00:00Z")
+                doc = report.build_report(s, s.get(EvalSession, session_id), version=1,
+                                          generated_at=f"{NOW:%Y-%m-%dT%H:%M:%SZ}")
                 twin = canonical_json(doc)
                 t2 = time.perf_counter()
             pdf = render_report_pdf(doc)

@@ -49,7 +49,8 @@ def main() -> None:
     experts = [((sd if i < 5 else sn), issue_signer(sd if i < 5 else sn, f"专家{i}", f"E-{i}",
                                                      NOW - dt.timedelta(days=1), year)) for i in range(9)]
     seal = issue_signer(co, "协调平台印章", "SEAL-1", NOW - dt.timedelta(days=1), year)
-    tsa = local_tsa(issue_tsa(co, "evalroom TSA", NOW - dt.timedelta(days=1), year), [co.intermediate.certificate])
+    tsa = local_tsa(issue_tsa(co, "evalroom TSA", NOW - dt.timedelta(days=1), year), [co.intermediate.certificate],
+                    lambda: NOW)
     base = render_report_pdf(json.loads(SAMPLE.read_text(encoding="utf-8")))
 
     sign_times, verify_times, accept_times = [], [], []
@@ -58,9 +59,9 @@ def main() -> None:
         pdf = base
         for i, (ca, who) in enumerate(experts):
             pdf = sign_pdf(pdf, software_signer(who.certificate, who.key, [ca.intermediate.certificate]),
-                           f"expert-{i}", name=f"专家{i}", reason="评标报告签字", location=ca.region)
+                           f"expert-{i}", name=f"专家{i}", reason="评标报告签字", location=ca.region, at=NOW)
         pdf = sign_pdf(pdf, software_signer(seal.certificate, seal.key, [co.intermediate.certificate]), "seal",
-                       name="evalroom", reason="签章", location="evalroom", timestamper=tsa)
+                       name="evalroom", reason="签章", location="evalroom", at=NOW, timestamper=tsa)
         t1 = time.perf_counter()
         checks = verify_pdf(pdf, trust, [co.root.certificate], NOW)
         t2 = time.perf_counter()
@@ -80,7 +81,7 @@ def main() -> None:
     signer = software_signer(who.certificate, who.key, [ca.intermediate.certificate])
     sheets = [canonical_json({"format": "evalroom-sheet-v1", "n": i, "scores": {"L1/B1": {"T1": f"{i % 20}.00"}}})
               for i in range(args.sheets)]
-    signatures = [sign_detached(s, signer) for s in sheets]
+    signatures = [sign_detached(s, signer, NOW) for s in sheets]
     t0 = time.perf_counter()
     assert all(verify_detached(s, sig, trust, NOW).ok for s, sig in zip(sheets, signatures, strict=True))
     sheet_time = time.perf_counter() - t0

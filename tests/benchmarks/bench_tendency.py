@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tendency_world import Planted, history  # noqa: E402
+from tendency_world import START, Planted, history  # noqa: E402
 
 from evalroom.api.context import build_context  # noqa: E402
 from evalroom.clock import ManualClock  # noqa: E402
@@ -47,7 +47,9 @@ from evalroom.storage.models import CommitteeMember, EvalSession, Expert, Projec
 from evalroom.tendency_report import PLOTS, render_csv, render_plot  # noqa: E402
 from signing.canonical import canonical_json, sha256_hex  # noqa: E402
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime.combine(START - timedelta(days=4), clock_time(0), tzinfo=UTC)
+"""The coordinator's clock and the records' creation time: four days before the history's first session
+(tendency_world.START, about a year before timebase.T0), as records are made before their sessions end."""
 TZ = "Asia/Shanghai"
 ADMIN = Principal(role=Role.COORDINATOR_ADMIN, subject="bench")
 

@@ -21,10 +21,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert  # noqa: E402
+from timebase import T0  # noqa: E402
 
-from evalroom.clock import SystemClock  # noqa: E402
+from evalroom.clock import SystemClock, format_time  # noqa: E402
 from evalroom.config import load_settings  # noqa: E402
 from evalroom.domain.events import GENESIS_HASH, next_event  # noqa: E402
 from evalroom.services import tlog  # noqa: E402
@@ -35,11 +37,14 @@ from evalroom.storage.store import Store  # noqa: E402
 from signing.note import open_note, parse_checkpoint  # noqa: E402
 from signing.tlog import verify_consistency, verify_inclusion  # noqa: E402
 
+RECORDED_AT = format_time(T0)
+"""When the segments were recorded: T0 is never later than the real clock the log's writer runs on."""
+
 
 def fill(store: Store, n: int) -> None:
     prev_seq, prev_hash, rows = 0, GENESIS_HASH, []
     for i in range(n):
-        ev = next_event(prev_seq=prev_seq, prev_hash=prev_hash, recorded_at="2026-11-21T02:00:00.000000Z",
+        ev = next_event(prev_seq=prev_seq, prev_hash=prev_hash, recorded_at=RECORDED_AT,
                         actor="system:media", kind="media.segment_recorded", session_id="bench",
                         payload={"index": i, "sha256": f"{i:064x}"})
         rows.append({"seq": ev.seq, "recorded_at": ev.recorded_at, "actor": ev.actor, "kind": ev.kind,

@@ -56,10 +56,10 @@ def test_the_representative_rates_the_experts_after_the_session(ctx: AppContext,
     row = page.get_by_role("form", name=names[first])
     score = row.get_by_label("评分（0–100）")
 
-    # Out of range: the server's invalid_input at the field; then 55 with a comment, sent with Enter.
+    # Out of range: refused at the field in the expert's words; then 55 with a comment, sent with Enter.
     score.fill("150")
     score.press("Enter")
-    expect(row.locator(".error")).to_contain_text("a rating is 0 to 100")
+    expect(row.locator(".error")).to_have_text("请输入 0 到 100 之间的整数。")
     expect(score).to_have_attribute("aria-invalid", "true")
     expect(score).to_be_focused()
     score.fill("55")

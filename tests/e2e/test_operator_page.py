@@ -338,13 +338,13 @@ def test_the_host_operator_does_the_work_after_the_session(ctx: AppContext, clie
     assert [c.value for c in sheet[sheet.max_row]][1] == "合计"
     assert Decimal(str(sheet.cell(row=sheet.max_row, column=14).value)) == Decimal("2850.00")
 
-    # Ratings: out of range refused at the field in the server's words; then rated, and the row is read-only.
+    # Ratings: out of range refused at the field in the operator's words; then rated, and the row is read-only.
     first, second = seeded.experts[0], seeded.experts[1]
     rating = page.locator(f'#ratings-body tr[data-member="{first}"]')
     score = rating.get_by_role("textbox", name=re.compile("的评分（0–100）"))
     score.fill("101")
     rating.get_by_role("button", name=re.compile("^提交对 ")).click()
-    expect(rating.locator(".error")).to_have_text("a rating is 0 to 100, not 101")
+    expect(rating.locator(".error")).to_have_text("请填写 0 到 100 的整数")
     expect(score).to_have_attribute("aria-invalid", "true")
     score.fill("85")
     rating.get_by_role("textbox", name=re.compile("的说明")).fill("评审认真")

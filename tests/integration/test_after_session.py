@@ -4,8 +4,8 @@ the candidates with its objections, on a calendar with a weekend and a (made-up)
 refused with its code and changes nothing.
 
 The session: committee_world's host (济南, its region priced by table SD-2026) and guest (西安, table SX-2026), a
-plan of 2 host experts (B01, D01), 2 guest experts (B01) and the tenderer's representative, on Sunday 22 Nov
-2026. Check-ins (Beijing time): the host's members 08:30, the first guest expert (by member id) 08:40, the second
+plan of 2 host experts (B01, D01), 2 guest experts (B01) and the tenderer's representative, on the Sunday after
+T0 (timebase ``day(1)``; the Tuesday after, ``day(3)``, is made a holiday). Check-ins (Beijing time): the host's members 08:30, the first guest expert (by member id) 08:40, the second
 10:40; the session ends at 14:40.
 
 Fees by hand (SD-2026: 800.00 for 4 h, 100.00 per started hour over, travel 50.00, cap 1500.00; SX-2026: 700.00
@@ -28,7 +28,7 @@ import base64
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from session_world import elect, import_project, move, review_all_pass, sheet, venues_online
 from signing_world import seat_signers, setup_pki, sign_everything_and_seal, wait
+from timebase import beijing, iso
 
 from evalroom import cli
 from evalroom.api.context import AppContext
@@ -61,17 +62,13 @@ from evalroom.schemas import SessionCreate
 from evalroom.services import sessions, site_link, tlog
 from evalroom.storage.models import Region
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.dates]
 
-# Made up for the test: Tue 24 Nov 2026 a holiday.
-CALENDAR = 'holidays = ["2026-11-24"]\n'
+# Made up for the test: the Tuesday after the session a holiday.
+CALENDAR = f'holidays = ["{iso(3)}"]\n'
 TABLES = (Path(__file__).parents[1] / "data" / "fee-tables.toml").read_text(encoding="utf-8")
 """SD-2026 and SX-2026 of the module docstring, for regions ``SD`` and ``SX`` (replaced by the world's codes)."""
 API = "/api/v1"
-
-
-def beijing(day: int, hh: int, mm: int = 0, month: int = 11) -> datetime:
-    return datetime(2026, month, day, hh, mm, tzinfo=UTC) - timedelta(hours=8)
 
 
 @pytest.fixture
@@ -120,7 +117,7 @@ def evaluate(w: CommitteeWorld) -> tuple[dict[str, dict[str, Any]], dict[str, di
     drawn = members(w, "drawn")
     host = [m for m in drawn if m["venue_id"] == w.host_venue_id]
     guest_a, guest_b = sorted((m for m in drawn if m["venue_id"] == w.guest_venue_id), key=lambda m: m["member_id"])
-    for instant, group in ((beijing(22, 8, 30), host), (beijing(22, 8, 40), [guest_a]), (beijing(22, 10, 40), [guest_b])):
+    for instant, group in ((beijing(1, 8, 30), host), (beijing(1, 8, 40), [guest_a]), (beijing(1, 10, 40), [guest_b])):
         w.ctx.clock.advance(instant - w.ctx.clock.now())
         for m in group:
             seat(w, m)
@@ -210,7 +207,7 @@ def fee_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]], tmp_path: Path,
         minutes, table, hours, base, over, travel, amount, basis = expected[member]
         region = codes[w.host_region_id] if member in host_ids else codes[w.guest_region_id]
         want.append([str(n), names[member], "", region, venue_code[member],
-                     f"2026-11-22T{checked_in[member]}:00+08:00", "2026-11-22T14:40:00+08:00", str(minutes), table,
+                     f"{iso(1)}T{checked_in[member]}:00+08:00", f"{iso(1)}T14:40:00+08:00", str(minutes), table,
                      base, str(hours), over, travel, amount, basis])
     assert rows == want
 
@@ -257,7 +254,7 @@ def rating_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
 
     before = snapshot(ctx)
     for body in ({"member_id": a, "score": 101}, {"member_id": a, "score": -1}):
-        refused(w.client.post(w.url("/ratings"), headers=w.host_op(), json=body), 422, "invalid_input")
+        refused(w.client.post(w.url("/ratings"), headers=w.host_op(), json=body), 422, "validation_failed")
     refused(w.client.post(w.url("/ratings"), headers=w.host_op(), json={"member_id": a, "score": 70}), 409,
             "already_rated")
     refused(w.client.post(w.url("/ratings"), headers=tenderer, json={"member_id": a, "score": 70}), 409,
@@ -271,7 +268,7 @@ def rating_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
     assert snapshot(ctx) == before
 
     listing = ok(w.client.get(w.url("/ratings"), headers=w.supervisor()))
-    assert (listing["due"], listing["open"]) == ("2026-11-25", True)  # Mon 23, (Tue 24 a holiday), Wed 25
+    assert (listing["due"], listing["open"]) == (iso(4), True)  # Monday, (Tuesday a holiday), Wednesday
     assert sorted((r["member_id"], r["rater"], r["score"]) for r in listing["ratings"]) == sorted(
         [(a, "host", 85), (a, "tenderer", 90), (d01, "host", 55)])
     record = ok(w.client.get(f"{API}/experts/{expert_of[a]}", headers=w.admin()))
@@ -288,7 +285,7 @@ def rating_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
 
     # The next draw leaves the suspended expert out, for that reason (another tenderer: no cooling period).
     host_op = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
-    start = beijing(24, 9)
+    start = beijing(3, 9)
     with ctx.store.write() as tx:
         nxt = sessions.create_session(tx, host_op, SessionCreate(
             code=unique_code("S"), title="另一项目", scheduled_start=start, scheduled_end=start + timedelta(hours=8))).id
@@ -307,16 +304,16 @@ def rating_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
 
 def publication_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
     ctx, client = w.ctx, w.client
-    until(w, beijing(26, 10))  # Thursday: ratings have closed, and the publication is a day late
+    until(w, beijing(5, 10))  # Thursday: ratings have closed, and the publication is a day late
     before = snapshot(ctx)
     refused(client.post(w.url("/ratings"), headers=w.host_op(), json={"member_id": p["guest_b"]["member_id"],
                                                                        "score": 80}), 409, "rating_closed")
-    refused(client.post(w.url("/publication"), headers=w.host_op(), json={"days": 2}), 422, "invalid_input")
+    refused(client.post(w.url("/publication"), headers=w.host_op(), json={"days": 2}), 422, "validation_failed")
     assert snapshot(ctx) == before
 
     pub = ok(client.post(w.url("/publication"), headers=w.host_op(), json={}), 201)
-    assert (pub["received_on"], pub["publish_by"], pub["overdue"]) == ("2026-11-22", "2026-11-25", True)
-    assert pub["window"] == {"days": 3, "from": "2026-11-26", "to": "2026-11-30"}  # Fri, Sat, Sun → Mon 30
+    assert (pub["received_on"], pub["publish_by"], pub["overdue"]) == (iso(1), iso(4), True)
+    assert pub["window"] == {"days": 3, "from": iso(5), "to": iso(9)}  # Fri, Sat, Sun → Monday
     assert (pub["state"], pub["objections"], pub["paused"]) == ("open", {"received": 0, "unanswered": 0}, False)
     [lot] = pub["lots"]
     report = ok(client.get(w.url("/report"), headers=w.admin()))
@@ -338,9 +335,9 @@ def publication_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
     assert ok(client.get(f"{API}/publications", params={"session_id": "another"})) == []
     page = client.get("/publications")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
-    assert "投标人乙公司" in page.text and "2026-11-30" in page.text and "晚于规定期限" in page.text
+    assert "投标人乙公司" in page.text and iso(9) in page.text and "晚于规定期限" in page.text
 
-    # Objections: within the window, answered within 3 days (Thu 26 + 3 = Sun 29 → Mon 30); the procurement
+    # Objections: within the window, answered within 3 days (Thursday + 3 = Sunday → Monday); the procurement
     # is paused until then.
     url = f"{API}/publications/{pub['publication_id']}/objections"
     before = snapshot(ctx)
@@ -348,16 +345,16 @@ def publication_checks(w: CommitteeWorld, p: dict[str, dict[str, Any]]) -> None:
     refused(client.post(url, headers=w.guest_op(), json={"objector": "x", "text": "x"}), 404, "not_found")
     assert snapshot(ctx) == before
     first = ok(client.post(url, headers=w.host_op(), json={"objector": "投标人丙公司", "text": "对评分有异议"}), 201)
-    assert (first["late"], first["answer_by"], first["overdue"]) == (False, "2026-11-30", False)
+    assert (first["late"], first["answer_by"], first["overdue"]) == (False, iso(9), False)
     assert ok(client.get(f"{API}/publications/{pub['publication_id']}"))["paused"] is True
     answered = ok(client.post(f"{url}/{first['id']}/answer", headers=w.host_op(), json={"text": "经复核，评分无误。"}))
     assert answered["answer"] == "经复核，评分无误。"
     before = snapshot(ctx)
     refused(client.post(f"{url}/{first['id']}/answer", headers=w.host_op(), json={"text": "x"}), 409, "conflict")
     assert snapshot(ctx) == before
-    until(w, beijing(1, 0, month=12))  # Tue 1 Dec, 00:00: the window closed at the end of Mon 30
+    until(w, beijing(10, 0))  # Tuesday, 00:00: the window closed at the end of Monday
     late = ok(client.post(url, headers=w.host_op(), json={"objector": "投标人甲公司", "text": "公示期后提出"}), 201)
-    assert (late["late"], late["received_on"], late["answer_by"]) == (True, "2026-12-01", "2026-12-04")
+    assert (late["late"], late["received_on"], late["answer_by"]) == (True, iso(10), iso(13))
     public = ok(client.get(f"{API}/publications/{pub['publication_id']}"))
     assert (public["state"], public["objections"], public["paused"]) == ("closed", {"received": 2, "unanswered": 1},
                                                                          True)
@@ -380,7 +377,7 @@ def test_after_the_session_fees_ratings_and_publication(ctx: AppContext, client:
     about is the rules; every table it writes is written on PostgreSQL too by the role matrix's calls."""
     w = build(ctx, client, plan=False)
     people, _experts = evaluate(w)
-    until(w, beijing(22, 14, 40), heartbeats=True)
+    until(w, beijing(1, 14, 40), heartbeats=True)
     ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "end"}))
     fee_checks(w, people, tmp_path, capsys)
     rating_checks(w, people)

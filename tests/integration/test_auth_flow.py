@@ -17,6 +17,8 @@ from evalroom.services import accounts
 from evalroom.storage.models import Account
 from evalroom.storage.store import read_events
 
+pytestmark = pytest.mark.dates
+
 
 def _account(ctx: AppContext, username: str, role: Role = Role.SUPERVISOR) -> None:
     with ctx.store.write() as tx:

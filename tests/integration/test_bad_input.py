@@ -20,11 +20,14 @@ import pytest
 from conftest import TokenFor, World, snapshot, unique_code
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from timebase import iso
 
 from evalroom.api.context import AppContext
 from evalroom.auth.keys import KeyRing
 from evalroom.auth.tokens import AUDIENCE_SITE, TokenService
 from evalroom.domain.roles import Principal, Role
+from evalroom.storage.models import Expert
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -145,8 +148,8 @@ def _bad_requests(ctx: AppContext, world: World, token_for: TokenFor) -> dict[st
                                                        "scheduled_start": window["scheduled_end"],
                                                        "scheduled_end": window["scheduled_start"]}), 422, "validation_failed"),
         "naive time": (post("/api/v1/sessions", {"code": "SX", "title": "t", "host_venue_id": world.host_venue_id,
-                                                 "scheduled_start": "2026-12-01T09:00:00",
-                                                 "scheduled_end": "2026-12-01T17:00:00"}), 422, "validation_failed"),
+                                                 "scheduled_start": f"{iso(10)}T09:00:00",
+                                                 "scheduled_end": f"{iso(10)}T17:00:00"}), 422, "validation_failed"),
         "window in the past": (post("/api/v1/sessions", {"code": "SX", "title": "t", "host_venue_id": world.host_venue_id,
                                                          "scheduled_start": (start - timedelta(days=3)).isoformat(),
                                                          "scheduled_end": (start - timedelta(days=2)).isoformat()}),
@@ -198,3 +201,46 @@ def test_validation_errors_say_where_but_do_not_echo_input(client: TestClient, t
     assert resp.status_code == 422
     assert resp.json()["error"]["details"][0]["loc"] == ["body", secret]
     assert all(secret not in d["msg"] for d in resp.json()["error"]["details"])
+
+
+def test_numbers_dates_and_times_past_the_apis_bounds_are_refused_naming_the_field(
+        client: TestClient, ctx: AppContext, world: World, token_for: TokenFor) -> None:
+    """The class of the fuzzer's finds (an integer SQLite cannot hold, an impossible date that passed the schema,
+    a time whose UTC form overflows): each is 422 validation_failed that names its field, and changes nothing."""
+    admin, supervisor = token_for(Role.COORDINATOR_ADMIN), token_for(Role.SUPERVISOR)
+    with ctx.store.read() as s:
+        expert_id = s.scalars(select(Expert.id)).first()
+    session, huge = f"/api/v1/sessions/{world.session_id}", str(2**64)
+    year = ctx.clock.now().year
+    window = {"code": "SX", "title": "t", "host_venue_id": world.host_venue_id}
+    requests: dict[str, tuple[Request, str]] = {
+        "publications offset": (lambda c: c.get("/api/v1/publications", params={"offset": huge}), "offset"),
+        "report version": (lambda c: c.get(f"{session}/report", headers=admin, params={"version": huge}), "version"),
+        "events after": (lambda c: c.get("/api/v1/events", headers=admin, params={"after": 2**63}), "after"),
+        "log size": (lambda c: c.get("/api/v1/log/checkpoint", params={"size": huge}), "size"),
+        "log proof": (lambda c: c.get("/api/v1/log/proofs/consistency", params={"from": 1, "to": huge}), "to"),
+        "0000-00-00": (lambda c: c.post(f"{session}/complaints", headers=supervisor, json={
+            "complainant": "x", "subject": "x", "known_on": "0000-00-00"}), "known_on"),
+        "30 February": (lambda c: c.patch(f"/api/v1/experts/{expert_id}", headers=admin, json={
+            "reason": "x", "unavailable": [{"from": f"{year}-02-30", "to": f"{year}-03-01"}]}), "from"),
+        "year 9999 behind UTC": (lambda c: c.post("/api/v1/sessions", headers=admin, json={
+            **window, "scheduled_start": "9999-12-31T23:00:00-23:59",
+            "scheduled_end": "9999-12-31T23:30:00-23:59"}), "scheduled_start"),
+        "year 1 ahead of UTC": (lambda c: c.post("/api/v1/sessions", headers=admin, json={
+            **window, "scheduled_start": "0001-01-01T00:00:00+14:00",
+            "scheduled_end": "0001-01-01T01:00:00+14:00"}), "scheduled_start"),
+        "query time": (lambda c: c.get(f"/api/v1/venues/{world.host_venue_id}/calendar", headers=admin, params={
+            "from": "9999-12-31T23:00:00-23:59", "to": "9999-12-31T23:30:00-23:59"}), "from"),
+        "query date": (lambda c: c.get("/api/v1/analysis/tendency", headers=admin, params={
+            "from": "9999-12-30", "to": "9999-12-31"}), "from"),
+    }
+    for name, (call, field) in requests.items():
+        before = snapshot(ctx)
+        resp = call(client)
+        assert resp.status_code == 422, (name, resp.text)
+        error = resp.json()["error"]
+        assert error["code"] == "validation_failed" and field in error["message"], (name, error)
+        assert snapshot(ctx) == before, name
+    with client.websocket_connect(f"{session}/events/ws") as ws:
+        ws.send_json({"type": "subscribe", "token": admin["Authorization"].removeprefix("Bearer "), "after": 2**64})
+        assert ws.receive_json()["error"]["code"] == "validation_failed"

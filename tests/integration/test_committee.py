@@ -58,6 +58,7 @@ from conftest import unique_code
 from fastapi.testclient import TestClient
 from session_world import import_project, venues_online
 from sqlalchemy import select
+from timebase import iso
 
 from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
@@ -66,6 +67,8 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.schemas import OfferCreate, SessionCreate, VenueCreate
 from evalroom.services import committee, offers, registry, sessions
 from evalroom.storage.models import Base
+
+pytestmark = pytest.mark.dates
 
 DRAW_DETAIL = {"slots", "pool", "excluded", "picks", "members"}
 
@@ -203,8 +206,8 @@ AVOIDED = {
     "回避乙": ({"ties": [TENDERER]}, "tied_to_tenderer"),
     "回避丙": ({"credit_status": "blacklisted"}, "blacklisted"),
     "回避丁": ({"punished": True}, "punished"),
-    "回避戊": ({"unavailable": ["2026-11-21..2026-11-23"]}, "unavailable"),
-    "回避己": ({"evaluations": ["2026-10-23:" + TENDERER]}, "recent_same_tenderer"),  # 30 days before
+    "回避戊": ({"unavailable": [f"{iso(0)}..{iso(2)}"]}, "unavailable"),  # around the session's day(1)
+    "回避己": ({"evaluations": [f"{iso(1 - 30)}:" + TENDERER]}, "recent_same_tenderer"),  # 30 days before
     "回避庚": ({"employer": "某市交通局"}, "employed_by_tenderer"),
 }
 
@@ -212,7 +215,7 @@ AVOIDED = {
 def test_the_draw_is_committed_performed_revealed_verifiable_and_blind(ctx: AppContext, client: TestClient) -> None:
     avoided = [expert_row(name, HOST_AREA, ["B0101"], **extra) for name, (extra, _) in AVOIDED.items()]
     # Evaluated for the same tenderer 113 days ago: outside the 90-day window, so eligible.
-    long_ago = expert_row("往年庚", HOST_AREA, ["B0101"], evaluations=["2026-08-01:" + TENDERER])
+    long_ago = expert_row("往年庚", HOST_AREA, ["B0101"], evaluations=[f"{iso(1 - 113)}:" + TENDERER])
     w = build(ctx, client, host_rows=pool("专家H", HOST_AREA, {"B0101": 3, "D01": 2}) + avoided + [long_ago])
 
     drawn = draw(w)

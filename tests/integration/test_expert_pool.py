@@ -31,6 +31,7 @@ from committee_world import (
 from conftest import unique_code
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from timebase import iso
 
 from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
@@ -39,6 +40,8 @@ from evalroom.schemas import RegionCreate
 from evalroom.services import registry
 from evalroom.services.experts import ID_CONTEXT
 from evalroom.storage.models import Base, Expert
+
+pytestmark = pytest.mark.dates
 
 
 @pytest.fixture
@@ -86,8 +89,8 @@ def three_rows() -> list[dict[str, Any]]:
     return [
         expert_row("张伟", HOST_AREA, ["B0101"], code="SD-0001", certificate="SDCA 00A1"),
         expert_row("王芳", HOST_AREA, ["D01", "B01"], code="SD-0002", credit_status="active", punished=False,
-                   ties=["某建设集团有限公司"], unavailable=["2026-12-01..2026-12-03", "2026-12-10"],
-                   evaluations=[{"date": "2026-10-01", "tenderer": "某市交通局"}]),
+                   ties=["某建设集团有限公司"], unavailable=[f"{iso(10)}..{iso(12)}", iso(19)],
+                   evaluations=[{"date": iso(-51), "tenderer": "某市交通局"}]),
         expert_row("李娜", HOST_AREA, ["C01"]),
     ]
 
@@ -104,21 +107,21 @@ def test_json_and_csv_imports_count_and_reimports_update_only_what_changed(pools
     fang = listed["王芳"]
     assert (fang["code"], fang["specialties"], fang["ties"], fang["credit_status"], fang["punished"]) == \
         ("SD-0002", ["B01", "D01"], ["某建设集团有限公司"], "active", False)
-    assert fang["unavailable"] == [["2026-12-01", "2026-12-03"], ["2026-12-10", "2026-12-10"]]
-    assert fang["recent_evaluations"] == [{"date": "2026-10-01", "tenderer": "某市交通局", "source": "import"}]
+    assert fang["unavailable"] == [[iso(10), iso(12)], [iso(19), iso(19)]]
+    assert fang["recent_evaluations"] == [{"date": iso(-51), "tenderer": "某市交通局", "source": "import"}]
     assert listed["张伟"]["certificate"] == "SDCA 00A1" and listed["李娜"]["code"] is None
 
     # CSV with Chinese headers and cells (是/否, 暂停, lists separated by ';').
     a, b = new_id_number(GUEST_AREA), new_id_number(GUEST_AREA)
     csv_text = ("\ufeff姓名,身份证号,工作单位,评标专业,专家编号,信用状态,曾受处罚,利害关系单位,不可参评日期,近期评标\n"
-                f"赵敏,{a},西安某设计院,B01;D01,SX-01,正常,否,,2026-12-05..2026-12-06,2026-11-01:某市交通局\n"
+                f"赵敏,{a},西安某设计院,B01;D01,SX-01,正常,否,,{iso(14)}..{iso(15)},{iso(-20)}:某市交通局\n"
                 f"孙强,{b},西安某大学,B0102,SX-02,暂停,是,甲公司；乙公司,,\n")
     assert ok(pools.post(pools.shaanxi, csv_text, "csv"))["created"] == 2
     by_name = {e["name"]: e for e in pools.listed(pools.shaanxi)}
     min_, qiang = by_name["赵敏"], by_name["孙强"]
     assert (min_["specialties"], min_["credit_status"], min_["punished"], min_["unavailable"]) == \
-        (["B01", "D01"], "active", False, [["2026-12-05", "2026-12-06"]])
-    assert min_["recent_evaluations"] == [{"date": "2026-11-01", "tenderer": "某市交通局", "source": "import"}]
+        (["B01", "D01"], "active", False, [[iso(14), iso(15)]])
+    assert min_["recent_evaluations"] == [{"date": iso(-20), "tenderer": "某市交通局", "source": "import"}]
     assert (qiang["credit_status"], qiang["punished"], qiang["ties"]) == ("suspended", True, ["甲公司", "乙公司"])
 
     # The same file again changes nothing; a changed row is updated, the others are not.

@@ -10,12 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from timebase import T0
 
+from evalroom.clock import format_time
 from media.manifest import MANIFEST, ManifestError, read_manifest, verify_manifest
 from media.recorder import TrackRecorder, vp8_keyframe_size
 from media.sources import opus_packets, vp8_packets
-
-T0 = dt.datetime(2026, 11, 22, 1, 0, tzinfo=dt.UTC)
 
 
 def ffprobe_duration(path: Path) -> float:
@@ -52,7 +52,7 @@ def test_video_is_cut_at_key_frames_into_segments_that_play(tmp_path: Path) -> N
         expected = (seg["last_pts"] - seg["first_pts"]) / 90000 + 1 / 30
         assert ffprobe_duration(path) == pytest.approx(expected, abs=0.05)
     assert sum(s["packets"] for s in segments) == 210
-    assert segments[0]["wallclock_start"] == "2026-11-22T01:00:00.000000Z"
+    assert segments[0]["wallclock_start"] == format_time(T0)
     report = verify_manifest(tmp_path)
     assert report.ok and report.sealed and report.segments == 4, report.problems
 
@@ -95,7 +95,7 @@ def test_a_crash_loses_at_most_the_open_segment_and_marks_it(tmp_path: Path) -> 
                           segment_seconds=2.0, now=lambda: T0 + dt.timedelta(seconds=9))
     gap = read_manifest(tmp_path)[-1]
     assert gap["type"] == "gap" and gap["reason"] == "lost" and gap["file"] == "seg-000003.webm.lost"
-    assert gap["from"] == closed[-1]["wallclock_end"] and gap["to"] == "2026-11-22T01:00:09.000000Z"
+    assert gap["from"] == closed[-1]["wallclock_end"] and gap["to"] == format_time(T0 + dt.timedelta(seconds=9))
     for data, pts, _ in vp8_packets(2.5, keyframe_every=30):  # the publisher again, its clock from 0
         after.write(data, pts, arrival=T0 + dt.timedelta(seconds=10 + pts / 90000))
     after.seal()

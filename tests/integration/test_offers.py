@@ -17,6 +17,7 @@ import httpx
 import pytest
 from conftest import ALL_OK, SPECIALTY, T0, TokenFor, World, ok, refused, snapshot, unique_code
 from fastapi.testclient import TestClient
+from timebase import iso
 
 from evalroom.api.app import create_app
 from evalroom.api.context import AppContext, build_context
@@ -30,9 +31,11 @@ from sites.devices import DeviceState, RoomKind
 from sites.pairing import Candidate, rank
 from sites.protocol import Inventory, RoomReport, SeatReport
 
+pytestmark = pytest.mark.dates
+
 API = "/api/v1"
 START = T0 + timedelta(days=1)
-"""world.session's scheduled start: 2026-11-22 09:00 Beijing; it runs for 8 hours."""
+"""world.session's scheduled start: 09:00 Beijing on the day after T0 (a Sunday); it runs for 8 hours."""
 END = START + timedelta(hours=8)
 
 
@@ -773,8 +776,8 @@ def _bad_offer_requests(api: Api, offer_id: str) -> dict[str, tuple[Any, int, st
         "specialties not a list": (post({**guest, "seats": 2, "specialties": "B01"}), 422, "validation_failed"),
         "guest id not a uuid": (post({"guest_venue_id": "西安", "seats": 2}), 422, "validation_failed"),
         "unknown field": (post({**guest, "seats": 2, "host_venue_id": w.guest_venue_id}), 422, "validation_failed"),
-        "naive time": (post({**guest, "seats": 2, "starts_at": "2026-11-22T09:00:00",
-                             "ends_at": "2026-11-22T17:00:00"}), 422, "validation_failed"),
+        "naive time": (post({**guest, "seats": 2, "starts_at": f"{iso(1)}T09:00:00",
+                             "ends_at": f"{iso(1)}T17:00:00"}), 422, "validation_failed"),
         "window in the past": (post({**guest, "seats": 2, "starts_at": (T0 - timedelta(days=1)).isoformat(),
                                      "ends_at": (T0 - timedelta(hours=20)).isoformat()}), 422, "invalid_input"),
         "end before start": (post({**guest, "seats": 2, "starts_at": END.isoformat(),
@@ -815,8 +818,8 @@ def _bad_offer_requests(api: Api, offer_id: str) -> dict[str, tuple[Any, int, st
         "search for zero seats": (lambda: api.client.get(f"{API}/seats/search", headers=admin, params={
             "seats": 0, "from": START.isoformat(), "to": END.isoformat()}), 422, "validation_failed"),
         "calendar with naive times": (lambda: api.client.get(f"{API}/venues/{w.guest_venue_id}/calendar",
-                                                             headers=admin, params={"from": "2026-11-22T00:00:00",
-                                                                                    "to": "2026-11-23T00:00:00"}),
+                                                             headers=admin, params={"from": f"{iso(1)}T00:00:00",
+                                                                                    "to": f"{iso(2)}T00:00:00"}),
                                       422, "invalid_input"),
     }
 

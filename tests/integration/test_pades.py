@@ -21,6 +21,8 @@ from signing.pades import local_tsa, sign_pdf, verify_pdf
 from signing.pki import Issued, RegionCA, issue_crl, issue_region_ca, issue_signer, issue_tsa
 from signing.trust import RegionAnchors, TrustStore
 
+pytestmark = pytest.mark.dates
+
 NOW = dt.datetime.now(dt.UTC)
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "report-sample.json"
 
@@ -51,10 +53,11 @@ def signed() -> Signed:
     pdf = render_report_pdf(json.loads(SAMPLE.read_text(encoding="utf-8")))
     for i, (ca, who) in enumerate(experts):
         pdf = sign_pdf(pdf, software_signer(who.certificate, who.key, [ca.intermediate.certificate]), f"expert-{i}",
-                       name=who.certificate.subject.rfc4514_string(), reason="评标报告签字", location=ca.region)
+                       name=who.certificate.subject.rfc4514_string(), reason="评标报告签字", location=ca.region,
+                       at=NOW)
     pdf = sign_pdf(pdf, software_signer(seal.certificate, seal.key, [coordinator.intermediate.certificate]), "seal",
-                   name="evalroom", reason="协调平台签章", location="evalroom",
-                   timestamper=local_tsa(tsa, [coordinator.intermediate.certificate]))
+                   name="evalroom", reason="协调平台签章", location="evalroom", at=NOW,
+                   timestamper=local_tsa(tsa, [coordinator.intermediate.certificate], lambda: NOW))
     trust = TrustStore([anchors(sd), anchors(sn), anchors(coordinator)], {"SD", "SN", "EVALROOM"})
     return Signed(pdf, trust, coordinator, [who for _, who in experts])
 

@@ -3,14 +3,19 @@ not, an expert revoked, the coordinator's seal and TSA — and what they sign ve
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from signing.canonical import canonical_json
 from signing.cms import sign_detached
 from signing.tokens import SoftKeyStore
+
+pytestmark = pytest.mark.dates
 
 DECLARATION = """
 [[regions]]
@@ -55,7 +60,7 @@ def test_what_the_declaration_says_is_what_verifies(tmp_path: Path) -> None:
         path = tmp_path / f"{name.replace('/', '-')}.json"
         path.write_bytes(sheet)
         store = SoftKeyStore(out / "keys" / f"{name}.p12")
-        path.with_name(path.name + ".p7s").write_bytes(sign_detached(sheet, store.open(pin)))
+        path.with_name(path.name + ".p7s").write_bytes(sign_detached(sheet, store.open(pin), dt.datetime.now(dt.UTC)))
         checked = evalroom("verify", path, "--trust", out / "trust")
         assert checked.returncode == code, (name, checked.stdout)
         assert words is None or words in checked.stdout, checked.stdout

@@ -43,6 +43,7 @@ from session_world import BIDS, elect, move, project_doc, review_all_pass, sheet
 from signing_world import seat_signers, setup_pki
 from sqlalchemy import select
 from starlette.routing import Route
+from timebase import iso
 from webauthn_soft import SoftAuthenticator
 
 from evalroom.api.context import AppContext
@@ -640,7 +641,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         auth, cms = str(uuid.uuid4()), b"not a signature at all"
         if seat is not None:
             content, digest = seat.fetch("sheet", "review")
-            auth, cms = seat.authorise("sheet", "review", digest)["authorisation"], sign_detached(content, seat.signer)
+            auth, cms = seat.authorise("sheet", "review", digest)["authorisation"], sign_detached(content, seat.signer, seat.now())
         return c.post(f"{url}/signatures/sheets", headers=h, json={"authorisation": auth,
                                                                    "cms": base64.b64encode(cms).decode()})
 
@@ -650,7 +651,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         if seat is not None:
             pdf, digest = seat.fetch("report")
             auth = seat.authorise("report", None, digest)["authorisation"]
-            pdf = sign_pdf(pdf, seat.signer, "matrix", name="x", reason="同意", location="seat")
+            pdf = sign_pdf(pdf, seat.signer, "matrix", name="x", reason="同意", location="seat", at=seat.now())
         return c.post(f"{url}/signatures/report", headers={**h, "Content-Type": "application/pdf"},
                       params={"authorisation": auth}, content=pdf)
 
@@ -709,7 +710,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         return c.post(f"{url}/ratings", headers=expert, json={"member_id": seeded.experts[0], "score": 90})
 
     tie = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
-    period = {"from": "2026-01-01", "to": "2027-01-01"}
+    period = {"from": iso(-180), "to": iso(180)}
 
     primary = Principal(role=Role.SUPERVISOR, subject="matrix-sup", supervised={sid: SupervisorLevel.PRIMARY})
 

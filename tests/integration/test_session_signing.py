@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from committee_world import CommitteeWorld, build, events, members
 from conftest import SQLITE_ONLY, ok, refused, snapshot
+from cryptography import x509
 from session_world import elect, move, ready, review_all_pass, sheet
 from signing_world import (
     Pki,
@@ -36,6 +37,8 @@ from signing.cms import sign_detached
 from signing.pades import dissent_reason, sign_pdf
 from signing.trust import load_bundle
 from signing.verify import verify_file
+
+pytestmark = pytest.mark.dates
 
 DISSENT = "本人认为乙公司技术方案更优，保留意见。"
 
@@ -130,6 +133,41 @@ def test_every_member_signs_and_the_host_seals_then_the_session_ends(w: Committe
     assert kinds.count("signing.sheet_signed") == 2 * len(experts) and "report.sealed" in kinds
 
 
+YEARS = dt.timedelta(days=3 * 365)
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("clock", [YEARS, -YEARS], ids=["years-ahead", "years-behind"], indirect=True)
+def test_signing_and_sealing_keep_to_the_coordinators_clock_not_the_machines(ctx, client) -> None:  # type: ignore[no-untyped-def]
+    """Certificates, CRLs, one-time codes and tokens all issued on the coordinator's clock, years away from the
+    machine's: every check (CRL freshness, validity, the time-stamp) must be made at the coordinator's time. A
+    library left to ask the machine for "now" fails this (as the seal's time-stamp and signing time did)."""
+    w = build(ctx, client, start=ctx.clock.now() + dt.timedelta(days=1))
+    experts, dissenter = to_report_signing(w)
+    seal = sign_everything_and_seal(w, seat_signers(w, setup_pki(w), experts), {dissenter: DISSENT})
+    now = w.ctx.clock.now()
+    assert seal["verification"]["trusted"] is True
+    stamped = dt.datetime.fromisoformat(seal["verification"]["timestamp"])
+    assert abs(stamped - now) < dt.timedelta(minutes=5)  # the time-stamp carries the coordinator's time
+    verification = ok(w.client.get(w.url("/report/verification"), headers=w.host_op()))
+    assert verification["ok"] is True and all(s["trusted"] for s in verification["signatures"])
+
+
+@SQLITE_ONLY
+def test_the_coordinators_own_crls_are_renewed_as_its_clock_passes_their_next_update(w: CommitteeWorld) -> None:
+    first = w.ctx.seal()
+    assert w.ctx.seal() is first
+    w.ctx.clock.advance(dt.timedelta(days=8))
+    renewed = w.ctx.seal()
+    assert renewed is not first
+    crls = [x509.load_der_x509_crl(der) for der in renewed.anchors.crls]
+    newest = {issuer: max(c.next_update_utc for c in crls if c.issuer == issuer) for issuer in {c.issuer for c in crls}}
+    assert len(newest) == 2 and min(newest.values()) > w.ctx.clock.now()  # root's and intermediate's: fresh
+    assert w.ctx.seal() is renewed  # and not loaded again until they near their next update
+    w.ctx.clock.advance(dt.timedelta(days=5))
+    assert w.ctx.seal() is renewed
+
+
 def test_a_correction_after_sealing_needs_new_signatures(w: CommitteeWorld) -> None:
     experts, dissenter = to_report_signing(w)
     signers = seat_signers(w, setup_pki(w), experts)
@@ -219,7 +257,7 @@ def test_the_authorisation_names_the_current_document_and_signs_once(w: Committe
              "factor": {"kind": "totp", "code": seat.totp.code()}}
     refused(post(w, "/signing/authorisations", experts[member], stale), 409, "document_changed")
     auth = seat.authorise("sheet", "review", digest)
-    cms = base64.b64encode(sign_detached(content, seat.signer)).decode()
+    cms = base64.b64encode(sign_detached(content, seat.signer, w.ctx.clock.now())).decode()
     other = sorted(experts)[1]
     refused(post(w, "/signatures/sheets", experts[other], {"authorisation": auth["authorisation"], "cms": cms}),
             403, "authorisation_invalid")  # another member cannot use it
@@ -243,8 +281,8 @@ def test_a_signature_over_other_bytes_is_refused(w: CommitteeWorld, signing: Any
     seat = signers[member]
     content, digest = seat.fetch("sheet", "review")
     edited = canonical_json({**json.loads(content), "nonce": "0" * 32})
-    moved = sign_detached(seat.fetch("sheet", "detailed_review")[0], seat.signer)
-    for cms in (sign_detached(edited, seat.signer), moved):
+    moved = sign_detached(seat.fetch("sheet", "detailed_review")[0], seat.signer, w.ctx.clock.now())
+    for cms in (sign_detached(edited, seat.signer, w.ctx.clock.now()), moved):
         auth = seat.authorise("sheet", "review", digest)
         before = snapshot(w.ctx)
         err = refused(post(w, "/signatures/sheets", experts[member], {
@@ -326,7 +364,7 @@ def test_a_report_signature_must_add_exactly_one_valid_signature(w: CommitteeWor
         return w.client.post(w.url("/signatures/report"), headers={**experts[member], "Content-Type": "application/pdf"},
                              params={"authorisation": auth["authorisation"]}, content=body)
 
-    signed = sign_pdf(pdf, seat.signer, "m", name="x", reason="同意", location="seat")
+    signed = sign_pdf(pdf, seat.signer, "m", name="x", reason="同意", location="seat", at=w.ctx.clock.now())
     flipped = bytearray(signed)
     flipped[len(pdf) + (len(signed) - len(pdf)) // 2] ^= 0x01  # a byte inside the new revision
     for body in (bytes(flipped), pdf):  # a byte flipped; nothing added

@@ -24,6 +24,8 @@ from signing.pki import RegionCA, certify, issue_crl, issue_region_ca, issue_sig
 from signing.tokens import PIN_TRIES, PinRefused, Pkcs11Token, SoftKeyStore
 from signing.trust import RegionAnchors, TrustStore
 
+pytestmark = pytest.mark.dates
+
 NOW = dt.datetime.now(dt.UTC)
 PIN, SO_PIN = "123456", "12345678"
 MODULES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
@@ -83,7 +85,7 @@ def token_with_key(module: str, label: str, ca: RegionCA) -> tuple[Pkcs11Token, 
 def test_a_key_on_a_token_signs_a_sheet_that_verifies(softhsm: str, region: RegionCA) -> None:
     token, cert = token_with_key(softhsm, TOKENS[0], region)
     with token.open(PIN, cert, [region.intermediate.certificate]) as signer:
-        signature = sign_detached(SHEET, signer)
+        signature = sign_detached(SHEET, signer, NOW)
     check = verify_detached(SHEET, signature, trust(region), NOW)
     assert (check.intact, check.valid, check.trusted) == (True, True, True), check.problems
 
@@ -109,7 +111,7 @@ def test_the_software_key_store_signs_behind_its_pin(tmp_path: Path, region: Reg
     store = SoftKeyStore.create(tmp_path / "li.p12", PIN, issued.key, issued.certificate,
                                 [region.intermediate.certificate])
     assert (tmp_path / "li.p12").stat().st_mode & 0o077 == 0
-    check = verify_detached(SHEET, sign_detached(SHEET, store.open(PIN)), trust(region), NOW)
+    check = verify_detached(SHEET, sign_detached(SHEET, store.open(PIN), NOW), trust(region), NOW)
     assert check.ok, check.problems
     for left in range(PIN_TRIES - 1, -1, -1):
         with pytest.raises(PinRefused) as wrong:

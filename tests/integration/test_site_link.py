@@ -15,8 +15,8 @@ from conftest import SPECIALTY, TokenFor, World
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect
 
 from evalroom.api.context import AppContext
 from evalroom.domain.roles import Principal, Role

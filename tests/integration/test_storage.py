@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from timebase import T0
 
 from evalroom.api.context import AppContext
 from evalroom.clock import SystemClock
@@ -85,7 +85,7 @@ def test_a_constraint_violation_is_a_conflict_and_changes_nothing(ctx: AppContex
 
 def test_naive_datetimes_are_refused(ctx: AppContext) -> None:
     with pytest.raises(Exception, match="naive"), ctx.store.write() as tx:
-        tx.session.add(Region(id=str(uuid.uuid4()), code="RN", name="x", created_at=datetime(2026, 1, 1)))
+        tx.session.add(Region(id=str(uuid.uuid4()), code="RN", name="x", created_at=T0.replace(tzinfo=None)))
         tx.session.flush()
 
 

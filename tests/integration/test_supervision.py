@@ -8,7 +8,7 @@ import asyncio
 import base64
 import hashlib
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from conftest import SQLITE_ONLY, ok, refused, snapshot
 from fastapi.testclient import TestClient
 from media_world import ffprobe_duration, publish, until
 from session_world import elect, move, ready, sheet, to_detailed_review
+from timebase import day, iso
 
 from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
@@ -28,11 +29,11 @@ from evalroom.services.media import record_media_event
 from evalroom.storage.store import read_venue_events
 from media.relay import Relay
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.dates]
 
-# A made-up calendar for the test (not a real notice): Mon 23 and Tue 24 Nov 2026 are rest days, Sat 28 Nov is
-# a make-up working day.
-CALENDAR = 'holidays = ["2026-11-23", "2026-11-24"]\nworkdays = ["2026-11-28"]\n'
+# A made-up calendar for the test (not a real notice): the Monday and Tuesday after the session's Sunday (day 1)
+# are rest days, the Saturday after them a make-up working day.
+CALENDAR = f'holidays = ["{iso(2)}", "{iso(3)}"]\nworkdays = ["{iso(7)}"]\n'
 
 
 @pytest.fixture
@@ -116,12 +117,12 @@ def test_supervisors_change_neither_a_score_nor_a_phase(ctx: AppContext, client:
 def test_a_complaint_is_filed_ruled_and_decided_to_the_deadlines(ctx: AppContext, client: TestClient) -> None:
     w = build(ctx, client)
     ready(w)
-    assert ctx.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date() == date(2026, 11, 22)
+    assert ctx.clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date() == day(1)
     filed = ok(client.post(w.url("/complaints"), headers=secondary(w), json={
-        "complainant": "投标人乙公司", "subject": "认为评分明显偏低", "known_on": "2026-11-22"}), 201)
-    # Filed on Sun 22 Nov (Beijing): the acceptance ruling is due on the 3rd working day after it, with the
-    # 23rd and 24th rest days in the calendar: Wed 25, Thu 26, Fri 27.
-    assert filed["deadlines"] == {"filing": "2026-12-02", "acceptance": "2026-11-27", "decision": None}
+        "complainant": "投标人乙公司", "subject": "认为评分明显偏低", "known_on": iso(1)}), 201)
+    # Filed on Sunday day 1 (Beijing): the acceptance ruling is due on the 3rd working day after it, with Monday
+    # and Tuesday rest days in the calendar: Wednesday, Thursday, Friday (day 6). Filing: 10 days from knowing.
+    assert filed["deadlines"] == {"filing": iso(11), "acceptance": iso(6), "decision": None}
     assert (filed["state"], filed["late"], filed["overdue"]) == ("filed", False, None)
     cid = filed["id"]
 
@@ -137,15 +138,16 @@ def test_a_complaint_is_filed_ruled_and_decided_to_the_deadlines(ctx: AppContext
                         json={"outcome": "dismissed", "text": "x"}), 409, "conflict")  # not accepted yet
     assert snapshot(ctx) == before
 
-    # Past Fri 27 Nov (Beijing) the acceptance is overdue; the primary may still rule.
+    # Past that Friday (Beijing) the acceptance is overdue; the primary may still rule.
     ctx.clock.advance(timedelta(days=6))
     listed = ok(client.get(w.url("/complaints"), headers=w.admin()))
     assert [c["overdue"] for c in listed] == ["acceptance"]
     accepted = ok(client.post(w.url(f"/complaints/{cid}/ruling"), headers=w.supervisor(),
                               json={"accept": True, "reason": "符合受理条件"}))
-    # Accepted on Sat 28 Nov; 30 working days on, counted by hand (the 28th itself not counted; no rest days in
-    # December in this calendar, 1 Jan 2027 a Friday): Nov 30 is the 1st, Dec 31 the 24th, Fri 8 Jan the 30th.
-    assert accepted["state"] == "accepted" and accepted["deadlines"]["decision"] == "2027-01-08"
+    # Accepted on the make-up Saturday (day 7); 30 working days on, counted by hand (that Saturday itself not
+    # counted; no rest days later in this calendar): Monday day 9 is the 1st, six five-day weeks on, Friday day 48
+    # the 30th.
+    assert accepted["state"] == "accepted" and accepted["deadlines"]["decision"] == iso(48)
     assert accepted["overdue"] is None
     decided = ok(client.post(w.url(f"/complaints/{cid}/decision"), headers=w.supervisor(),
                              json={"outcome": "dismissed", "text": "经复核，评分符合评分细则。"}))
@@ -178,13 +180,13 @@ def experts_of(w: Any) -> dict[str, dict[str, str]]:
 def test_a_late_complaint_is_kept_and_can_only_be_refused(ctx: AppContext, client: TestClient) -> None:
     w = build(ctx, client)
     late = ok(client.post(w.url("/complaints"), headers=w.supervisor(), json={
-        "complainant": "投标人丙公司", "subject": "x", "known_on": "2026-11-10"}), 201)
-    assert late["late"] and late["deadlines"]["filing"] == "2026-11-20"
+        "complainant": "投标人丙公司", "subject": "x", "known_on": iso(-11)}), 201)
+    assert late["late"] and late["deadlines"]["filing"] == iso(-1)
     before = snapshot(ctx)
     refused(client.post(w.url(f"/complaints/{late['id']}/ruling"), headers=w.supervisor(),
                         json={"accept": True, "reason": "x"}), 409, "complaint_late")
     refused(client.post(w.url("/complaints"), headers=w.supervisor(), json={
-        "complainant": "x", "subject": "x", "known_on": "2026-12-30"}), 422, "invalid_input")  # knew in the future
+        "complainant": "x", "subject": "x", "known_on": iso(39)}), 422, "invalid_input")  # knew in the future
     refused(client.post(w.url("/complaints"), headers=w.supervisor(), json={
         "complainant": "x", "subject": "x", "known_on": "21/11/2026"}), 422, "validation_failed")
     assert snapshot(ctx) == before

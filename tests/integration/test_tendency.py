@@ -33,7 +33,7 @@ from evalroom.services import tendency
 from evalroom.storage.models import CommitteeMember, EvalSession, Expert
 from evalroom.tendency_report import CSV_COLUMNS
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.dates]
 API = "/api/v1/analysis/tendency"
 
 
@@ -117,7 +117,8 @@ def test_the_report_reads_ended_sessions_in_scope_and_computes_by_hand(ended, ct
     assert analysed(Principal(role=Role.SUPERVISOR, subject="s", supervised={w.session_id: SupervisorLevel.PRIMARY})
                     ) is not first
     ok(w.client.patch(f"/api/v1/experts/{off.id}", headers=w.admin(), json={
-        "reason": "出差", "unavailable": [{"from": "2027-01-04", "to": "2027-01-05"}]}))
+        "reason": "出差", "unavailable": [{"from": (day + timedelta(days=44)).isoformat(),
+                                           "to": (day + timedelta(days=45)).isoformat()}]}))
     again = analysed(Principal(role=Role.COORDINATOR_ADMIN, subject="a"))
     assert again is not first and again.report == first.report
 

@@ -25,6 +25,8 @@ API = "/api/v1/log"
 # The witness test runs real servers and tokens minted here: the world's clock at the real time.
 from test_session_servers import clock, settings  # noqa: E402, F401
 
+pytestmark = pytest.mark.dates
+
 
 @pytest.fixture
 def w(ctx, client) -> CommitteeWorld:  # type: ignore[no-untyped-def]

@@ -23,6 +23,8 @@ from signing.pki import RegionCA, issue_crl, issue_region_ca, issue_signer
 from signing.trust import load_bundle
 from signing.verify import verify_file
 
+pytestmark = pytest.mark.dates
+
 NOW = dt.datetime.now(dt.UTC)
 
 
@@ -59,7 +61,7 @@ def test_a_registered_and_recognised_region_signs_trusted_sheets(ctx: AppContext
     assert len(view["crls"]) == 2 and all(c["current"] for c in view["crls"]) and view["recognised"] is False
     expert = issue_signer(sd, "张伟", "SD-E-1", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=365))
     sheet = canonical_json({"format": "evalroom-sheet-v1", "scores": {"L1/B1": {"T1": "18.00"}}})
-    signature = sign_detached(sheet, software_signer(expert.certificate, expert.key, [sd.intermediate.certificate]))
+    signature = sign_detached(sheet, software_signer(expert.certificate, expert.key, [sd.intermediate.certificate]), NOW)
     (tmp_path / "sheet.json").write_bytes(sheet)
     (tmp_path / "sheet.json.p7s").write_bytes(signature)
 

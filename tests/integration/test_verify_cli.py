@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from evalroom.clock import format_time
 from evalroom.report_pdf import render_report_pdf
 from signing.canonical import canonical_json
 from signing.cms import sign_detached, software_signer
 from signing.pades import local_tsa, sign_pdf
 from signing.pki import RegionCA, issue_crl, issue_region_ca, issue_signer, issue_tsa
 from signing.trust import write_bundle
+
+pytestmark = pytest.mark.dates
 
 NOW = dt.datetime.now(dt.UTC)
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "report-sample.json"
@@ -46,16 +49,16 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tsa = issue_tsa(cas["EVALROOM"], "evalroom TSA", NOW - dt.timedelta(days=1), year)
     pdf = render_report_pdf(json.loads(SAMPLE.read_text(encoding="utf-8")))
     pdf = sign_pdf(pdf, software_signer(expert.certificate, expert.key, [cas["SD"].intermediate.certificate]),
-                   "expert-1", name="张伟", reason="评标报告签字", location="济南")
+                   "expert-1", name="张伟", reason="评标报告签字", location="济南", at=NOW)
     pdf = sign_pdf(pdf, software_signer(seal.certificate, seal.key, [cas["EVALROOM"].intermediate.certificate]),
-                   "seal", name="evalroom", reason="签章", location="evalroom",
-                   timestamper=local_tsa(tsa, [cas["EVALROOM"].intermediate.certificate]))
+                   "seal", name="evalroom", reason="签章", location="evalroom", at=NOW,
+                   timestamper=local_tsa(tsa, [cas["EVALROOM"].intermediate.certificate], lambda: NOW))
     (root / "report.pdf").write_bytes(pdf)
     sheet = canonical_json({"format": "evalroom-sheet-v1", "scores": {"L1/B1": {"T1": "18.00"}}})
     for name, who, ca in (("sheet.json", expert, cas["SD"]), ("outsider.json", outsider, cas["GD"])):
         (root / name).write_bytes(sheet)
         (root / f"{name}.p7s").write_bytes(sign_detached(sheet, software_signer(
-            who.certificate, who.key, [ca.intermediate.certificate])))
+            who.certificate, who.key, [ca.intermediate.certificate]), NOW))
     return root
 
 
@@ -95,13 +98,13 @@ def test_factor_evidence_is_printed_and_must_account_for_the_signature(files: Pa
     sheet, p7s = (files / "sheet.json").read_bytes(), (files / "sheet.json.p7s").read_bytes()
     digest = hashlib.sha256(sheet).hexdigest()
     record = {"document": "sheet", "document_sha256": digest, "content_sha256": hashlib.sha256(p7s).hexdigest(),
-              "evidence": {"kind": "totp", "document_sha256": digest, "at": "2026-11-21T02:00:10.000000Z",
-                           "step": 59842740}}
+              "evidence": {"kind": "totp", "document_sha256": digest, "at": format_time(NOW),
+                           "step": int(NOW.timestamp()) // 30}}
     good = tmp_path / "records.json"
     good.write_text(json.dumps([record]), encoding="utf-8")
     result = verify(files / "sheet.json", "--trust", files / "trust", "--evidence", good)
     assert result.returncode == 0, result.stdout
-    assert "factor: totp at 2026-11-21T02:00:10.000000Z (step 59842740)" in result.stdout
+    assert f"factor: totp at {format_time(NOW)} (step {int(NOW.timestamp()) // 30})" in result.stdout
     other = tmp_path / "other.json"
     other.write_text(json.dumps([{**record, "evidence": {**record["evidence"], "document_sha256": "0" * 64}}]))
     refused = verify(files / "sheet.json", "--trust", files / "trust", "--evidence", other)

@@ -1,17 +1,19 @@
 """After the session, the rules alone (evalroom.domain.fees, publication, ratings): no database, no clock.
 Every figure and date below was computed by hand.
 
-November–December 2026: Sun Nov 22, Mon 23, Tue 24, Wed 25, Thu 26, Fri 27, Sat 28, Sun 29, Mon 30, Tue Dec 1,
-Wed 2, Thu 3, Fri 4. ``CAL`` makes Tue Nov 24 a (made-up) holiday.
+Dates are days of the suite's week (tests/timebase.py; ``day(0)`` is a Saturday): Sun day(1), Mon day(2),
+Tue day(3), Wed day(4), Thu day(5), Fri day(6), Sat day(7), Sun day(8), Mon day(9), Tue day(10), Wed day(11),
+Thu day(12), Fri day(13). ``CAL`` makes Tuesday day(3) a (made-up) holiday.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from timebase import beijing, day, iso
 
 from evalroom.domain.avoidance import CreditStatus
 from evalroom.domain.fees import (
@@ -30,18 +32,15 @@ from evalroom.domain.ratings import Rater, check_open, check_score, credit_after
 from evalroom.domain.workdays import Due, WorkCalendar
 from evalroom.errors import ApiError, ConfigError, ErrorCode
 
+pytestmark = pytest.mark.dates
+
 TZ = "Asia/Shanghai"
-CAL = WorkCalendar(holidays=frozenset({date(2026, 11, 24)}))
+CAL = WorkCalendar(holidays=frozenset({day(3)}))
 SD = FeeTable(code="SD-2026", region="SD", name="山东", base_fee=Decimal("800.00"), base_hours=4,
               extra_per_hour=Decimal("100.00"), travel=Decimal("50.00"), cap=Decimal("1500.00"))
 SX = FeeTable(code="SX-2026", region="SX", name="陕西", base_fee=Decimal("700.00"), base_hours=4,
               extra_per_hour=Decimal("150.00"), travel=Decimal("80.00"))
 TABLES = FeeTables((SD, SX))
-
-
-def beijing(y: int, m: int, d: int, hh: int = 10, mm: int = 0, ss: int = 0) -> datetime:
-    """A Beijing wall-clock time as a UTC instant (UTC+8)."""
-    return datetime(y, m, d, hh, mm, ss, tzinfo=UTC) - timedelta(hours=8)
 
 
 # --- fees ------------------------------------------------------------------------------------------------------
@@ -73,29 +72,29 @@ def test_amounts_are_exact_decimals() -> None:
 
 
 def test_worked_minutes_drop_the_seconds() -> None:
-    assert worked_minutes(beijing(2026, 11, 22, 8, 30), beijing(2026, 11, 22, 14, 40, 59)) == 370
+    assert worked_minutes(beijing(1, 8, 30), beijing(1, 14, 40) + timedelta(seconds=59)) == 370
     with pytest.raises(ValueError, match="before the start"):
-        worked_minutes(beijing(2026, 11, 22, 9), beijing(2026, 11, 22, 8))
+        worked_minutes(beijing(1, 9), beijing(1, 8))
 
 
 def _time(region: str, venue: str, checked_in: datetime, member: str = "m1") -> ExpertTime:
     return ExpertTime(member_id=member, expert_id=f"e-{member}", name=f"专家{member}", pool_code=None, region=region,
-                      venue_id=venue, checked_in_at=checked_in, ended_at=beijing(2026, 11, 22, 14, 40))
+                      venue_id=venue, checked_in_at=checked_in, ended_at=beijing(1, 14, 40))
 
 
 def test_pay_the_higher_picks_the_guest_table_on_a_long_day_and_the_host_table_on_a_short_one() -> None:
     # 6 h: SD 800 + 2 × 100 + 50 = 1050; SX 700 + 2 × 150 + 80 = 1080: the expert's own (guest) table
-    long_day = fee_line(_time("SX", "guest", beijing(2026, 11, 22, 8, 40)), TABLES, "SD", "host")
+    long_day = fee_line(_time("SX", "guest", beijing(1, 8, 40)), TABLES, "SD", "host")
     assert (long_day.fee.table.code, long_day.fee.amount, long_day.other.amount) == (
         "SX-2026", Decimal("1080.00"), Decimal("1050.00"))
     assert long_day.basis == ("时长 6 h 00 min: 基本费 700.00 (≤4 h) + 超时 2 h × 150.00 = 300.00 + 交通 80.00 = "
                               "1080.00; 就高: 副场表 SX-2026 1080.00 高于 主场表 SD-2026 1050.00")
     # 4 h: SD 800 + 50 = 850; SX 700 + 80 = 780: the host's table
-    short_day = fee_line(_time("SX", "guest", beijing(2026, 11, 22, 10, 40)), TABLES, "SD", "host")
+    short_day = fee_line(_time("SX", "guest", beijing(1, 10, 40)), TABLES, "SD", "host")
     assert (short_day.fee.table.code, short_day.fee.amount) == ("SD-2026", Decimal("850.00"))
     assert short_day.basis.endswith("就高: 主场表 SD-2026 850.00 高于 副场表 SX-2026 780.00")
     # An expert of the host's region has one table.
-    host = fee_line(_time("SD", "host", beijing(2026, 11, 22, 8, 30)), TABLES, "SD", "host")
+    host = fee_line(_time("SD", "host", beijing(1, 8, 30)), TABLES, "SD", "host")
     assert host.other is None and host.basis == (
         "时长 6 h 10 min: 基本费 800.00 (≤4 h) + 超时 3 h × 100.00 = 300.00 + 交通 50.00 = 1150.00; 主场表 SD-2026")
 
@@ -103,13 +102,12 @@ def test_pay_the_higher_picks_the_guest_table_on_a_long_day_and_the_host_table_o
 def test_equal_amounts_pay_by_the_experts_own_table() -> None:
     twin = FeeTable(code="SX-EQ", region="SX", name="x", base_fee=Decimal("800.00"), base_hours=4,
                     extra_per_hour=Decimal("100.00"), travel=Decimal("50.00"))
-    line = fee_line(_time("SX", "guest", beijing(2026, 11, 22, 8, 40)), FeeTables((SD, twin)), "SD", "host")
+    line = fee_line(_time("SX", "guest", beijing(1, 8, 40)), FeeTables((SD, twin)), "SD", "host")
     assert line.fee.table.code == "SX-EQ" and "相同，按副场表" in line.basis
 
 
 def test_batches_by_payer_and_unknown_regions_named_at_once() -> None:
-    times = [_time("SD", "host", beijing(2026, 11, 22, 8, 30), "m2"), _time("SX", "guest", beijing(2026, 11, 22, 8, 40),
-                                                                            "m1")]
+    times = [_time("SD", "host", beijing(1, 8, 30), "m2"), _time("SX", "guest", beijing(1, 8, 40), "m1")]
     one = batches(times, TABLES, host_region="SD", host_venue_id="host", payer=FeePayer.HOST)
     assert list(one) == ["host"] and [line.expert.member_id for line in one["host"]] == ["m2", "m1"]
     assert sum(line.fee.amount for line in one["host"]) == Decimal("2230.00")  # 1150 + 1080
@@ -117,7 +115,7 @@ def test_batches_by_payer_and_unknown_regions_named_at_once() -> None:
     assert {k: [line.fee.amount for line in v] for k, v in each.items()} == {
         "host": [Decimal("1150.00")], "guest": [Decimal("1080.00")]}
     with pytest.raises(ApiError) as caught:
-        batches([*times, _time("GZ", "guest", beijing(2026, 11, 22, 9))], FeeTables((SX,)), host_region="SD",
+        batches([*times, _time("GZ", "guest", beijing(1, 9))], FeeTables((SX,)), host_region="SD",
                 host_venue_id="host", payer=FeePayer.HOST)
     assert caught.value.code is ErrorCode.UNKNOWN_FEE_TABLE and caught.value.details == [{"region": "GZ"},
                                                                                          {"region": "SD"}]
@@ -151,30 +149,30 @@ def test_a_bad_fee_tables_file_names_the_value(change: tuple[str, str], message:
 
 
 # --- publication -----------------------------------------------------------------------------------------------
-SEALED = beijing(2026, 11, 22, 14, 0)
+SEALED = beijing(1, 14, 0)
 
 
 def test_publication_deadlines_move_off_the_weekend() -> None:
-    # Sealed Sun 22: publish by Wed 25 (22 + 3). Published Thu 26: overdue. The window runs Fri 27, Sat 28,
-    # Sun 29; Sun is a rest day, so it closes at the end of Mon 30.
-    d = publication_deadlines(sealed_at=SEALED, published_at=beijing(2026, 11, 26, 10), window_days=3, calendar=CAL,
-                              tz=TZ)
+    # Sealed Sunday day(1): publish by Wednesday day(4) (1 + 3). Published Thursday day(5): overdue. The window
+    # runs Fri day(6), Sat day(7), Sun day(8); Sunday is a rest day, so it closes at the end of Monday day(9)
+    # (00:00 of day(10) in Beijing).
+    d = publication_deadlines(sealed_at=SEALED, published_at=beijing(5, 10), window_days=3, calendar=CAL, tz=TZ)
     assert (d.received_on, d.publish_by.on, d.published_on, d.overdue) == (
-        "2026-11-22", date(2026, 11, 25), "2026-11-26", True)
-    assert d.closes == Due(date(2026, 11, 30), datetime(2026, 11, 30, 16, 0, tzinfo=UTC))
+        iso(1), day(4), iso(5), True)
+    assert d.closes == Due(day(9), beijing(10, 0))
     # Published on the last day, late in the evening: in time.
-    assert not publication_deadlines(sealed_at=SEALED, published_at=beijing(2026, 11, 25, 23, 59), window_days=3,
+    assert not publication_deadlines(sealed_at=SEALED, published_at=beijing(4, 23, 59), window_days=3,
                                      calendar=CAL, tz=TZ).overdue
-    # 07:30 on Thu 26 in Beijing is still Wed 25 in UTC: counted by the local date, overdue.
-    assert publication_deadlines(sealed_at=SEALED, published_at=beijing(2026, 11, 26, 7, 30), window_days=3,
+    # 07:30 on Thursday day(5) in Beijing is still Wednesday day(4) in UTC: counted by the local date, overdue.
+    assert publication_deadlines(sealed_at=SEALED, published_at=beijing(5, 7, 30), window_days=3,
                                  calendar=CAL, tz=TZ).overdue
     # A holiday on the last day to publish moves it too.
-    wed_off = WorkCalendar(holidays=frozenset({date(2026, 11, 25)}))
+    wed_off = WorkCalendar(holidays=frozenset({day(4)}))
     assert publication_deadlines(sealed_at=SEALED, published_at=SEALED, window_days=3, calendar=wed_off,
-                                 tz=TZ).publish_by.on == date(2026, 11, 26)
-    # Five days from Sun 22: Mon 23 ... Fri 27, a working day.
+                                 tz=TZ).publish_by.on == day(5)
+    # Five days from Sunday day(1): Monday day(2) ... Friday day(6), a working day.
     assert publication_deadlines(sealed_at=SEALED, published_at=SEALED, window_days=5, calendar=CAL,
-                                 tz=TZ).closes.on == date(2026, 11, 27)
+                                 tz=TZ).closes.on == day(6)
 
 
 @pytest.mark.parametrize(("published", "days"), [(SEALED - timedelta(seconds=1), 3), (SEALED, 2), (SEALED, 31)])
@@ -185,22 +183,23 @@ def test_a_publication_before_the_seal_or_with_a_short_window_is_refused(publish
 
 
 def test_objections_are_answered_within_three_days_and_late_ones_marked() -> None:
-    closes = Due(date(2026, 11, 30), datetime(2026, 11, 30, 16, 0, tzinfo=UTC))
-    thu = objection_deadline(received_at=beijing(2026, 11, 26, 15), closes=closes, calendar=CAL, tz=TZ)
-    assert (thu.late, thu.answer_by.on) == (False, date(2026, 11, 30))  # Sun 29 is a rest day: Mon 30
-    last = objection_deadline(received_at=beijing(2026, 11, 30, 23, 59), closes=closes, calendar=CAL, tz=TZ)
-    assert (last.late, last.answer_by.on) == (False, date(2026, 12, 3))
-    after = objection_deadline(received_at=beijing(2026, 12, 1, 0, 0), closes=closes, calendar=CAL, tz=TZ)
-    assert (after.late, after.received_on, after.answer_by.on) == (True, "2026-12-01", date(2026, 12, 4))
+    closes = Due(day(9), beijing(10, 0))
+    thu = objection_deadline(received_at=beijing(5, 15), closes=closes, calendar=CAL, tz=TZ)
+    assert (thu.late, thu.answer_by.on) == (False, day(9))  # Sunday day(8) is a rest day: Monday day(9)
+    last = objection_deadline(received_at=beijing(9, 23, 59), closes=closes, calendar=CAL, tz=TZ)
+    assert (last.late, last.answer_by.on) == (False, day(12))
+    after = objection_deadline(received_at=beijing(10, 0), closes=closes, calendar=CAL, tz=TZ)
+    assert (after.late, after.received_on, after.answer_by.on) == (True, iso(10), day(13))
 
 
 # --- ratings -----------------------------------------------------------------------------------------------------
 def test_ratings_are_due_two_working_days_after_the_end() -> None:
-    ended = beijing(2026, 11, 22, 14, 40)
-    assert rating_due(ended, WorkCalendar(), TZ).on == date(2026, 11, 24)  # Mon 23, Tue 24
-    assert rating_due(ended, CAL, TZ) == Due(date(2026, 11, 25), datetime(2026, 11, 25, 16, 0, tzinfo=UTC))
-    # Ended at 00:30 on Mon 23 in Beijing (Sun in UTC): counted from Mon 23: Wed 25, Thu 26.
-    assert rating_due(beijing(2026, 11, 23, 0, 30), CAL, TZ).on == date(2026, 11, 26)
+    ended = beijing(1, 14, 40)
+    assert rating_due(ended, WorkCalendar(), TZ).on == day(3)  # Monday day(2), Tuesday day(3)
+    assert rating_due(ended, CAL, TZ) == Due(day(4), beijing(5, 0))
+    # Ended at 00:30 on Monday day(2) in Beijing (Sunday in UTC): counted from Monday day(2), skipping the holiday
+    # on Tuesday day(3): Wednesday day(4), Thursday day(5).
+    assert rating_due(beijing(2, 0, 30), CAL, TZ).on == day(5)
     due = rating_due(ended, CAL, TZ)
     check_open(due.before - timedelta(microseconds=1), ended, due)
     for now, end in ((due.before, ended), (ended, None)):

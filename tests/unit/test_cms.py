@@ -7,13 +7,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from timebase import T0
 
 from signing.canonical import canonical_json
 from signing.cms import sign_detached, software_signer, verify_detached
 from signing.pki import Issued, RegionCA, issue_crl, issue_region_ca, issue_signer
 from signing.trust import RegionAnchors, TrustStore
 
-NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+pytestmark = pytest.mark.dates
+
+NOW = T0 + dt.timedelta(hours=1)  # 10:00 in Beijing: everything is issued and judged around it
 SHEET = {"format": "evalroom-sheet-v1", "member_id": "m1", "phase": "detailed_review", "version": 1,
          "nonce": "00" * 16, "scores": {"L1/B1": {"T1": "18.00", "T2": "8.50"}}, "stated": {}}
 
@@ -36,7 +39,7 @@ def store(cas: dict[str, RegionCA], revoked: Issued | None = None) -> TrustStore
 
 
 def sign(ca: RegionCA, who: Issued, data: bytes) -> bytes:
-    return sign_detached(data, software_signer(who.certificate, who.key, [ca.intermediate.certificate]))
+    return sign_detached(data, software_signer(who.certificate, who.key, [ca.intermediate.certificate]), NOW)
 
 
 def test_a_signed_sheet_is_intact_valid_and_trusted(world: tuple[dict[str, RegionCA], Issued, Issued]) -> None:

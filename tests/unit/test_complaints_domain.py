@@ -24,6 +24,11 @@ from evalroom.domain.complaints import (
 from evalroom.domain.workdays import WorkCalendar
 from evalroom.errors import ApiError, ErrorCode
 
+pytestmark = pytest.mark.dates
+
+# fixed-dates: statutory periods (10 days, 3 and 30 working days) counted by hand over the 2026 calendar and
+# a National Day week; complaint_deadlines and overdue are pure (no clock), so these dates never expire.
+
 PLAIN = WorkCalendar()
 GOLDEN_WEEK = WorkCalendar(
     holidays=frozenset(date(2026, 10, d) for d in range(1, 8)),  # Thu Oct 1 – Wed Oct 7

@@ -9,11 +9,15 @@ import pytest
 
 from evalroom.domain.events import GENESIS_HASH, ChainBroken, Event, event_hash, next_event, verify_chain
 
-T0 = "2026-11-21T10:45:00.000000Z"
+pytestmark = pytest.mark.dates
+
+# fixed-dates: the canonical bytes below are a wire-format vector with the timestamp inside them; the chain is
+# pure (no clock reads it), so a fixed instant never expires.
+RECORDED_AT = "2026-11-21T10:45:00.000000Z"
 
 
 def _event(prev: Event | None = None, *, kind: str = "venue.created", payload: dict | None = None,
-           session_id: str | None = None, recorded_at: str = T0, actor: str = "system") -> Event:
+           session_id: str | None = None, recorded_at: str = RECORDED_AT, actor: str = "system") -> Event:
     return next_event(
         prev_seq=prev.seq if prev else 0,
         prev_hash=prev.hash if prev else GENESIS_HASH,
@@ -52,7 +56,7 @@ def test_first_event_hash_is_sha256_of_the_literal_canonical_bytes():
 
 
 def test_hash_covers_non_ascii_as_raw_utf8_and_session_id_as_string():
-    ev = next_event(prev_seq=6, prev_hash="ab" * 32, recorded_at=T0, actor="hall-operator:li",
+    ev = next_event(prev_seq=6, prev_hash="ab" * 32, recorded_at=RECORDED_AT, actor="hall-operator:li",
                     kind="session.updated", session_id="s-42", payload={"city": "济南", "list": [1, None]})
     expected_bytes = (
         b'{"actor":"hall-operator:li","kind":"session.updated",'
@@ -80,7 +84,7 @@ def test_event_hash_matches_next_event_hash():
     ("prev_hash", "1" * 64),
 ])
 def test_every_field_is_covered_by_the_hash(field, value):
-    base = dict(seq=1, recorded_at=T0, actor="system", kind="venue.created", session_id=None,
+    base = dict(seq=1, recorded_at=RECORDED_AT, actor="system", kind="venue.created", session_id=None,
                 payload={"a": 1}, prev_hash=GENESIS_HASH)
     changed = {**base, field: value}
     assert event_hash(**changed) != event_hash(**base)
@@ -95,7 +99,7 @@ def test_next_event_links_to_previous_and_numbers_from_it():
 
 def test_as_dict_contains_all_fields():
     ev = _event(payload={"a": 1}, session_id="s-1")
-    assert ev.as_dict() == {"seq": 1, "recorded_at": T0, "actor": "system", "kind": "venue.created",
+    assert ev.as_dict() == {"seq": 1, "recorded_at": RECORDED_AT, "actor": "system", "kind": "venue.created",
                             "session_id": "s-1", "payload": {"a": 1}, "prev_hash": GENESIS_HASH,
                             "hash": ev.hash}
 

@@ -12,6 +12,7 @@ import hashlib
 
 import pyotp
 import pytest
+from timebase import T0, iso
 from webauthn_soft import SoftAuthenticator
 
 from signing.factors import (
@@ -22,7 +23,9 @@ from signing.factors import (
     verify_webauthn,
 )
 
-NOW = dt.datetime(2026, 11, 21, 2, 0, 10, tzinfo=dt.UTC)
+pytestmark = pytest.mark.dates
+
+NOW = T0 + dt.timedelta(hours=1, seconds=10)  # 10:00:10 in Beijing, 02:00:10 UTC on day(0)
 DOC = hashlib.sha256(b"the canonical bytes of a score sheet").hexdigest()
 OTHER = hashlib.sha256(b"another document").hexdigest()
 RP, ORIGIN = "evalroom.example", "https://evalroom.example"
@@ -42,7 +45,7 @@ def code_at(moment: dt.datetime) -> str:
 
 def test_a_code_authorises_the_named_document_once() -> None:
     evidence, step = verify_totp(SECRET, code_at(NOW), DOC, NOW, last_step=None)
-    assert evidence.as_dict() == {"kind": "totp", "document_sha256": DOC, "at": "2026-11-21T02:00:10.000000Z",
+    assert evidence.as_dict() == {"kind": "totp", "document_sha256": DOC, "at": f"{iso(0)}T02:00:10.000000Z",
                                   "step": int(NOW.timestamp()) // 30}
     assert step == int(NOW.timestamp()) // 30
     with pytest.raises(FactorRefused) as replay:  # the same code again, even for the same document

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from timebase import iso
 
 from evalroom.report_pdf import default_font_path, render_report_pdf
 
@@ -131,7 +132,7 @@ def build_report(experts: int = 5, bidders: int = 3, criteria: int = 4, *,
     items = {(m["member_id"], code): {c["code"]: _item(e, j, k, c, lowest) for k, c in enumerate(crits)}
              for e, m in enumerate(members) for j, code in enumerate(valid)}
     sheets = [{"member_id": m["member_id"], "name": m["name"], "venue": venue_of[m["member_id"]],
-               "version": 2 if e == 1 else 1, "sha256": f"{e:02x}" * 32, "submitted_at": "2026-11-21T02:10:00Z",
+               "version": 2 if e == 1 else 1, "sha256": f"{e:02x}" * 32, "submitted_at": f"{iso(0)}T02:10:00Z",
                "bids": [{"bid": f"L1/{code}", "items": {c: money(v) for c, v in items[m["member_id"], code].items()},
                          "subtotal": money(sum(items[m["member_id"], code].values(), Decimal(0)))}
                         for code in valid]}
@@ -139,11 +140,11 @@ def build_report(experts: int = 5, bidders: int = 3, criteria: int = 4, *,
     price, rows = _results(members, valid, crits, items, prices, lowest)
     order = sorted(rows, key=lambda r: r["rank"])
     return {
-        "format": "evalroom-report-v1", "version": 1, "generated_at": "2026-11-21T07:30:00Z",
+        "format": "evalroom-report-v1", "version": 1, "generated_at": f"{iso(0)}T07:30:00Z",
         "rounding": "ROUND_HALF_UP, 2 places", "aggregation": "trimmed_mean",
         "session": {"id": "s-1", "code": "JN-2026-0999", "title": "生成的评标会话",
                     "host_venue": {"id": "v-host", "name": "济南市公共资源交易中心", "region": "370100"},
-                    "started_at": "2026-11-21T01:00:00Z", "ended_at": None},
+                    "started_at": f"{iso(0)}T01:00:00Z", "ended_at": None},
         "project": {"code": "SDGC-2026-0999", "name": "生成的道路改造工程施工", "kind": "works", "method": method,
                     "tenderer": "济南市城市建设集团",
                     "price_rule": None if lowest else {"kind": "lowest_benchmark", "points": "30.00"},
@@ -162,9 +163,9 @@ def build_report(experts: int = 5, bidders: int = 3, criteria: int = 4, *,
                      "candidates": [{"rank": r["rank"], "bid": r["bid"], "bidder": r["bidder"], "final": r["final"]}
                                     for r in order[:3]]}],
         "dissent": [{"member_id": members[-1]["member_id"], "name": members[-1]["name"], "text": LONG_TEXT,
-                     "at": "2026-11-21T03:00:00Z"}],
+                     "at": f"{iso(0)}T03:00:00Z"}],
         "corrections": [{"member_id": "m1", "bid": f"L1/{valid[0]}", "criterion": crits[0]["code"], "old": "1.00",
-                         "new": "2.00", "cause": "sum_error", "reason": "小计加总错误", "at": "2026-11-22T01:00:00Z"}],
+                         "new": "2.00", "cause": "sum_error", "reason": "小计加总错误", "at": f"{iso(1)}T01:00:00Z"}],
         "signatories": [{"member_id": m["member_id"], "name": m["name"], "venue": venue_of[m["member_id"]],
                          "role": "chair" if e == 0 else "member"} for e, m in enumerate(members)],
     }
@@ -227,13 +228,13 @@ def _flags(members: list[dict[str, Any]], valid: list[str], crits: list[dict[str
     return [{"id": "f1", "member_id": last["member_id"], "name": last["name"], "bid": f"L1/{valid[0]}",
              "criterion": None, "kind": "deviation", "detail": "总分偏离其他专家平均分达 -35.20%（阈值 ±30%）",
              "status": "explained", "explanation": LONG_TEXT, "corrections": [],
-             "confirmed_by": "m1", "confirmed_at": "2026-11-21T02:30:00Z"},
+             "confirmed_by": "m1", "confirmed_at": f"{iso(0)}T02:30:00Z"},
             {"id": "f2", "member_id": second["member_id"], "name": second["name"], "bid": f"L1/{valid[-1]}",
              "criterion": crits[-1]["code"], "kind": "objective_mismatch", "detail": "客观分与其他专家不一致",
              "status": "corrected", "explanation": None,
              "corrections": [{"criterion": crits[-1]["code"], "old": "0.00", "new": "1.00", "reason": "核对证书后更正",
-                              "at": "2026-11-21T02:25:00Z"}],
-             "confirmed_by": "m1", "confirmed_at": "2026-11-21T02:31:00Z"}]
+                              "at": f"{iso(0)}T02:25:00Z"}],
+             "confirmed_by": "m1", "confirmed_at": f"{iso(0)}T02:31:00Z"}]
 
 
 # --- the tests --------------------------------------------------------------------------------------------------
@@ -382,8 +383,9 @@ def test_a_settled_tie_is_said_under_the_ranking(sample: dict[str, Any], tmp_pat
     for row in lot["rows"]:
         row.update(tie=True, settled=True)
     lot["ties"] = [{"order": ["L1/B1", "L1/B2"], "reason": "经评标委员会抽签决定", "settled_by": "张伟",
-                    "at": "2026-11-21T03:10:00Z"}]
+                    "at": f"{iso(0)}T03:10:00Z"}]
     text = flat(page_text(write(tmp_path, "tie.pdf", render_report_pdf(report))))
     ranking = text.split("六、汇总与排名")[1].split("七、")[0]
-    assert "并列处理：L1/B1、L1/B2按此顺序排名（经评标委员会抽签决定；组长张伟，2026-11-2111:10）" in ranking
+    # 03:10 UTC is 11:10 in Beijing on the same day (flat() drops the space between date and time)
+    assert f"并列处理：L1/B1、L1/B2按此顺序排名（经评标委员会抽签决定；组长张伟，{iso(0)}11:10）" in ranking
     assert "已处理" in ranking

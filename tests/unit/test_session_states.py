@@ -5,11 +5,12 @@ limit, the 2-hour postponement rule and the one-third extension rule."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from timebase import T0  # 09:00 in Beijing on a Saturday
 
 from evalroom.domain.session_states import (
     PHASES,
@@ -27,7 +28,8 @@ from evalroom.domain.session_states import (
 )
 from evalroom.errors import ApiError, ErrorCode
 
-T0 = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+pytestmark = pytest.mark.dates
+
 FOUR_HOURS = timedelta(hours=4)
 TWO_HOURS = timedelta(hours=2)
 

@@ -4,7 +4,7 @@ freshness checks, and the agent's message bodies."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,13 +12,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from hypothesis import given
 from hypothesis import strategies as st
+from timebase import T0, iso
 
 from sites.errors import RuleViolation
 from sites.protocol import (
     Channel,
     Confirm,
-    ES256Signer,
     Ed25519Signer,
+    ES256Signer,
     Inventory,
     credential_id,
     decode,
@@ -29,7 +30,9 @@ from sites.protocol import (
     parse_body,
 )
 
-NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+pytestmark = pytest.mark.dates
+
+NOW = T0  # 09:00 in Beijing, 01:00 UTC on day(0)
 SKEW = timedelta(minutes=2)
 AGENT = Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
 OTHER = Ed25519Signer(ed25519.Ed25519PrivateKey.generate())
@@ -88,7 +91,8 @@ def test_a_message_of_another_connection_does_not_verify() -> None:
     assert exc.value.code == "signature_invalid"
 
 
-@pytest.mark.parametrize("field,value", [("body", {"after": 9}), ("type", "confirm"), ("n", 2), ("ts", "2026-11-21T01:00:01.000000Z"),
+@pytest.mark.parametrize("field,value", [("body", {"after": 9}), ("type", "confirm"), ("n", 2),
+                                         ("ts", f"{iso(0)}T01:00:01.000000Z"),  # NOW + 1 s: within the skew
                                          ("kid", OTHER.kid)])
 def test_any_altered_field_breaks_the_signature(field: str, value: Any) -> None:
     agent, coord = pair()

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from timebase import T0, day, iso
 
 from sites.calendar import (
     MAX_WINDOW,
@@ -34,9 +35,11 @@ from sites.offers import (
 )
 from sites.pairing import Candidate, lot, rank
 
+pytestmark = pytest.mark.dates
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BJ = timezone(timedelta(hours=8))
-NOW = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+NOW = T0  # 09:00 in Beijing on Saturday day(0)
 ALL_OK = {d: DeviceState.OK.value for d in DEVICES}
 
 
@@ -90,7 +93,7 @@ def test_usable_exactly_when_all_five_ok_and_no_fault(devices: dict[str, str], s
 
 # --- windows ----------------------------------------------------------------------------------------------
 def test_window_needs_aware_times() -> None:
-    naive = datetime(2026, 12, 1, 9, 0)
+    naive = datetime.combine(day(10), time(9))  # no zone
     for start, end in ((naive, naive + timedelta(hours=1)), (NOW, naive), (naive, NOW)):
         with pytest.raises(RuleViolation) as exc:
             Window(start, end)
@@ -105,8 +108,8 @@ def test_window_must_end_after_it_starts(length: timedelta) -> None:
 
 
 def test_window_is_normalised_to_utc() -> None:
-    w = Window(datetime(2026, 12, 1, 9, 0, tzinfo=BJ), datetime(2026, 12, 1, 17, 0, tzinfo=BJ))
-    assert w.start == datetime(2026, 12, 1, 1, 0, tzinfo=UTC) and w.start.utcoffset() == timedelta(0)
+    w = Window(datetime.combine(day(10), time(9), BJ), datetime.combine(day(10), time(17), BJ))
+    assert w.start == datetime.combine(day(10), time(1), UTC) and w.start.utcoffset() == timedelta(0)
     assert w.end.tzinfo == UTC and w.duration == timedelta(hours=8)
 
 
@@ -125,8 +128,8 @@ def test_overlapping_windows_overlap_both_ways(start: float, end: float) -> None
 
 def test_overlap_compares_instants_across_zones() -> None:
     a = Window(NOW, NOW + timedelta(hours=1))  # 09:00-10:00 Beijing
-    b = Window(datetime(2026, 11, 21, 9, 30, tzinfo=BJ), datetime(2026, 11, 21, 11, 0, tzinfo=BJ))
-    c = Window(datetime(2026, 11, 21, 10, 0, tzinfo=BJ), datetime(2026, 11, 21, 11, 0, tzinfo=BJ))
+    b = Window(datetime.combine(day(0), time(9, 30), BJ), datetime.combine(day(0), time(11), BJ))
+    c = Window(datetime.combine(day(0), time(10), BJ), datetime.combine(day(0), time(11), BJ))
     assert a.overlaps(b) and not a.overlaps(c)
 
 
@@ -142,46 +145,47 @@ def test_overlap_is_symmetric_and_half_open(s1: int, d1: int, s2: int, d2: int) 
 
 
 # --- midnight ---------------------------------------------------------------------------------------------
-def _bj(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 12, day, hour, minute, tzinfo=BJ)
+def _bj(n: int, hour: int, minute: int = 0) -> datetime:
+    """``hour:minute`` on ``day(n)``, written with Beijing's offset (not converted to UTC)."""
+    return datetime.combine(day(n), time(hour, minute), BJ)
 
 
 def test_a_working_day_does_not_cross_midnight() -> None:
-    assert not crosses_midnight(Window(_bj(1, 9), _bj(1, 17)), SHANGHAI)
+    assert not crosses_midnight(Window(_bj(10, 9), _bj(10, 17)), SHANGHAI)
 
 
 def test_ending_exactly_at_local_midnight_is_fine() -> None:
-    assert not crosses_midnight(Window(_bj(1, 20), _bj(2, 0)), SHANGHAI)
+    assert not crosses_midnight(Window(_bj(10, 20), _bj(11, 0)), SHANGHAI)
 
 
 def test_starting_exactly_at_local_midnight_is_fine() -> None:
-    assert not crosses_midnight(Window(_bj(2, 0), _bj(2, 8)), SHANGHAI)
+    assert not crosses_midnight(Window(_bj(11, 0), _bj(11, 8)), SHANGHAI)
 
 
 def test_a_minute_past_local_midnight_crosses() -> None:
-    assert crosses_midnight(Window(_bj(1, 20), _bj(2, 0, 1)), SHANGHAI)
+    assert crosses_midnight(Window(_bj(10, 20), _bj(11, 0, 1)), SHANGHAI)
 
 
 def test_23_to_01_local_crosses() -> None:
-    assert crosses_midnight(Window(_bj(1, 23), _bj(2, 1)), SHANGHAI)
+    assert crosses_midnight(Window(_bj(10, 23), _bj(11, 1)), SHANGHAI)
 
 
 def test_utc_midnight_that_is_not_local_midnight_does_not_cross() -> None:
     # 07:00-09:00 Beijing is 23:00-01:00 UTC: it crosses midnight in UTC only.
-    window = Window(datetime(2026, 12, 1, 23, 0, tzinfo=UTC), datetime(2026, 12, 2, 1, 0, tzinfo=UTC))
+    window = Window(datetime.combine(day(10), time(23), UTC), datetime.combine(day(11), time(1), UTC))
     assert not crosses_midnight(window, SHANGHAI)
     assert crosses_midnight(window, ZoneInfo("UTC"))
 
 
 def test_local_midnight_that_is_not_utc_midnight_crosses() -> None:
-    # 15:00-17:00 UTC on 1 Dec is 23:00-01:00 Beijing.
-    window = Window(datetime(2026, 12, 1, 15, 0, tzinfo=UTC), datetime(2026, 12, 1, 17, 0, tzinfo=UTC))
+    # 15:00-17:00 UTC on day(10) is 23:00-01:00 Beijing.
+    window = Window(datetime.combine(day(10), time(15), UTC), datetime.combine(day(10), time(17), UTC))
     assert crosses_midnight(window, SHANGHAI)
     assert not crosses_midnight(window, ZoneInfo("UTC"))
 
 
 def test_a_multi_day_window_crosses() -> None:
-    assert crosses_midnight(Window(_bj(1, 9), _bj(3, 9)), SHANGHAI)
+    assert crosses_midnight(Window(_bj(10, 9), _bj(12, 9)), SHANGHAI)
 
 
 # --- check_window -----------------------------------------------------------------------------------------
@@ -216,7 +220,7 @@ def test_at_most_three_days() -> None:
 
 
 def test_midnight_rule_follows_the_setting() -> None:
-    night = Window(NOW.replace(day=22) + timedelta(hours=14), NOW.replace(day=22) + timedelta(hours=17))  # 23-02 BJ
+    night = Window(_bj(1, 23), _bj(2, 2))  # the coming night, 23:00-02:00 Beijing
     assert crosses_midnight(night, SHANGHAI)
     assert _violation(night, may_cross=False) == "invalid_input"
     _check(night, may_cross=True)
@@ -393,8 +397,8 @@ def _record(state: str = "confirmed", reason: str | None = None, **extra: object
     return {
         "offer_id": "0ffe4000-0000-4000-8000-0ffe40000ffe", "session_id": SESSION_ID, "host_venue_id": HOST_ID,
         "guest_venue_id": GUEST_ID, "state": state, "version": 2, "seats": 2, "specialties": ["B01", "C02"],
-        "starts_at": "2026-12-01T16:00:00Z", "ends_at": "2026-12-01T18:30:00Z",
-        "respond_by": "2026-12-01T10:00:00Z", "proposed_by": "coordinator", "reason": reason,
+        "starts_at": f"{iso(10)}T16:00:00Z", "ends_at": f"{iso(10)}T18:30:00Z",
+        "respond_by": f"{iso(10)}T10:00:00Z", "proposed_by": "coordinator", "reason": reason,
         "seat_ids": [SEAT_ID, "5ea7c000-0000-4000-8000-000000000002"], "seat_codes": ["GUESTROOM/Z-01", "GUESTROOM/Z-02"],
         "title": "某秘密道路工程", "code": "SECRET-PROJECT", **extra,
     }
@@ -404,9 +408,9 @@ def test_guest_view_is_date_times_seats_and_specialties_only() -> None:
     view = guest_view(_record(), SHANGHAI)
     assert view == {
         "offer_id": "0ffe4000-0000-4000-8000-0ffe40000ffe", "state": "confirmed", "version": 2,
-        "date": "2026-12-02",  # 16:00 UTC is 00:00 next day in Beijing
-        "starts_at": "2026-12-01T16:00:00Z", "ends_at": "2026-12-01T18:30:00Z", "duration_minutes": 150,
-        "seats": 2, "specialties": ["B01", "C02"], "respond_by": "2026-12-01T10:00:00Z",
+        "date": iso(11),  # 16:00 UTC on day(10) is 00:00 on day(11) in Beijing
+        "starts_at": f"{iso(10)}T16:00:00Z", "ends_at": f"{iso(10)}T18:30:00Z", "duration_minutes": 150,
+        "seats": 2, "specialties": ["B01", "C02"], "respond_by": f"{iso(10)}T10:00:00Z",
         "assigned_seats": ["GUESTROOM/Z-01", "GUESTROOM/Z-02"],
     }
 
@@ -462,7 +466,7 @@ def test_host_view_keeps_the_hosts_own_cancel_reason() -> None:
 # --- pairing ----------------------------------------------------------------------------------------------
 SEED = bytes(range(32))
 OTHER_SEED = bytes(range(1, 33))
-T = datetime(2026, 11, 1, tzinfo=UTC)
+T = T0 - timedelta(days=20)  # a day some venue last lent seats
 
 
 def _ids(candidates: list[Candidate]) -> list[str]:

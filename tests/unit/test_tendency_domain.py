@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from datetime import date
+from datetime import timedelta
 
 import pytest
-from tendency_world import history
+from tendency_world import START, history
+from timebase import day
 
 from evalroom.domain.tendency import (
     Criterion,
@@ -54,7 +55,7 @@ def small_session(n: int = 0) -> ScoredSession:
     evaluators = tuple(Evaluator(f"{n}-{m}", None if m == "R" else m) for m in SHEETS)
     scores = {f"{n}-{m}": {bid: dict(zip(("T1", "T2", "C1"), map(float, v), strict=True)) for bid, v in bids.items()}
               for m, bids in SHEETS.items()}
-    return ScoredSession(f"S{n}", date(2026, 3, 1), CRITERIA, {"A": "A", "B": "B"}, evaluators, scores)
+    return ScoredSession(f"S{n}", day(1), CRITERIA, {"A": "A", "B": "B"}, evaluators, scores)
 
 
 # --- the statistics ---------------------------------------------------------------------------------------
@@ -222,7 +223,8 @@ def test_the_report_shows_the_flagged_experts_in_the_csv_and_the_plots(histories
     report, planted = histories[0]
     labels = {e.expert: ExpertLabel(f"专家{e.expert[1:]}", f"SD-{e.expert[1:]}", "SD") for e in report.experts}
     bidders = {p.bidder: f"{p.bidder}建设有限公司" for p in report.pairs}
-    analysis = Analysis(date(2026, 1, 1), date(2026, 7, 1), "final", report, labels, bidders)
+    # the half year the generated history lies in (3 sessions a day from START, a Monday, for 500 sessions)
+    analysis = Analysis(START - timedelta(days=4), START + timedelta(days=177), "final", report, labels, bidders)
 
     deviation = render_plot(analysis, "deviation", "svg").decode()
     for expert, kind in ((planted.favouring, "favour"), (planted.mismatching, "objective_mismatch"),

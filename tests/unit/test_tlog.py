@@ -25,6 +25,8 @@ from signing.tlog import (
     verify_inclusion,
 )
 
+pytestmark = pytest.mark.dates
+
 VECTORS = Path(__file__).resolve().parents[1] / "data" / "rfc6962"
 
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from timebase import BEIJING, T0, day
 
 from evalroom.auth.keys import KeyRing, SigningKey
 from evalroom.auth.tokens import (
@@ -32,7 +33,9 @@ from evalroom.clock import ManualClock
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import AuthError, ConfigError, ErrorCode
 
-START = datetime(2026, 11, 21, 10, 45, 0, tzinfo=UTC)
+pytestmark = pytest.mark.dates
+
+START = T0 + timedelta(hours=9, minutes=45)  # 18:45 in Beijing, 10:45 UTC on day(0)
 ISSUER = "evalroom-test"
 LIFETIME = timedelta(minutes=15)
 
@@ -414,7 +417,7 @@ def test_retire_refuses_an_unknown_kid(key_dir, ring):
 
 def test_add_key_writes_a_private_file_named_by_kid(key_dir, clock):
     key = KeyRing.add_key(key_dir, clock.now())
-    assert key.kid.startswith("20261121T104500Z-")
+    assert key.kid.startswith(f"{day(0):%Y%m%d}T104500Z-")
     path = key_dir / f"{key.kid}.pem"
     assert path.is_file()
     assert os.stat(path).st_mode & 0o777 == 0o600
@@ -513,10 +516,8 @@ def test_absurd_expiry_is_an_invalid_token_not_a_crash(tokens, ring, clock):
 
 
 def test_kid_is_named_in_utc_whatever_the_clock_zone(tmp_path):
-    from datetime import datetime, timedelta, timezone
-
-    beijing = datetime(2026, 11, 21, 9, 30, tzinfo=timezone(timedelta(hours=8)))
-    assert KeyRing.add_key(tmp_path, beijing).kid.startswith("20261121T013000Z-")
+    half_past_nine = T0.astimezone(BEIJING) + timedelta(minutes=30)  # a clock that reads 09:30+08:00
+    assert KeyRing.add_key(tmp_path, half_past_nine).kid.startswith(f"{day(0):%Y%m%d}T013000Z-")
 
 
 def test_keys_made_in_the_same_second_activate_in_creation_order(tmp_path, clock):

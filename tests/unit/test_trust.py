@@ -8,11 +8,14 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
+from timebase import T0
 
 from signing.pki import RegionCA, issue_crl, issue_region_ca, issue_signer
 from signing.trust import RegionAnchors, TrustStore
 
-NOW = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.UTC)
+pytestmark = pytest.mark.dates
+
+NOW = T0 + dt.timedelta(hours=1)  # 10:00 in Beijing: everything is issued and judged around it
 YEAR = dt.timedelta(days=365)
 
 

@@ -15,6 +15,11 @@ from hypothesis import strategies as st
 from evalroom.domain.workdays import WorkCalendar, end_of_local_day, load_calendar, local_date
 from evalroom.errors import ConfigError
 
+pytestmark = pytest.mark.dates
+
+# fixed-dates: a holiday calendar is about exact dates (weekdays, month ends, make-up days) and these are
+# pure functions given explicit dates and instants: nothing here reads a clock, so no date can expire.
+
 # September–November 2026: Sep 26 Sat, Sep 27 Sun, Oct 1 Thu, Oct 10 Sat, Nov 20 Fri.
 GOLDEN_WEEK = WorkCalendar(
     holidays=frozenset(date(2026, 10, d) for d in range(1, 8)),  # Thu 1 – Wed 7 (3 and 4 are the weekend)
