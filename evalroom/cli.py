@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+from evalroom import logs
 from evalroom.clock import SystemClock
 from evalroom.config import Settings, load_settings
 from evalroom.errors import ApiError, ConfigError
@@ -33,6 +34,18 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     return load_settings(config_file=args.config, overrides={"data_dir": args.data, **overrides})
 
 
+def _log_format(args: argparse.Namespace) -> str:
+    """``log_format`` as configured, known before the command imports anything that logs (alembic does, as it
+    is imported). ``demo``, ``site-agent`` and ``site-key`` read no settings; a configuration that does not load
+    is reported by the command itself, so until then the lines stay text."""
+    if not hasattr(args, "config"):
+        return "text"
+    try:
+        return load_settings(config_file=args.config).log_format
+    except ConfigError:
+        return "text"
+
+
 # --- serve ------------------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -43,7 +56,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     print(f"evalroom coordinator on {settings.effective_public_url}  (API docs: {settings.effective_public_url}/docs)",
           flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    # No access log: the request latency histogram (/metrics) counts requests, and errors are logged with their
+    # request id. In json, uvicorn's own lines (start, stop, its errors) go through the root logger's JSON
+    # formatter (log_config=None: uvicorn installs no handler of its own); in text they keep uvicorn's format.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False,
+                **({"log_config": None} if settings.log_format == "json" else {}))
     return 0
 
 
@@ -101,7 +118,7 @@ def cmd_db_verify_events(args: argparse.Namespace) -> int:
 def _events_from_file(path: Path) -> list[Any]:
     import json
 
-    from evalroom.domain.events import Event
+    from evalroom.domain.events import LEGACY, Event, chain_of
 
     events = []
     with path.open(encoding="utf-8") as f:
@@ -109,8 +126,12 @@ def _events_from_file(path: Path) -> list[Any]:
             if not line.strip():
                 continue
             try:
-                events.append(Event(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
+                data = json.loads(line)
+                data.pop("redacted", None)
+                data.setdefault("version", LEGACY)  # exported before schema 0015
+                data.setdefault("chain", chain_of(data.get("session_id")))
+                events.append(Event(**data))
+            except (ValueError, TypeError, AttributeError) as exc:
                 raise ConfigError(f"{path}:{n}: not an exported event ({exc})") from None
     return events
 
@@ -369,14 +390,13 @@ def cmd_verify_draw(args: argparse.Namespace) -> int:
     """Recompute draws from the logged events (the database, or an events.jsonl export) and say whether each
     matches: exit 0 if the chain and every draw check out, 1 if anything does not, 2 if there is no draw."""
     from evalroom.domain.draw_audit import audit_draws
-    from evalroom.domain.events import ChainBroken, verify_chain
+    from evalroom.domain.events import ChainBroken, verify_events
 
     if args.events is not None:
         events = _events_from_file(args.events)
         source = str(args.events)
         try:
-            if events:
-                verify_chain(events, after_seq=events[0].seq - 1, after_hash=events[0].prev_hash)
+            verify_events(events, complete=False)
             chain = f"intact ({len(events)} events)"
         except ChainBroken as exc:
             chain = f"BROKEN: {exc}"
@@ -891,6 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("alembic", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        logs.configure(_log_format(args))
         return args.fn(args)
     except (ConfigError, ApiError) as exc:
         print(f"evalroom: {exc}", file=sys.stderr)

@@ -118,6 +118,10 @@ class Settings(BaseModel):
     """How long a guest has to answer an offer when the host gives no deadline (never past the window start)."""
     housekeeping_seconds: float = Field(default=5, gt=0, le=300)
     """How often the coordinator expires overdue offers and marks silent venues offline."""
+    background_jobs: bool = True
+    """Whether this process may run the coordinator-wide background jobs (the transparency log's batches,
+    housekeeping, expiries, the sequencer's safety net). With several processes on one PostgreSQL only one runs
+    them at a time (api/cluster.py); false makes a process that only serves."""
     site_heartbeat_seconds: float = Field(default=10, gt=0, le=300)
     """How often a site agent sends a heartbeat (told to the agent when it connects)."""
     site_offline_after_seconds: float = Field(default=30, gt=0, le=3600)
@@ -162,6 +166,9 @@ class Settings(BaseModel):
     ``<data_dir>/recordings``."""
     media_segment_seconds: float = Field(default=4.0, ge=1, le=60)
     """How long a recorded segment runs before it is closed, hashed and logged: the most a crash can lose."""
+    media_event_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How long the recording lines of a session are gathered before they are logged as one event (a track's
+    seal at once): the session's readers get one event every few seconds instead of one per segment."""
     media_ice_servers: tuple[IceServer, ...] = ()
     """STUN/TURN servers for venues behind NAT, as RTCIceServer dictionaries
     (``[{"urls": "turn:turn.example:3478", "username": "...", "credential": "..."}]``); given to the relay and to
@@ -196,6 +203,18 @@ class Settings(BaseModel):
     seat_signer_url: str = Field(default="http://127.0.0.1:47300", pattern=r"^http://(127\.0\.0\.1|localhost):\d{1,5}$")
     """Where the expert's page finds the seat's local signer (``evalroom seat-signer``), which holds the key:
     always on the seat's own loopback. The pages' Content-Security-Policy allows connections to it."""
+
+    # --- operating it: metrics and logs (docs/operations.md "Metrics and logs") ---
+    metrics_access: Literal["loopback", "token", "off"] = "loopback"
+    """Who may read ``GET /metrics`` (Prometheus): ``loopback`` — clients on this machine only (127.0.0.0/8,
+    ::1); behind a reverse proxy on the same host every client looks like loopback, so do not route /metrics
+    through it; ``token`` — anyone with ``metrics_token`` as a bearer token; ``off`` — the route answers 404."""
+    metrics_token: SecretStr | None = None
+    """The bearer token for ``metrics_access = "token"`` (give it as ``EVALROOM_METRICS_TOKEN``). A secret, compared
+    in constant time; at least 16 characters, e.g. ``openssl rand -hex 32``."""
+    log_format: Literal["text", "json"] = "text"
+    """``text``: one human-readable line per message. ``json``: one JSON object per line (time, level, logger,
+    message, the request id inside a request, the exception), for a log collector."""
 
     @field_validator("local_timezone")
     @classmethod
@@ -238,6 +257,19 @@ class Settings(BaseModel):
     def _janus_complete(self) -> Settings:
         if self.media_backend == "janus" and not (self.janus_urls and self.janus_recordings_dir):
             raise ValueError("media_backend janus needs janus_urls and janus_recordings_dir")
+        return self
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_strong(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and not 16 <= len(token.get_secret_value()) <= 256:
+            raise ValueError("must be 16 to 256 characters (e.g. the output of 'openssl rand -hex 32')")
+        return token
+
+    @model_validator(mode="after")
+    def _metrics_token_given(self) -> Settings:
+        if self.metrics_access == "token" and self.metrics_token is None:
+            raise ValueError("metrics_access token needs metrics_token (e.g. EVALROOM_METRICS_TOKEN)")
         return self
 
     @model_validator(mode="after")

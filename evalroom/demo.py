@@ -47,6 +47,7 @@ from evalroom.config import load_settings
 from evalroom.domain.draw_audit import audit_draws
 from evalroom.domain.events import Event
 from evalroom.domain.identity import id_number_with_check
+from evalroom.domain.recording import media_lines
 from evalroom.errors import ConfigError
 from evalroom.evidence.export import export_session
 from evalroom.evidence.verify import verify_bundle
@@ -496,7 +497,8 @@ def _evaluate(client: httpx.Client, run: DemoRun, operator: dict[str, str], sid:
 
     def sealed() -> bool:
         events = _check(client.get(f"{base}/events", headers=operator, params={"limit": 1000}))["events"]
-        return (sum(e["kind"] == "media.track_sealed" for e in events) == 4
+        lines = [kind for e in events for kind, _ in media_lines(e["kind"], e["payload"])]
+        return (lines.count("media.track_sealed") == 4
                 and sum(e["kind"] == "media.backup_recorded" and e["payload"]["entry"]["type"] == "seal"
                         for e in events) == 4)
 

@@ -509,13 +509,16 @@ class VoteCast(Request):
 class EventPublic(BaseModel):
     redacted: bool = Field(default=False, description="True when the payload was cut down for this reader "
                                                       "(blind pairing); its hash is then of the full event")
-    seq: int
+    seq: int = Field(description="The coordinator-wide order: streams and cursors ('after') follow it")
+    chain: str = Field(description="The session's id, or 'coordinator' for the coordinator's own records")
+    position: int | None = Field(description="Place in its chain, from 1 without gaps (None: before schema 0015)")
+    version: int = Field(description="Event format: 2, a chain per session; 1, before schema 0015")
     recorded_at: str
     actor: str
     kind: str
     session_id: str | None
     payload: dict[str, Any]
-    prev_hash: str
+    prev_hash: str = Field(description="The hash of the event before it in its chain (format 1: in seq order)")
     hash: str
 
 
@@ -528,6 +531,8 @@ class EventPage(BaseModel):
 class ErrorDetail(BaseModel):
     code: str = Field(description="A stable code from docs/api.md, e.g. validation_failed")
     message: str
+    request_id: str | None = Field(default=None, description="The request's id, as in its X-Request-ID header: "
+                                                             "quote it when reporting the error")
     details: list[dict[str, Any]] | None = Field(default=None, description="Validation failures: loc, msg, type")
 
 

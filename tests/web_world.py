@@ -9,6 +9,7 @@ save the screenshots kept in docs/screenshots (docs/web.md says how to refresh t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +41,58 @@ CHROMIUM_ARGS = [
 ]
 
 
+MOVED_CLOCK = bool(os.environ.get("FAKETIME"))
+"""A moved-clock run (tests/run.sh --faketime): libfaketime is preloaded into every process."""
+
+
+def _without_faketime() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+
+
+@contextmanager
+def _real_clock_for_children() -> Iterator[None]:
+    """Processes started meanwhile run without libfaketime: Chromium and Playwright's driver do not work under
+    it (their timed waits on the monotonic clock fail); the pages get the moved time from Playwright's clock."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(_without_faketime())
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class _Browser:
+    """The browser, whose every new context's pages see this process's (possibly moved) time."""
+
+    def __init__(self, chromium: Any) -> None:
+        self._chromium = chromium
+
+    def new_context(self, **kwargs: Any) -> Any:
+        context = self._chromium.new_context(**kwargs)
+        if MOVED_CLOCK:
+            context.clock.install(time=datetime.now(UTC))  # Date flows on from the moved time
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chromium, name)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), "Debian's chromium is missing: run bash tests/run.sh, which installs it"
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
+    with _real_clock_for_children() if MOVED_CLOCK else contextlib.nullcontext():
+        pw = sync_playwright().start()
+    try:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+                                      **({"env": _without_faketime()} if MOVED_CLOCK else {}))
+        yield _Browser(chromium)
         chromium.close()
+    finally:
+        pw.stop()
 
 
 @pytest.fixture

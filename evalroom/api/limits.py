@@ -29,8 +29,8 @@ class _TooLarge(Exception):
     pass
 
 
-async def _send_error(send: Send, code: ErrorCode, message: str) -> None:
-    body = json.dumps(error_body(code, message)).encode()
+async def _send_error(send: Send, code: ErrorCode, message: str, scope: Scope) -> None:
+    body = json.dumps(error_body(code, message, request_id=scope.get("state", {}).get("request_id"))).encode()
     await send({"type": "http.response.start", "status": code.http_status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
@@ -52,17 +52,18 @@ class BodyLimitMiddleware:
             try:
                 declared = int(length)
             except ValueError:
-                await _send_error(send, ErrorCode.BAD_REQUEST, "Content-Length is not a number")
+                await _send_error(send, ErrorCode.BAD_REQUEST, "Content-Length is not a number", scope)
                 return
             if declared > self.max:
-                await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes")
+                await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes", scope)
                 return
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         if scope["method"] in _BODY_METHODS and has_body:
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             raw = next((t for suffix, t in RAW_BODY_ROUTES if scope["path"].endswith(suffix)), None)
             if ctype != b"application/json" and ctype != raw:
-                await _send_error(send, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "request bodies must be application/json")
+                await _send_error(send, ErrorCode.UNSUPPORTED_MEDIA_TYPE, "request bodies must be application/json",
+                                  scope)
                 return
 
         received = 0
@@ -85,7 +86,7 @@ class BodyLimitMiddleware:
             if exceeded:
                 if not replaced:
                     replaced = True
-                    await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes")
+                    await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes", scope)
                 return
             await send(message)
 
@@ -94,4 +95,4 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if not replaced:
                 replaced = True
-                await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes")
+                await _send_error(send, ErrorCode.BODY_TOO_LARGE, f"the body exceeds {self.max} bytes", scope)

@@ -8,7 +8,7 @@ bundle obtained some other way (:mod:`evalroom.evidence.verify`).
 What makes it evidence rather than a copy: every event of the session is a leaf of the transparency log, and
 the bundle carries each leaf's inclusion proof against a checkpoint the log signed (and the venues' witnesses
 cosigned). So each event is proven as logged at the time; each file is then checked against what the proven
-events say — every recording segment against the hash its ``media.segment_recorded`` event logged, each
+events say — every recording segment against the hash its event logged (domain/recording.py), each
 manifest's chain and seal, each sheet and signature against ``signing.sheet_signed``, each report revision
 against ``signing.report_signed`` / ``report.sealed`` — and the signatures themselves against the regions'
 trust. ``BUNDLE.json`` lists every file with its SHA-256 and is signed by the log's key (``BUNDLE.sig``), so

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from evalroom.clock import format_time, parse_time
 from evalroom.config import Settings
+from evalroom.domain.recording import media_lines
 from evalroom.domain.session_states import State
 from evalroom.errors import ConflictError, NotFoundError
 from evalroom.evidence import (
@@ -144,11 +145,10 @@ def export_session(store: Store, settings: Settings, log_key: tlog.LogKey, own: 
 def _recordings(settings: Settings, session_id: str, events: list[Any], result: ExportResult) -> list[_Entry]:
     """Each recorded track's manifest and the segments its events logged, as the coordinator has them."""
     tracks: dict[tuple[str, str], list[str]] = {}
-    for ev in events:
-        if ev.kind in ("media.segment_recorded", "media.track_sealed", "media.gap"):
-            files = tracks.setdefault((ev.payload["publisher"], ev.payload["track"]), [])
-            if ev.kind == "media.segment_recorded":
-                files.append(ev.payload["file"])
+    for kind, p in (line for ev in events for line in media_lines(ev.kind, ev.payload)):
+        files = tracks.setdefault((p["publisher"], p["track"]), [])
+        if kind == "media.segment_recorded":
+            files.append(p["file"])
     entries = []
     for (publisher, track), files in sorted(tracks.items()):
         directory = recorded_track(settings, session_id, publisher, track)

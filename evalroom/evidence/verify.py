@@ -12,7 +12,7 @@ The checks, in order, each problem naming the file it is about:
 3. **The events.** Each event's hash must match its content, and must be the one a proven leaf commits to (and
    a public leaf's payload the event's); every proven leaf must have its event. Only proven events are used
    below: they are what the coordinator logged at the time.
-4. **Recordings.** Each manifest's chain; each segment line the one its ``media.segment_recorded`` event logged;
+4. **Recordings.** Each manifest's chain; each segment line the one an event of the session logged;
    each segment file the hash logged; every logged segment present; sealed tracks sealed.
 5. **Sheets and the report.** Each sheet and its ``.p7s`` the ones ``signing.sheet_signed`` logged, each report
    PDF a revision the log holds, each report JSON the one produced; every signature intact, valid and trusted
@@ -32,7 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from evalroom.clock import parse_time
-from evalroom.domain.events import event_hash
+from evalroom.domain.events import CHAINED, GENESIS_HASH, LEGACY, Event, chain_of
+from evalroom.domain.recording import media_lines
 from evalroom.evidence import (
     CHECKPOINT,
     EVENTS,
@@ -205,14 +206,20 @@ def _check_log(root: Path, verifier: NoteVerifier, session_id: str | None,
 # --- 3. the events -----------------------------------------------------------------------------------------
 def _check_events(root: Path, proven: dict[int, dict[str, Any]], session_id: str | None,
                   report: BundleReport) -> list[dict[str, Any]]:
-    """The events that are intact and proven by the log, in order."""
+    """The events that are intact and proven by the log, in order. The session's events of format 2 must also
+    be its chain, whole from position 1 and in order (domain/events.py): a dropped, inserted or reordered event
+    breaks it even where the log alone would not tell."""
     good, seen = [], set()
+    position, prev = 0, GENESIS_HASH
     for n, line in enumerate((root / EVENTS).read_text(encoding="utf-8").splitlines(), 1):
         try:
             ev = json.loads(line)
-            computed = event_hash(seq=ev["seq"], recorded_at=ev["recorded_at"], actor=ev["actor"], kind=ev["kind"],
-                                  session_id=ev["session_id"], payload=ev["payload"], prev_hash=ev["prev_hash"])
-        except (ValueError, KeyError, TypeError):
+            event = Event(seq=ev["seq"], recorded_at=ev["recorded_at"], actor=ev["actor"], kind=ev["kind"],
+                          session_id=ev["session_id"], payload=ev["payload"], prev_hash=ev["prev_hash"],
+                          hash=ev["hash"], chain=ev.get("chain", chain_of(ev["session_id"])),
+                          position=ev.get("position"), version=ev.get("version", LEGACY))
+            computed = event.computed_hash()
+        except (ValueError, KeyError, TypeError, AttributeError):
             report.problems.append(f"{EVENTS}: line {n}: not an event")
             continue
         seq = ev["seq"]
@@ -222,13 +229,19 @@ def _check_events(root: Path, proven: dict[int, dict[str, Any]], session_id: str
             report.problems.append(f"{EVENTS}: event {seq} altered (its hash does not match its content)")
         elif session_id is not None and ev["session_id"] != session_id:
             report.problems.append(f"{EVENTS}: event {seq} belongs to another session")
+        elif event.version == CHAINED and (event.position != position + 1 or event.prev_hash != prev):
+            report.problems.append(f"{EVENTS}: event {seq} is not where its chain has it (position {event.position} "
+                                   f"after {position}: an event dropped, added or moved)")
         elif leaf is None:
             report.problems.append(f"{EVENTS}: event {seq} has no proof in the log")
         elif leaf["event_hash"] != ev["hash"] or leaf["kind"] != ev["kind"] or (
-                ev["kind"] in PUBLIC_KINDS and leaf.get("payload") != ev["payload"]):
+                ev["kind"] in PUBLIC_KINDS and leaf.get("payload") != ev["payload"]) or (
+                event.version == CHAINED and (leaf.get("chain"), leaf.get("position")) != (event.chain, event.position)):
             report.problems.append(f"{EVENTS}: event {seq} is not the event the log holds")
         else:
             good.append(ev)
+        if event.version == CHAINED and computed == ev["hash"]:
+            position, prev = event.position or 0, event.hash  # go on from here: one problem per break
     report.problems.extend(f"{EVENTS}: event {seq}, which the log holds, is missing"
                            for seq in sorted(set(proven) - seen))
     report.lines.append(f"events: {len(good)} intact and proven by the log")
@@ -239,15 +252,13 @@ def _check_events(root: Path, proven: dict[int, dict[str, Any]], session_id: str
 def _check_recordings(root: Path, hashes: dict[str, str], events: list[dict[str, Any]], report: BundleReport) -> None:
     logged: dict[str, dict[str, dict[str, Any]]] = {}
     sealed: set[str] = set()
-    for ev in events:
-        p = ev["payload"]
-        if ev["kind"] in ("media.segment_recorded", "media.gap", "media.track_sealed"):
-            base = f"recordings/{path_name(p['publisher'])}/{path_name(p['track'])}"
-            lines = logged.setdefault(base, {})
-            if ev["kind"] == "media.segment_recorded":
-                lines[p["file"]] = p
-            elif ev["kind"] == "media.track_sealed":
-                sealed.add(base)
+    for kind, p in (line for ev in events for line in media_lines(ev["kind"], ev["payload"])):
+        base = f"recordings/{path_name(p['publisher'])}/{path_name(p['track'])}"
+        lines = logged.setdefault(base, {})
+        if kind == "media.segment_recorded":
+            lines[p["file"]] = p
+        elif kind == "media.track_sealed":
+            sealed.add(base)
     on_disk = {str(PurePosixPath(n).parent) for n in hashes if n.startswith("recordings/")}
     for base in sorted(on_disk - set(logged)):
         report.problems.append(f"{base}: a recording no event of the session logged")

@@ -107,7 +107,7 @@ def revoke(store: Store, verified: VerifiedToken) -> None:
     with store.write() as tx:
         tx.session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= tx.now()))
         if tx.session.get(RevokedToken, verified.jti) is None:
-            tx.session.add(RevokedToken(jti=verified.jti, expires_at=verified.expires_at))
+            tx.revoke_token(verified.jti, verified.expires_at)
             tx.record(actor=verified.principal.actor, kind="token.revoked", payload={"jti": verified.jti})
 
 

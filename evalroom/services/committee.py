@@ -42,7 +42,7 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, AuthError, ConflictError, ErrorCode, NotFoundError
 from evalroom.schemas import CheckIn, CommitteePlanSet, Declaration, RepresentativeCreate
 from evalroom.services import draws, offers
-from evalroom.services.access import check_can_read_session, check_host_or_admin, is_overseer
+from evalroom.services.access import ReaderKind, check_can_read_session, check_host_or_admin, is_overseer
 from evalroom.services.experts import ID_CONTEXT, pool_facts
 from evalroom.storage.models import (
     ChairVote,
@@ -131,7 +131,7 @@ def _plan(committee_plan: dict[str, Any], home_region_id: str) -> Plan:
 
 
 def set_plan(tx: Tx, cfg: CommitteeConfig, principal: Principal, session_id: str, body: CommitteePlanSet) -> Committee:
-    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
+    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     if session.state != "waiting":
         raise ConflictError(f"the committee is planned while the session is waiting (it is {session.state})")
     # A failed draw leaves the plan open to change (e.g. a smaller guest quota); a drawn or pending one does not.
@@ -183,7 +183,7 @@ def _offers_still_confirmed(s: Session, committee: Committee) -> str | None:
 def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d: Draw) -> ApiError | None:
     """Draw with the committed seed; record the members, or the failure. Returns the failure, if any."""
     s = tx.session
-    session = s.get(EvalSession, d.session_id)
+    session = s.get(EvalSession, d.session_id, with_for_update=True)
     committee = _committee(s, d.session_id)
     slots = _slots(s, committee, d)
     specialties = {slot.specialty for slot in slots}
@@ -307,7 +307,7 @@ def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
         interrupted = draws.unfinished(s, session_id)
     finished = _run(store, sealer, cfg, settings, interrupted)
     with store.write() as tx:
-        session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
+        session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
         if session.state not in _OPEN_SESSION_STATES:
             raise ConflictError(f"the session is {session.state}")
         _committee(tx.session, session_id)
@@ -333,9 +333,9 @@ def request_draws(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
 
 # --- vacancies --------------------------------------------------------------------------------------------
 def _revoke_member_token(tx: Tx, member: CommitteeMember) -> None:
-    if member.token_jti and tx.session.get(RevokedToken, member.token_jti) is None:
+    if member.token_jti:
         # The expiry is not kept with the member; no token outlives MAX_LIFETIME from now.
-        tx.session.add(RevokedToken(jti=member.token_jti, expires_at=tx.now() + MAX_LIFETIME))
+        tx.revoke_token(member.token_jti, tx.now() + MAX_LIFETIME)
     member.token_jti = None
     member.login_code_hash = member.login_code_expires_at = None
 
@@ -385,7 +385,7 @@ def mark_no_shows(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: 
                   session_id: str) -> dict[str, Any]:
     """At the scheduled start, every member still not checked in is absent; experts are replaced."""
     with store.write() as tx:
-        session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
+        session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
         if session.check_in_opened_at is None or tx.now() < session.scheduled_start:
             raise ConflictError("absences are recorded once check-in is open and the scheduled start has passed")
         absent = list(tx.session.scalars(select(CommitteeMember).where(
@@ -409,7 +409,7 @@ def _id_hash(sealer: Sealer, number: str) -> str:
 
 def name_representative(tx: Tx, sealer: Sealer, principal: Principal, session_id: str,
                         body: RepresentativeCreate) -> CommitteeMember:
-    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
+    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     committee = _committee(tx.session, session_id)
     live = tx.session.scalar(select(func.count()).where(
         CommitteeMember.session_id == session_id, CommitteeMember.kind == MemberKind.REPRESENTATIVE.value,
@@ -536,6 +536,7 @@ def refresh_expert_token(store: Store, tokens: TokenService, principal: Principa
         s.add(RevokedToken(jti=jti, expires_at=store.clock.now() + MAX_LIFETIME))
         issued = tokens.issue(_expert_principal(member))
         member.token_jti = issued.jti
+    store.revoked([jti])
     return issued
 
 
@@ -549,8 +550,11 @@ def declaration_text(session: EvalSession, committee: Committee, member: Committ
             "不存在其他可能影响公正评审的利害关系；如有隐瞒，愿承担相应责任。")
 
 
-def _expert_member(s: Session, principal: Principal, session_id: str) -> tuple[CommitteeMember, EvalSession]:
-    session = check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+def _expert_member(s: Session, principal: Principal, session_id: str, *, lock: bool = False
+                   ) -> tuple[CommitteeMember, EvalSession]:
+    """The caller as a member of this session's committee; ``lock``: the session locked for a change (writes of
+    one session take turns, as their checks assume)."""
+    session = check_can_read_session(principal, s.get(EvalSession, session_id, with_for_update=lock), session_id)
     member = s.get(CommitteeMember, principal.subject)
     if member is None or member.session_id != session_id:
         raise NotFoundError("committee member", principal.subject)
@@ -570,7 +574,7 @@ def declare(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settin
     leave the committee and a replacement is drawn."""
     ids: list[str] = []
     with store.write() as tx:
-        member, session = _expert_member(tx.session, principal, session_id)
+        member, session = _expert_member(tx.session, principal, session_id, lock=True)
         committee = _committee(tx.session, session_id)
         text = declaration_text(session, committee, member)
         digest = hashlib.sha256(text.encode()).hexdigest()
@@ -597,7 +601,7 @@ def declare(store: Store, sealer: Sealer, cfg: CommitteeConfig, settings: Settin
 
 # --- the chair --------------------------------------------------------------------------------------------
 def cast_vote(tx: Tx, principal: Principal, session_id: str, candidate_id: str) -> dict[str, Any]:
-    member, session = _expert_member(tx.session, principal, session_id)
+    member, session = _expert_member(tx.session, principal, session_id, lock=True)
     committee = tx.session.get(Committee, session_id, with_for_update=True)
     if committee is None:
         raise ConflictError("the session has no committee plan yet")
@@ -686,9 +690,9 @@ def committee_view(store: Store, principal: Principal, session_id: str) -> dict[
 _DRAW_DETAIL = ("slots", "pool", "excluded", "picks", "members")
 
 
-def committee_event_view(principal: Principal, session_id: str, event: Event, view: dict[str, Any]) -> dict[str, Any]:
+def committee_event_view(reader: ReaderKind, event: Event, view: dict[str, Any]) -> dict[str, Any]:
     """Cut a draw event down for readers who may not know the pool or who was drawn (see module docstring)."""
-    if event.kind in ("draw.performed", "draw.failed") and not is_overseer(principal, session_id):
+    if event.kind in ("draw.performed", "draw.failed") and reader is not ReaderKind.OVERSEER:
         payload = {k: v for k, v in event.payload.items() if k not in _DRAW_DETAIL}
         return {**view, "payload": payload, "redacted": True}
     return view

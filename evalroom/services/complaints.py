@@ -64,7 +64,7 @@ def complaint_view(settings: Settings, c: Complaint, now: datetime) -> dict[str,
 
 def file_complaint(tx: Tx, settings: Settings, principal: Principal, session_id: str,
                    data: ComplaintCreate) -> dict[str, Any]:
-    session, _ = check_supervisor(principal, tx.session.get(EvalSession, session_id), session_id)
+    session, _ = check_supervisor(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     now = tx.now()
     known_on = date.fromisoformat(data.known_on)
     # Checks known_on against the filing date before anything is written.
@@ -80,7 +80,7 @@ def file_complaint(tx: Tx, settings: Settings, principal: Principal, session_id:
 
 
 def _own(tx: Tx, principal: Principal, session_id: str, complaint_id: str) -> Complaint:
-    check_supervisor(principal, tx.session.get(EvalSession, session_id), session_id, primary=True)
+    check_supervisor(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id, primary=True)
     c = tx.session.get(Complaint, complaint_id)
     if c is None or c.session_id != session_id:
         raise NotFoundError("complaint", complaint_id)

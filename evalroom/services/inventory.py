@@ -154,7 +154,7 @@ def list_rooms(store: Store, principal: Principal, venue_id: str) -> list[RoomPu
 def report_inventory(tx: Tx, settings: Settings, actor: str, venue_id: str, report: Inventory) -> int:
     """Apply a site agent's report; return how many events it caused (0 when nothing changed). A seat of a
     seated expert that stops working is the venue's media down for that session (services/evaluation.py)."""
-    before = len(tx.events)
+    before = tx.recorded
     now = tx.now()
     rooms = {r.code: r for r in tx.session.scalars(select(Room).where(Room.venue_id == venue_id))}
     seats = {(s.room_id, s.code): s for s in tx.session.scalars(select(Seat).where(Seat.venue_id == venue_id))}
@@ -185,12 +185,12 @@ def report_inventory(tx: Tx, settings: Settings, actor: str, venue_id: str, repo
     for seat in seats.values():
         if seat.id not in reported:
             _set_devices(tx, actor, seat, unknown, now)
-    if len(tx.events) > before:
+    if tx.recorded > before:
         by_id = {r.id: r for r in rooms.values()}
         unusable = {seat.id: why for seat in seats.values() if (why := unusable_reasons(
             seat_devices(seat), seat_fault=seat.fault, room_fault=by_id[seat.room_id].fault))}
         evaluation.media_check(tx, settings, venue_id, unusable)
-    return len(tx.events) - before
+    return tx.recorded - before
 
 
 def _set_devices(tx: Tx, actor: str, seat: Seat, devices: dict[str, str], now: datetime) -> None:

@@ -12,9 +12,12 @@ session has started (blind pairing holds until then).
 control connection to it; a worker that died is started again on the next request (its recorders recover
 what a crash left, media/recorder.py). Janus takes its place behind the same interface (media/janus.py).
 
-**Events.** Every manifest line the recorders make durable becomes an event of the session:
-``media.segment_recorded`` (publisher, track, index, file, SHA-256, bytes, wall-clock span), ``media.gap``
-(a reconnect, or a segment lost in a crash) and ``media.track_sealed``. Ending the session seals the room.
+**Events.** Every manifest line the recorders make durable is logged in an event of the session: a segment
+(publisher, track, index, file, SHA-256, bytes, wall-clock span), a gap (a reconnect, or a segment lost in a
+crash) or a track's seal. The hub gathers the lines of each session for ``media_event_seconds`` (a seal at once)
+and logs them as one ``media.recorded`` event (domain/recording.py), with each segment in the index the replay
+serves from (``recording_segments``). Lines gathered and not yet written when the coordinator dies are not
+logged, though their segments and manifests are on disk. Ending the session seals the room.
 """
 
 from __future__ import annotations
@@ -30,12 +33,13 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from evalroom.config import Settings
+from evalroom.domain.recording import MEDIA_BATCH, batch_payload, line_of
 from evalroom.domain.roles import Principal, Role
 from evalroom.domain.session_states import State
 from evalroom.errors import ApiError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.services.access import can_read_session
 from evalroom.services.evaluation import participants
-from evalroom.storage.models import CommitteeMember, EvalSession, EventRow, Seat, Venue
+from evalroom.storage.models import CommitteeMember, EvalSession, EventRow, RecordingSegment, Seat, Venue
 from evalroom.storage.store import Store, Tx
 from media.backend import MediaBackend
 from media.control import WorkerClient, WorkerError, WorkerProcess
@@ -43,12 +47,13 @@ from media.janus import JanusBackend, JanusError, room_id
 from media.manifest import path_name, sha256_file, verify_manifest
 
 __all__ = ["MediaAccess", "MediaHub", "Reconciliation", "media_access", "reconcile", "record_backup",
-           "record_media_event"]
+           "record_media_lines"]
 
 log = logging.getLogger(__name__)
 OPEN_STATES = (State.EVALUATING.value, State.SUSPENDED.value)
 SEAL_SWEEP_SECONDS = 5.0
-RECORD_EVENTS = {"segment": "media.segment_recorded", "gap": "media.gap", "seal": "media.track_sealed"}
+MAX_BATCH_LINES = 500
+"""Lines that make the hub write a batch at once, whatever the interval."""
 
 
 @dataclass(frozen=True)
@@ -151,19 +156,27 @@ def reconcile(store: Store, session_id: str, venue_code: str, directory: Path) -
     return result
 
 
-def record_media_event(store: Store, record: dict[str, Any]) -> None:
-    """A durable manifest line of a recorder (``{"room", "publisher", "track", "entry"}``) as an event of the
-    session whose room it is."""
-    entry = record["entry"]
-    kind = RECORD_EVENTS.get(entry["type"])
-    if kind is None:
-        return
-    payload = {"publisher": record["publisher"], "track": record["track"],
-               **{k: v for k, v in entry.items() if k not in ("prev", "track")}}
+def record_media_lines(store: Store, records: list[dict[str, Any]]) -> int:
+    """Durable manifest lines of the recorders (``{"room", "publisher", "track", "entry"}``, in the order they
+    were reported) as one ``media.recorded`` event per session whose room they are, with each segment in the
+    replay's index; one transaction. The number of events written."""
+    by_room: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for record in records:
+        line = line_of(record["publisher"], record["track"], record["entry"])
+        if line is not None:
+            by_room.setdefault(record["room"], []).append(line)
+    written = 0
     with store.write() as tx:
-        if tx.session.get(EvalSession, record["room"]) is None:
-            return
-        tx.record(actor="system:media", kind=kind, session_id=record["room"], payload=payload)
+        for room, lines in by_room.items():
+            if tx.session.get(EvalSession, room) is None:
+                continue
+            tx.record(actor="system:media", kind=MEDIA_BATCH, session_id=room, payload=batch_payload(lines))
+            tx.session.add_all(RecordingSegment(
+                session_id=room, publisher_dir=path_name(p["publisher"]), track_dir=path_name(p["track"]),
+                file=p["file"], publisher=p["publisher"], track=p["track"], sha256=p["sha256"])
+                for kind, p in lines if kind == "media.segment_recorded")
+            written += 1
+    return written
 
 
 class _EmbeddedNode:
@@ -285,15 +298,34 @@ class MediaHub:
         raise AssertionError("unreachable")
 
     async def _record_events(self, client: MediaBackend) -> None:
-        while True:
-            record = await client.records()
-            try:
-                await run_in_threadpool(self._record, record)
-            except Exception:  # an event that cannot be written must not stop the pump; the manifest has it
-                log.exception("recording event for %s failed", record.get("room"))
+        """Gather the backend's manifest lines and log them in batches: every ``media_event_seconds``, at once
+        for a seal (a sealed track is what the end of a session waits for) or when many have come."""
+        loop = asyncio.get_running_loop()
+        pending: list[dict[str, Any]] = []
+        due: float | None = None
+        try:
+            while True:
+                timeout = None if due is None else max(0.0, due - loop.time())
+                try:
+                    record = await asyncio.wait_for(client.records(), timeout)
+                except TimeoutError:
+                    record = None
+                else:
+                    pending.append(record)
+                    due = due or loop.time() + self.settings.media_event_seconds
+                if pending and (record is None or record.get("entry", {}).get("type") == "seal"
+                                or len(pending) >= MAX_BATCH_LINES):
+                    batch, pending, due = pending, [], None
+                    await self._write(batch)
+        finally:
+            if pending:  # shutting down: what was gathered is written before the hub goes
+                await asyncio.shield(self._write(pending))
 
-    def _record(self, record: dict[str, Any]) -> None:
-        record_media_event(self.store, record)
+    async def _write(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            await run_in_threadpool(record_media_lines, self.store, batch)
+        except Exception:  # lines that cannot be written must not stop the pump; the manifests have them
+            log.exception("logging %d recording lines failed", len(batch))
 
     async def close_room(self, session_id: str) -> list[str]:
         node = self.node_for(session_id)

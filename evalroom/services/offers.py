@@ -30,7 +30,7 @@ from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError, domain_rules
 from evalroom.schemas import BookingPublic, OfferChange, OfferCreate, VenueCapacity
 from evalroom.services import draws
-from evalroom.services.access import check_host_or_admin
+from evalroom.services.access import ReaderKind, check_host_or_admin
 from evalroom.services.experts import covering_regions
 from evalroom.services.inventory import check_venue_scope
 from evalroom.storage.models import Draw, EvalSession, Offer, Room, Seat, SeatBooking, Venue
@@ -184,11 +184,11 @@ _GUEST_ANSWERS = ("offer.confirmed", "offer.declined")
 told who that is; an operator's user name or an agent's credential id would name the guest."""
 
 
-def event_view_for(principal: Principal, settings: Settings, session: EvalSession, event: Event) -> dict[str, Any]:
-    """An event of ``session`` as ``principal`` may see it: host operators see offer events without the
+def event_view_for(reader: ReaderKind, settings: Settings, session: EvalSession, event: Event) -> dict[str, Any]:
+    """An event of ``session`` as a ``reader`` may see it: host operators see offer events without the
     guest's identity while blind pairing holds (marked ``redacted``; the hash is of the full event)."""
     data = {"redacted": False, **event.as_dict()}
-    if principal.role is Role.HALL_OPERATOR and not host_may_see_guest(settings, session):
+    if reader is ReaderKind.OPERATOR and not host_may_see_guest(settings, session):
         if event.kind.startswith("offer.") and "offer" in event.payload:
             data["payload"] = {**event.payload, "offer": host_view(event.payload["offer"], reveal_guest=False)}
             if event.kind in _GUEST_ANSWERS:
@@ -222,7 +222,7 @@ def _record_offer_event(tx: Tx, actor: str, kind: str, offer: Offer, **extra: An
 def _terms(tx: Tx, settings: Settings, principal: Principal, session_id: str,
            data: OfferCreate) -> tuple[EvalSession, Window, datetime]:
     """The session asked for, the window and the response deadline of a new offer, checked."""
-    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id), session_id)
+    session = check_host_or_admin(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     if session.state != "waiting":
         raise ConflictError(f"offers are made while the session is waiting (it is {session.state})")
     now = tx.now()
@@ -298,7 +298,7 @@ def request_drawn_offer(store: Store, settings: Settings, sealer: Sealer, princi
 def perform_guest_draw(tx: Tx, sealer: Sealer, settings: Settings, d: Draw) -> ApiError | None:
     """Draw the guest for a committed guest draw and make the offer (``offer.guest_drawn``, then
     ``offer.created``); or record why it could not be made (``draw.failed``)."""
-    session = tx.session.get(EvalSession, d.session_id)
+    session = tx.session.get(EvalSession, d.session_id, with_for_update=True)
     req = d.request or {}
     window = Window(parse_time(req["starts_at"]), parse_time(req["ends_at"]))
     found = _capacities(tx.session, settings, req["seats"], req["specialties"], window, session_id=session.id,

@@ -34,7 +34,7 @@ from evalroom.domain.ratings import Rater, check_open, check_score, credit_after
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import RatingCreate
-from evalroom.services.access import check_can_read_session
+from evalroom.services.access import ReaderKind, check_can_read_session
 from evalroom.services.draws import SYSTEM
 from evalroom.storage.models import CommitteeMember, EvalSession, Expert, ExpertRating
 from evalroom.storage.store import Store, Tx
@@ -47,10 +47,10 @@ STAFF_KINDS = frozenset({"rating.recorded", "fees.batch_issued", "publication.ob
 their fees, the bidders' objections)."""
 
 
-def after_event_view(principal: Principal, kind: str, view: dict[str, Any]) -> dict[str, Any]:
+def after_event_view(reader: ReaderKind, kind: str, view: dict[str, Any]) -> dict[str, Any]:
     """Ratings, fee batches and objections as an expert sees them in the session's events: that something was
     recorded, not what (``redacted``; the hash is still of the whole event)."""
-    if kind in STAFF_KINDS and principal.role is Role.EXPERT:
+    if kind in STAFF_KINDS and reader is ReaderKind.EXPERT:
         return {**view, "payload": {}, "redacted": True}
     return view
 

@@ -1,7 +1,7 @@
 """Replay: a session's recordings and events on one clock, for the supervisors' player.
 
 **The timeline** (:func:`timeline`) is built from the session's events alone — the recorders' durable manifest
-lines (``media.segment_recorded``, ``media.gap``, ``media.track_sealed``) and the markers — so any coordinator
+lines (logged in ``media.recorded`` batches, domain/recording.py) and the markers — so any coordinator
 process can answer it, and what the player is given is what was logged. Every segment carries its wall-clock
 anchors (the arrival times of its first and last packets, media/manifest.py); the timeline's origin ``t0`` is the
 earliest of them and of the session's start, and every segment, gap and marker is placed at
@@ -10,8 +10,8 @@ whatever their RTP clocks did. A player seeks to a moment ``t`` by taking, in ea
 ``offset ≤ t < offset + duration`` and seeking ``t − offset`` into it; each segment starts on a key frame
 (video) and plays on its own.
 
-**Segments** are served by :func:`segment_path` (route ``GET …/recordings/{publisher}/{track}/{file}``) only if a
-``media.segment_recorded`` event of the session names them — no path is built from unchecked input — with the
+**Segments** are served by :func:`segment_path` (route ``GET …/recordings/{publisher}/{track}/{file}``) only if an
+event of the session logged them (the ``recording_segments`` index) — no path is built from unchecked input — with the
 logged SHA-256 in a header so a player can check what it got. HTTP range requests are honoured, so a player
 can seek inside a segment without fetching it whole.
 
@@ -32,16 +32,16 @@ from sqlalchemy import select
 from evalroom.clock import format_time, parse_time
 from evalroom.config import Settings
 from evalroom.domain.events import Event
+from evalroom.domain.recording import media_lines
 from evalroom.domain.roles import Principal
 from evalroom.errors import ForbiddenError, NotFoundError
 from evalroom.services.access import check_can_read_session, is_overseer
-from evalroom.storage.models import EvalSession, EventRow
+from evalroom.storage.models import EvalSession, EventRow, RecordingSegment
 from evalroom.storage.store import Store, row_to_event
 from media.manifest import path_name, track_directory
 
 __all__ = ["MARKER_KINDS", "segment_path", "recorded_track", "timeline"]
 
-MEDIA_KINDS = ("media.segment_recorded", "media.gap", "media.track_sealed")
 MARKER_KINDS = frozenset({
     "session.state_changed", "session.phase_changed", "session.fault", "session.fault_closed", "session.extended",
     "committee.member_checked_in", "chair.elected", "sheet.submitted", "sheet.corrected", "sheets.revealed",
@@ -84,18 +84,15 @@ def timeline(store: Store, principal: Principal, session_id: str) -> dict[str, A
         events = [row_to_event(r) for r in rows]
     tracks: dict[tuple[str, str], dict[str, Any]] = {}
     anchors = [session.started_at] if session.started_at else []
-    for ev in events:
-        if ev.kind not in MEDIA_KINDS:
-            continue
-        p = ev.payload
+    for kind, p in (line for ev in events for line in media_lines(ev.kind, ev.payload)):
         key = (p["publisher"], p["track"])
         track = tracks.setdefault(key, {"publisher": p["publisher"], "venue": p["publisher"].split("/")[0],
                                         "track": p["track"], "kind": p["track"].split("-")[0], "segments": [],
                                         "gaps": [], "sealed": False})
-        if ev.kind == "media.segment_recorded":
+        if kind == "media.segment_recorded":
             track["segments"].append(p)
             anchors.append(parse_time(p["wallclock_start"]))
-        elif ev.kind == "media.gap":
+        elif kind == "media.gap":
             track["gaps"].append(p)
         else:
             track["sealed"] = True
@@ -134,15 +131,11 @@ def segment_path(store: Store, settings: Settings, principal: Principal, session
         raise NotFoundError("recording segment", file)
     with store.read() as s:
         _check_overseer(s, principal, session_id)
-        rows = s.scalars(select(EventRow).where(EventRow.session_id == session_id,
-                                                EventRow.kind == "media.segment_recorded",
-                                                EventRow.payload["file"].as_string() == file))
-        logged = next((r.payload for r in rows if path_name(r.payload["track"]) == track
-                       and path_name(r.payload["publisher"]) == publisher_dir), None)
+        logged = s.get(RecordingSegment, (session_id, publisher_dir, track, file))
     if logged is None:
         raise NotFoundError("recording segment", f"{publisher_dir}/{track}/{file}")
-    path = recorded_track(settings, session_id, logged["publisher"], logged["track"]) / file
+    path = recorded_track(settings, session_id, logged.publisher, logged.track) / file
     if not path.is_file():
         raise NotFoundError("recording segment (the file is not on this coordinator)", file)
-    kind = logged["track"].split("-")[0]
-    return path, logged["sha256"], MEDIA_TYPES[file.rsplit(".", 1)[1]].get(kind, "application/octet-stream")
+    kind = logged.track.split("-")[0]
+    return path, logged.sha256, MEDIA_TYPES[file.rsplit(".", 1)[1]].get(kind, "application/octet-stream")

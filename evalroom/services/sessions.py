@@ -14,10 +14,17 @@ from sqlalchemy import select
 
 from evalroom.clock import format_time
 from evalroom.config import Settings
+from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import SessionCreate, SessionUpdate, SupervisorAssign
-from evalroom.services.access import can_read_session, check_can_change_session, check_can_read_session
+from evalroom.services.access import (
+    ReaderKind,
+    can_read_session,
+    check_can_change_session,
+    check_can_read_session,
+    reader_kind,
+)
 from evalroom.services.committee import committee_event_view
 from evalroom.services.offers import event_view_for
 from evalroom.services.ratings import after_event_view
@@ -73,7 +80,7 @@ def create_session(tx: Tx, principal: Principal, data: SessionCreate) -> EvalSes
 
 
 def update_session(tx: Tx, principal: Principal, session_id: str, data: SessionUpdate) -> EvalSession:
-    session = check_can_change_session(principal, tx.session.get(EvalSession, session_id), session_id)
+    session = check_can_change_session(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     if session.state != WAITING:
         raise ConflictError(f"a session in state {session.state!r} cannot be rescheduled")
     start = data.scheduled_start.astimezone(UTC) if data.scheduled_start else session.scheduled_start
@@ -134,7 +141,7 @@ def get_session(store: Store, principal: Principal, session_id: str) -> EvalSess
 def open_check_in(tx: Tx, settings: Settings, principal: Principal, session_id: str) -> EvalSession:
     """The host opens check-in. From now on the host may know its guest venues (四不知 ends for the host);
     the experts' check-in itself is the committee's business."""
-    session = check_can_change_session(principal, tx.session.get(EvalSession, session_id), session_id)
+    session = check_can_change_session(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     if session.state != WAITING:
         raise ConflictError(f"check-in opens while the session is waiting (it is {session.state})")
     if session.check_in_opened_at is not None:
@@ -148,13 +155,18 @@ def open_check_in(tx: Tx, settings: Settings, principal: Principal, session_id: 
     return session
 
 
+def event_view(reader: ReaderKind, settings: Settings, session: EvalSession, event: Event) -> dict[str, Any]:
+    """An event of ``session`` as a ``reader`` of its kind may see it: the single place where per-event
+    visibility is decided, for the REST page, a stream's catching up and the live fan-out alike."""
+    return after_event_view(reader, event.kind, supervision_event_view(reader, event.kind, committee_event_view(
+        reader, event, event_view_for(reader, settings, session, event))))
+
+
 def session_events(store: Store, settings: Settings, principal: Principal, session_id: str, *, after: int,
                    limit: int) -> list[dict[str, Any]]:
-    """The session's events after ``after``, each as ``principal`` may see it (the single place where
-    per-event visibility is decided, for the REST page and the websocket alike)."""
+    """The session's events after ``after``, each as ``principal`` may see it."""
     with store.read() as s:
         session = check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
         events = read_events(s, after_seq=after, session_id=session_id, limit=limit)
-    return [after_event_view(principal, ev.kind, supervision_event_view(principal, session_id, ev.kind,
-            committee_event_view(principal, session_id, ev, event_view_for(principal, settings, session, ev))))
-            for ev in events]
+    reader = reader_kind(principal, session_id)
+    return [event_view(reader, settings, session, ev) for ev in events]

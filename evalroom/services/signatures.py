@@ -216,7 +216,7 @@ def register_webauthn(tx: Tx, settings: Settings, principal: Principal, session_
 def reset_factors(tx: Tx, principal: Principal, session_id: str, member_id: str) -> dict[str, Any]:
     """Remove a member's second factors (a lost phone, a broken authenticator): by an operator of the member's
     own venue, who checks the person's identity as at check-in."""
-    session = check_can_read_session(principal, tx.session.get(EvalSession, session_id), session_id)
+    session = check_can_read_session(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
     member = tx.session.get(CommitteeMember, member_id)
     if member is None or member.session_id != session.id:
         raise NotFoundError("member", member_id)

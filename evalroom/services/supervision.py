@@ -27,13 +27,14 @@ from typing import Any
 from sqlalchemy import select
 
 from evalroom.clock import format_time
+from evalroom.domain.events import Event
 from evalroom.domain.roles import Principal, SupervisorLevel
 from evalroom.domain.session_states import State
 from evalroom.errors import ApiError, ConflictError, ErrorCode, ForbiddenError, NotFoundError
 from evalroom.schemas import AnnotationCreate, ExpertFlagCreate, WarningCreate
-from evalroom.services.access import check_can_read_session, is_overseer
+from evalroom.services.access import ReaderKind, check_can_read_session, is_overseer
 from evalroom.services.evaluation import participants
-from evalroom.storage.models import CommitteeMember, EvalSession, SupervisionMark
+from evalroom.storage.models import CommitteeMember, EvalSession, EventRow, SupervisionMark
 from evalroom.storage.store import Store, Tx
 
 __all__ = ["HIDDEN_KINDS", "annotate", "check_supervisor", "flag_expert", "list_marks", "mark_view",
@@ -65,11 +66,14 @@ def _add(tx: Tx, principal: Principal, session: EvalSession, level: SupervisorLe
     now = tx.now()
     mark = SupervisionMark(id=str(uuid.uuid4()), session_id=session.id, kind=kind, author=principal.subject,
                            level=level.value, moment=moment or now, member_id=member_id, text=text, created_at=now)
-    event = tx.record(actor=principal.actor, kind=MARK_EVENTS[kind], session_id=session.id,
-                      venue_ids=participants(tx.session, session) if kind == "warning" else (),
-                      payload=mark_view(mark))
-    mark.event_seq = event.seq
-    tx.session.add(mark)
+
+    def appended(event: Event) -> None:  # the mark names its event: it is stored with it, at commit
+        mark.event_hash = event.hash
+        tx.session.add(mark)
+
+    tx.record(actor=principal.actor, kind=MARK_EVENTS[kind], session_id=session.id,
+              venue_ids=participants(tx.session, session) if kind == "warning" else (), payload=mark_view(mark),
+              on_appended=appended)
     return mark
 
 
@@ -107,14 +111,14 @@ def list_marks(store: Store, principal: Principal, session_id: str) -> list[dict
         check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
         if not is_overseer(principal, session_id):
             raise ForbiddenError("only the coordinator admin and the session's supervisors read its marks")
-        rows = s.scalars(select(SupervisionMark).where(SupervisionMark.session_id == session_id)
-                         .order_by(SupervisionMark.event_seq))
+        rows = s.scalars(select(SupervisionMark).join(EventRow, EventRow.hash == SupervisionMark.event_hash)
+                         .where(SupervisionMark.session_id == session_id).order_by(EventRow.id))
         return [mark_view(m) for m in rows]
 
 
-def supervision_event_view(principal: Principal, session_id: str, kind: str, view: dict[str, Any]) -> dict[str, Any]:
+def supervision_event_view(reader: ReaderKind, kind: str, view: dict[str, Any]) -> dict[str, Any]:
     """Annotations, flagged experts and complaints as a reader who is not an overseer sees them: that
     something was recorded, not what (``redacted``; the hash is still of the whole event)."""
-    if kind in HIDDEN_KINDS and not is_overseer(principal, session_id):
+    if kind in HIDDEN_KINDS and reader is not ReaderKind.OVERSEER:
         return {**view, "payload": {}, "redacted": True}
     return view

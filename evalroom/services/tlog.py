@@ -1,10 +1,12 @@
 """The transparency log: public facts of every session in an RFC 6962 Merkle tree, with signed checkpoints.
 
 **What goes in.** Every event of a session becomes a leaf (:func:`is_logged`): the canonical JSON of
-``{"v": 1, "seq", "kind", "session_id", "at", "event_hash"}`` plus, for the kinds whose content is public
+``{"v": 2, "seq", "chain", "position", "kind", "session_id", "at", "event_hash"}`` (format-1 events, from before
+schema 0015: ``{"v": 1, "seq", ...}`` without chain and position) plus, for the kinds whose content is public
 (:data:`PUBLIC_KINDS`: commitments and seeds of draws, hashes of sheets, reports, signatures and recording
 segments, lifecycle states), the event's ``payload``. A leaf commits to its event by the event's chain hash, so
-a session's whole event history can be proven against a checkpoint (the evidence bundle), while nothing of an
+a session's whole event history can be proven against a checkpoint (the evidence bundle), and the leaves' order
+anchors every session's chain in one public order; while nothing of an
 evaluation's confidential content (scores, who was drawn, complaints, results before publication) is exposed
 by the log.
 
@@ -38,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evalroom.config import Settings
-from evalroom.domain.events import Event
+from evalroom.domain.events import CHAINED, Event
 from evalroom.errors import ApiError, ConfigError, ErrorCode, NotFoundError
 from evalroom.storage.models import LogCheckpoint, LogHead, LogLeaf, LogNode
 from evalroom.storage.store import Store, Tx, read_events
@@ -54,7 +56,7 @@ PUBLIC_KINDS = frozenset({
     # the events whose payload is public; of every other event of a session, the leaf holds its hash only
     "session.state_changed", "session.fault", "draw.committed", "draw.revealed", "sheet.submitted",
     "sheet.corrected", "report.produced", "report.sealed", "signing.sheet_signed", "signing.report_signed",
-    "media.segment_recorded", "media.gap", "media.track_sealed", "media.backup_recorded",
+    "media.recorded", "media.segment_recorded", "media.gap", "media.track_sealed", "media.backup_recorded",
     # the candidates as published (中标候选人公示): public by definition
     "publication.published",
 })
@@ -95,8 +97,10 @@ def is_logged(event: Event) -> bool:
 
 
 def leaf_data(event: Event) -> bytes:
-    doc: dict[str, Any] = {"v": 1, "seq": event.seq, "kind": event.kind, "session_id": event.session_id,
+    doc: dict[str, Any] = {"v": event.version, "seq": event.seq, "kind": event.kind, "session_id": event.session_id,
                            "at": event.recorded_at, "event_hash": event.hash}
+    if event.version == CHAINED:
+        doc |= {"chain": event.chain, "position": event.position}
     if event.kind in PUBLIC_KINDS:
         doc["payload"] = dict(event.payload)
     return canonical_json(doc)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -44,6 +45,7 @@ __all__ = [
     "Dissent",
     "Draw",
     "EvalSession",
+    "EventChain",
     "EventHead",
     "EventRow",
     "EventVenue",
@@ -57,6 +59,7 @@ __all__ = [
     "Offer",
     "ProjectRecord",
     "Publication",
+    "RecordingSegment",
     "Region",
     "RegionCertificate",
     "RegionCrl",
@@ -110,7 +113,8 @@ class Base(DeclarativeBase):
 
 
 class EventHead(Base):
-    """The single row that names the chain's last event. Writers lock it to append (see storage.store)."""
+    """The single row that names the last sequenced event (the coordinator-wide ``seq`` order). Only the
+    sequencer writes it (see storage.store)."""
 
     __tablename__ = "event_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -119,18 +123,38 @@ class EventHead(Base):
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
 
+class EventChain(Base):
+    """The head of one chain of events (a session's, or the coordinator's own): writers lock it to append."""
+
+    __tablename__ = "event_chains"
+    chain: Mapped[str] = mapped_column(String(36), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
 class EventRow(Base):
-    """One state change (evalroom.domain.events.Event). Append-only."""
+    """One state change (evalroom.domain.events.Event). Append-only: the only change a row ever sees is its
+    ``seq``, given once by the sequencer (PostgreSQL; a trigger refuses anything else)."""
 
     __tablename__ = "events"
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    """The order of insertion (the sequencer's order), not part of the hashed event."""
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chain: Mapped[str] = mapped_column(String(36), nullable=False)
+    position: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     recorded_at: Mapped[str] = mapped_column(String(32), nullable=False)
     actor: Mapped[str] = mapped_column(String(200), nullable=False)
     kind: Mapped[str] = mapped_column(String(100), nullable=False)
-    session_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(36))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    __table_args__ = (
+        UniqueConstraint("chain", "position"),
+        Index("ix_events_session_id_seq", "session_id", "seq"),
+        Index("ix_events_unsequenced", "id", sqlite_where=text("seq IS NULL"), postgresql_where=text("seq IS NULL")),
+    )
 
 
 class EventVenue(Base):
@@ -141,7 +165,7 @@ class EventVenue(Base):
 
     __tablename__ = "event_venues"
     venue_id: Mapped[str] = mapped_column(ForeignKey("venues.id"), primary_key=True)
-    seq: Mapped[int] = mapped_column(ForeignKey("events.seq"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
 
 
 class Region(Base):
@@ -814,6 +838,23 @@ class LogCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class RecordingSegment(Base):
+    """Where a logged recording segment is: the index the replay serves segments from (services/replay.py).
+
+    Written in the transaction of the ``media.recorded`` event that logged the segment (services/media.py);
+    routing, not content, like ``event_venues``: the event and the log hold the facts."""
+
+    __tablename__ = "recording_segments"
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    publisher_dir: Mapped[str] = mapped_column(String(200), primary_key=True)
+    """The publisher as its recordings' directory is named (media.manifest.path_name)."""
+    track_dir: Mapped[str] = mapped_column(String(120), primary_key=True)
+    file: Mapped[str] = mapped_column(String(120), primary_key=True)
+    publisher: Mapped[str] = mapped_column(String(200), nullable=False)
+    track: Mapped[str] = mapped_column(String(120), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
 class SupervisionMark(Base):
     """A supervisor's mark on a session (services/supervision.py): an annotation of a moment, a warning every
     venue sees, or a flagged expert. Marks are added, never changed: a correction is another mark."""
@@ -829,7 +870,7 @@ class SupervisionMark(Base):
     member_id: Mapped[str | None] = mapped_column(ForeignKey("committee_members.id"))
     text: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    event_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    event_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     """The event that recorded it: the marks' order, and their link to the log."""
     __table_args__ = (CheckConstraint("kind IN ('annotation', 'warning', 'expert_flag')", name="kind"),)
 

@@ -41,7 +41,7 @@ from web_world import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from evalroom.api.app import create_app  # noqa: E402
 from evalroom.api.context import build_context  # noqa: E402
 from evalroom.config import load_settings  # noqa: E402
-from evalroom.services.media import record_media_event  # noqa: E402
+from evalroom.services.media import record_media_lines  # noqa: E402
 from evalroom.storage.models import Account  # noqa: E402
 from media.relay import Relay  # noqa: E402
 
@@ -78,7 +78,7 @@ PLAY = """async ({ sessionId, rate }) => {
 def record(ctx: Any, session_id: str, seconds: float) -> None:
     async def run() -> None:
         relay = Relay(ctx.settings.effective_recordings_dir, segment_seconds=1.0,
-                      on_record=lambda r: record_media_event(ctx.store, r))
+                      on_record=lambda r: record_media_lines(ctx.store, [r]))
         host = await publish(relay, session_id, "JN-GGZY/R1")
         guest = await publish(relay, session_id, "XA-GGZY/R1")
         await until(lambda: len(relay.feeds(session_id)) == 4, what="both venues' tracks at the relay")

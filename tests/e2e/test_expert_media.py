@@ -21,6 +21,7 @@ from web_world import browser, live  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
+from evalroom.domain.recording import media_lines
 from media.manifest import track_directory
 
 pytestmark = pytest.mark.timeout(300)
@@ -87,15 +88,15 @@ def test_each_venue_sees_the_other_seat_and_both_are_recorded(ctx: AppContext, c
     deadline = time.monotonic() + 30
     while True:
         evs = ok(client.get(w.url("/events"), headers=w.admin(), params={"limit": 1000}))["events"]
-        recorded = {(e["payload"]["publisher"], e["payload"]["track"]) for e in evs
-                    if e["kind"] == "media.segment_recorded"}
+        segments = [p for e in evs for kind, p in media_lines(e["kind"], e["payload"])
+                    if kind == "media.segment_recorded"]
+        recorded = {(p["publisher"], p["track"]) for p in segments}
         if {(host_pub, "video"), (guest_pub, "video")} <= {(p, t.split("-")[0]) for p, t in recorded}:
             break
         assert time.monotonic() < deadline, f"no segments of the seats recorded: {sorted(recorded)}"
         time.sleep(0.5)
     for publisher in (host_pub, guest_pub):
-        segment = next(e["payload"] for e in evs if e["kind"] == "media.segment_recorded"
-                       and e["payload"]["publisher"] == publisher and e["payload"]["track"].startswith("video"))
+        segment = next(p for p in segments if p["publisher"] == publisher and p["track"].startswith("video"))
         directory = track_directory(ctx.settings.effective_recordings_dir, w.session_id, publisher,
                                     segment["track"])
         assert ffprobe_duration(directory / segment["file"]) > 0.5, json.dumps(segment)

@@ -29,7 +29,7 @@ from web_world import accessibility_violations, browser, live, open_seat, page, 
 
 from evalroom.api.context import AppContext
 from evalroom.clock import ManualClock, parse_time
-from evalroom.services.media import record_media_event
+from evalroom.services.media import record_media_lines
 from evalroom.storage.models import Account
 from media.relay import Relay
 
@@ -80,7 +80,7 @@ def a_recorded_session(ctx: AppContext, client: Any) -> tuple[CommitteeWorld, di
 
     async def record() -> None:
         relay = Relay(ctx.settings.effective_recordings_dir, segment_seconds=1.0,
-                      on_record=lambda r: record_media_event(ctx.store, r))
+                      on_record=lambda r: record_media_lines(ctx.store, [r]))
         host = await publish(relay, sid, f"{VENUES[0]}/R1", size=(320, 180))
         guest = await publish(relay, sid, f"{VENUES[1]}/R1", size=(320, 180))
         await until(lambda: len(relay.feeds(sid)) == 4, what="both venues' tracks at the relay")

@@ -87,7 +87,7 @@ def problem_with(response: httpx.Response) -> str | None:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(body, dict) or set(body) != {"error"} or not isinstance(error, dict):
         return f"not {{'error': {{...}}}}: {str(body)[:200]}"
-    if not set(error) <= {"code", "message", "details"} or not isinstance(error.get("message"), str):
+    if not set(error) <= {"code", "message", "request_id", "details"} or not isinstance(error.get("message"), str):
         return f"an error with fields {sorted(error)}"
     if error.get("code") not in CODES:
         return f"an undocumented code {error.get('code')!r}"

@@ -15,7 +15,7 @@ from evalroom.api.app import create_app
 from evalroom.api.context import AppContext
 from evalroom.clock import ManualClock, SystemClock
 from evalroom.config import load_settings
-from evalroom.domain.events import Event, verify_chain
+from evalroom.domain.events import Event, verify_events
 from evalroom.domain.roles import Role
 from evalroom.storage.db import make_engine
 from evalroom.storage.store import Store
@@ -106,7 +106,7 @@ def test_stream_is_a_valid_chain_segment(client: TestClient, ctx: AppContext, wo
     page = client.get("/api/v1/events?limit=1000", headers=token_for(Role.COORDINATOR_ADMIN)).json()
     by_seq = {e["seq"]: e for e in page["events"]}
     assert all(by_seq[e["seq"]] == e for e in streamed)
-    verify_chain([Event(**{k: v for k, v in e.items() if k != "redacted"}) for e in page["events"]])
+    verify_events([Event(**{k: v for k, v in e.items() if k != "redacted"}) for e in page["events"]])
 
 
 def _refusal(ws: Any) -> tuple[str, int]:

@@ -138,3 +138,38 @@ def test_export_refuses_what_it_cannot_export_and_writes_nothing(demo: Path, tmp
     not_a_bundle.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
     checked = evalroom("verify", str(not_a_bundle))
     assert checked.returncode == 1 and "BUNDLE.json: missing" in checked.stdout
+
+
+def _with_events(bundle: Path, out: Path, change: Any) -> None:
+    """The bundle with its events.jsonl changed by ``change(lines)``, relisted and re-signed by a forger."""
+    with zipfile.ZipFile(bundle) as zf:
+        lines = zf.read("events.jsonl").decode().splitlines()
+        index = json.loads(zf.read(INDEX))
+    events = ("\n".join(change(lines)) + "\n").encode()
+    index["files"]["events.jsonl"]["sha256"] = hashlib.sha256(events).hexdigest()
+    body = json.dumps(index).encode()
+    signer = NoteSigner(index["log_origin"], Ed25519PrivateKey.generate())
+    note = sign_note(index_note_text(index["session_id"], hashlib.sha256(body).hexdigest()), signer)
+    rewrite(bundle, out, {"events.jsonl": events, INDEX: body, INDEX_SIGNATURE: note.encode(),
+                          LOG_KEY: (signer.verifier.vkey + "\n").encode()})
+
+
+def _altered(lines: list[str]) -> list[str]:
+    ev = json.loads(lines[5])
+    ev["actor"] = "someone else"
+    return [*lines[:5], json.dumps(ev), *lines[6:]]
+
+
+@pytest.mark.parametrize("change, words", [
+    (_altered, "altered"),
+    (lambda lines: [*lines[:5], *lines[6:]], "which the log holds, is missing"),
+    (lambda lines: [*lines[:5], lines[6], lines[5], *lines[7:]], "is not where its chain has it"),
+], ids=["altered", "dropped", "reordered"])
+def test_an_altered_dropped_or_reordered_event_is_named_even_behind_a_resigned_index(
+        demo: Path, tmp_path: Path, change: Any, words: str) -> None:
+    """Whoever rewrites the events and the index: the events check itself (their hashes, the session's chain,
+    the log's leaves) names the event."""
+    forged = tmp_path / "forged.zip"
+    _with_events(bundle_of(demo), forged, change)
+    report = verify_bundle(forged, log_key=(demo / "log-key.txt").read_text().strip())
+    assert any(p.startswith("events.jsonl: event") and words in p for p in report.problems), report.problems

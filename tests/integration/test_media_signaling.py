@@ -23,6 +23,7 @@ from session_world import ready
 from test_session_servers import clock, server_env, settings  # noqa: F401 — the real-time world's fixtures
 from websockets.asyncio.client import connect
 
+from evalroom.domain.recording import media_lines
 from evalroom.domain.roles import Principal, Role
 from evalroom.storage.models import EvalSession
 from media.janus import JanusServer
@@ -185,12 +186,13 @@ def room_scenario(ctx: Any, client: Any, tmp_path: Path, db_url: str, backend: s
         while True:
             events = httpx.get(f"{server.base}/api/v1/sessions/{w.session_id}/events", headers=admin,
                                params={"limit": 1000}).json()["events"]
-            kinds = [e["kind"] for e in events]
+            lines = [line for e in events for line in media_lines(e["kind"], e["payload"])]
+            kinds = [kind for kind, _ in lines]
             if kinds.count("media.track_sealed") >= 4 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         assert kinds.count("media.track_sealed") == 4, kinds  # camera + microphone of the room and the seat
-        segments = [e["payload"] for e in events if e["kind"] == "media.segment_recorded"]
+        segments = [p for kind, p in lines if kind == "media.segment_recorded"]
         assert len(segments) >= 8
         assert all(len(s["sha256"]) == 64 and s["wallclock_start"] <= s["wallclock_end"] for s in segments)
     finally:
@@ -244,7 +246,8 @@ def test_venue_agents_publish_their_rooms_and_keep_a_backup_that_reconciles(ctx,
         codes = {vid: venues[vid]["code"] for vid in venues}
 
         def recorded() -> set[str]:
-            return {e["payload"]["publisher"] for e in events() if e["kind"] == "media.segment_recorded"}
+            return {p["publisher"] for e in events() for kind, p in media_lines(e["kind"], e["payload"])
+                    if kind == "media.segment_recorded"}
 
         expected = {f"{c}/R1/{n}" for c in codes.values() for n in ("cam", "mic")}
         wait(lambda: expected <= recorded(), "both venues' cameras and microphones recorded at the coordinator")
@@ -259,7 +262,8 @@ def test_venue_agents_publish_their_rooms_and_keep_a_backup_that_reconciles(ctx,
                                      {"action": "end", "from": "evaluating", "reason": None})
         wait(lambda: sum(e["kind"] == "media.backup_recorded" and e["payload"]["entry"]["type"] == "seal"
                          for e in events()) == 4, "both agents sealed their backups")
-        wait(lambda: sum(e["kind"] == "media.track_sealed" for e in events()) == 4, "the room sealed")
+        wait(lambda: sum(kind == "media.track_sealed" for e in events() for kind, _ in media_lines(
+            e["kind"], e["payload"])) == 4, "the room sealed")
     finally:
         for agent in agents.values():
             if agent.proc.poll() is None:

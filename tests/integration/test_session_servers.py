@@ -40,10 +40,11 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    """As conftest's, but at the real time of day the session's window may cross midnight in Beijing."""
+    """As conftest's, but at the real time of day the session's window may cross midnight in Beijing; and the
+    test's own coordinator serves only: the background jobs are the ``evalroom serve`` processes' it starts."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
                                                 "environment": "development", "booking_may_cross_midnight": True,
-                                                "log_batch_seconds": 300})
+                                                "log_batch_seconds": 300, "background_jobs": False})
 
 
 def server_env(db_url: str, **settings: str) -> dict[str, str]:

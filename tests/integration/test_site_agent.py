@@ -115,7 +115,8 @@ def test_agents_catch_up_after_an_outage_on_an_impaired_link(tmp_path: Path) -> 
             for agent in agents:
                 def caught_up(agent: Agent = agent) -> bool:
                     routed = [row[0] for row in db.execute(
-                        "SELECT seq FROM event_venues WHERE venue_id = ? ORDER BY seq", (agent.venue["id"],))]
+                        "SELECT e.seq FROM event_venues v JOIN events e ON e.id = v.event_id WHERE v.venue_id = ? ORDER BY e.seq",
+                        (agent.venue["id"],))]
                     return [e["seq"] for e in agent.inbox()] == routed
                 _eventually(caught_up, f"{agent.venue['code']}'s agent has every event routed to it, in order",
                             timeout=30)
@@ -168,7 +169,8 @@ def test_an_offer_recorded_but_not_acted_on_is_answered_after_a_restart(tmp_path
         # The inbox as the agent left it: the offer's event written, nothing done about it.
         db = sqlite3.connect(f"file:{data / 'evalroom.db'}?mode=ro", uri=True)
         try:
-            seq = db.execute("SELECT max(seq) FROM event_venues WHERE venue_id = ?", (guest["id"],)).fetchone()[0]
+            seq = db.execute("SELECT max(e.seq) FROM event_venues v JOIN events e ON e.id = v.event_id "
+                             "WHERE v.venue_id = ?", (guest["id"],)).fetchone()[0]
         finally:
             db.close()
         state = tmp_path / guest["code"] / "state"

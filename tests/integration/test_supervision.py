@@ -25,7 +25,7 @@ from evalroom.api.context import AppContext
 from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.services import tlog
-from evalroom.services.media import record_media_event
+from evalroom.services.media import record_media_lines
 from evalroom.storage.store import read_venue_events
 from media.relay import Relay
 
@@ -207,7 +207,7 @@ def test_replay_puts_both_venues_on_one_clock_and_streams_the_segments(ctx: AppC
 
     async def record() -> None:
         relay = Relay(ctx.settings.effective_recordings_dir, segment_seconds=1.0,
-                      on_record=lambda r: record_media_event(ctx.store, r))
+                      on_record=lambda r: record_media_lines(ctx.store, [r]))
         host = await publish(relay, sid, "JN-GGZY/R1")
         guest = await publish(relay, sid, "XA-GGZY/R1")
         await until(lambda: len(relay.feeds(sid)) == 4, what="both venues' tracks at the relay")

@@ -21,7 +21,7 @@ from evalroom.api.context import AppContext, build_context
 from evalroom.cli import main
 from evalroom.clock import ManualClock
 from evalroom.config import load_settings
-from evalroom.domain.events import GENESIS_HASH, event_hash
+from evalroom.domain.events import GENESIS_HASH, Event
 from evalroom.domain.identity import id_number_with_check
 from evalroom.domain.roles import Principal, Role
 from evalroom.schemas import CommitteePlanSet, PlanParties, PlanQuota, RegionCreate, SessionCreate, VenueCreate
@@ -119,10 +119,10 @@ def test_a_consistently_rewritten_export_is_still_detected(drawn, capsys, tmp_pa
     _, ctx = drawn
     events = _export(ctx, tmp_path / "events.jsonl")
     _swap_a_pick(events)
-    prev = GENESIS_HASH
-    for e in events:  # recompute every hash so that the chain itself verifies again
-        e["prev_hash"] = prev
-        e["hash"] = prev = event_hash(**{k: v for k, v in e.items() if k != "hash"})
+    heads: dict[str, str] = {}
+    for e in events:  # recompute every hash of every chain so that the chains themselves verify again
+        e["prev_hash"] = heads.get(e["chain"], GENESIS_HASH)
+        e["hash"] = heads[e["chain"]] = Event(**{**e, "hash": ""}).computed_hash()
     (tmp_path / "rewritten.jsonl").write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events),
                                               encoding="utf-8")
     code, out = _run(capsys, "--events", str(tmp_path / "rewritten.jsonl"))

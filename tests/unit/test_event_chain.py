@@ -7,7 +7,19 @@ import hashlib
 
 import pytest
 
-from evalroom.domain.events import GENESIS_HASH, ChainBroken, Event, event_hash, next_event, verify_chain
+from evalroom.domain.events import (
+    COORDINATOR_CHAIN,
+    GENESIS_HASH,
+    ChainBroken,
+    Event,
+    chain_event_hash,
+    chained_event,
+    event_hash,
+    next_event,
+    verify_chain,
+    verify_chain_segment,
+    verify_events,
+)
 
 pytestmark = pytest.mark.dates
 
@@ -101,7 +113,7 @@ def test_as_dict_contains_all_fields():
     ev = _event(payload={"a": 1}, session_id="s-1")
     assert ev.as_dict() == {"seq": 1, "recorded_at": RECORDED_AT, "actor": "system", "kind": "venue.created",
                             "session_id": "s-1", "payload": {"a": 1}, "prev_hash": GENESIS_HASH,
-                            "hash": ev.hash}
+                            "hash": ev.hash, "chain": "s-1", "position": None, "version": 1}
 
 
 def test_next_event_copies_the_payload():
@@ -294,3 +306,59 @@ def test_chain_broken_message_names_seq_and_reason():
     err = ChainBroken(7, "something")
     assert (err.seq, err.reason) == (7, "something")
     assert str(err) == "event chain broken at seq 7: something"
+
+
+# --- format 2: a chain per session -------------------------------------------------------------------------------
+def _chained(prev: Event | None, session_id: str | None, seq: int | None = None, i: int = 0) -> Event:
+    return chained_event(chain=session_id or COORDINATOR_CHAIN, prev_position=prev.position if prev else 0,
+                         prev_hash=prev.hash if prev else GENESIS_HASH, recorded_at=RECORDED_AT, actor="system",
+                         kind="session.updated", session_id=session_id, payload={"i": i}, seq=seq)
+
+
+def test_a_chained_event_hashes_its_chain_and_position_and_not_its_seq() -> None:
+    ev = _chained(None, "s-1", seq=17)
+    assert (ev.chain, ev.position, ev.version) == ("s-1", 1, 2)
+    assert ev.hash == chain_event_hash(chain="s-1", position=1, recorded_at=RECORDED_AT, actor="system",
+                                       kind="session.updated", session_id="s-1", payload={"i": 0},
+                                       prev_hash=GENESIS_HASH) == _chained(None, "s-1", seq=99).hash
+    assert ev.hash != _chained(None, "s-2").hash and ev.computed_hash() == ev.hash
+    with pytest.raises(ValueError, match="belongs to its chain"):
+        chained_event(chain="s-2", prev_position=0, prev_hash=GENESIS_HASH, recorded_at=RECORDED_AT,
+                      actor="system", kind="session.updated", session_id="s-1", payload={})
+
+
+def _session_chain(n: int, session_id: str = "s-1") -> list[Event]:
+    events: list[Event] = []
+    for i in range(n):
+        events.append(_chained(events[-1] if events else None, session_id, i=i))
+    return events
+
+
+@pytest.mark.parametrize("tamper, position", [
+    (lambda evs: [evs[0], evs[2], evs[3]], 3),  # dropped
+    (lambda evs: [evs[0], evs[2], evs[1], evs[3]], 3),  # reordered
+    (lambda evs: [evs[0], dataclasses.replace(evs[1], payload={"i": 9}), evs[2], evs[3]], 2),  # altered
+    (lambda evs: [evs[0], dataclasses.replace(evs[1], chain="s-2"), evs[2]], 2),  # moved to another chain
+])
+def test_a_chain_segment_breaks_where_it_was_tampered_with(tamper, position: int) -> None:  # type: ignore[no-untyped-def]
+    events = _session_chain(4)
+    assert verify_chain_segment(events, chain="s-1") == (4, events[-1].hash)
+    with pytest.raises(ChainBroken) as broken:
+        verify_chain_segment(tamper(events), chain="s-1")
+    assert (broken.value.chain, broken.value.seq) == ("s-1", position)
+
+
+def test_a_whole_record_is_the_legacy_prefix_then_the_chains_in_one_gapless_order() -> None:
+    legacy = _chain(2)
+    a1 = _chained(None, "s-a", seq=3)
+    c1 = _chained(None, None, seq=4)
+    a2 = _chained(a1, "s-a", seq=5)
+    verified = verify_events([*legacy, a1, c1, a2])
+    assert (verified.legacy, verified.chains, verified.events) == (2, {"s-a": (2, a2.hash), "coordinator": (1, c1.hash)}, 5)
+    with pytest.raises(ChainBroken, match="seq 5"):
+        verify_events([*legacy, a1, a2])  # seq 4 missing
+    with pytest.raises(ChainBroken, match="does not start at seq 1"):
+        verify_events([a1, c1, a2])
+    assert verify_events([a1, c1, a2], complete=False).events == 3  # an excerpt
+    with pytest.raises(ChainBroken, match="format-1 event after"):
+        verify_events([a1, dataclasses.replace(legacy[0], seq=4)], complete=False)

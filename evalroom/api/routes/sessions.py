@@ -8,10 +8,11 @@ Websocket protocol (docs/protocols.md has examples): the client opens
 (browsers cannot set headers on a websocket, so the token travels in this first message, never in the URL,
 where it would end up in logs). The server answers ``{"type": "subscribed", "after": N, "head": H}`` and then
 sends every event of the session with ``seq > after`` in order, ``{"type": "event", "event": {...}}``, first
-the backlog, then live. ``head`` is the newest sequence number of the whole coordinator as this process
-knows it at that moment (it may lag other processes by one poll). Expiry and revocation of the token are
-checked again each time the stream wakes, at least every 15 seconds. After a reconnect the client subscribes with the last ``seq`` it saw, and so misses
-nothing and sees nothing twice. ``{"type": "ping"}`` is answered ``{"type": "pong"}``. Errors are sent as
+the backlog, then live. ``head`` is the newest sequence number this process has routed (api/live.py: the
+events reach the stream from the notifier, in memory, not by each stream reading the database). A revoked
+token closes its streams at once; expiry is checked each time the stream wakes, at least every 15 seconds.
+After a reconnect (to this or any other coordinator process) the client subscribes with the last ``seq`` it
+saw, and so misses nothing and sees nothing twice. ``{"type": "ping"}`` is answered ``{"type": "pong"}``. Errors are sent as
 ``{"type": "error", "error": {"code", "message"}}`` followed by a close with code 4000 + HTTP status (4401
 no or bad token, expired token, or no subscribe in time; 4403 role refused; 4404 session unknown or out of
 scope; 4400 malformed JSON; 4422 a message of the wrong shape).
@@ -25,10 +26,10 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.context import AppContext
 from evalroom.api.deps import Admin, Ctx, authenticate, require
+from evalroom.api.live import READ_BATCH, Item, Notifier, session_message, session_topic, stream_until_closed
 from evalroom.api.params import After, EventLimit
 from evalroom.api.wsfirst import close_with_error, first_message
 from evalroom.auth.tokens import VerifiedToken
@@ -44,6 +45,7 @@ from evalroom.schemas import (
     SupervisorAssign,
 )
 from evalroom.services import sessions
+from evalroom.services.access import reader_kind
 from evalroom.services.accounts import is_revoked
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -54,7 +56,6 @@ Creator = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL
 Operator = Annotated[Principal, Depends(require(Role.HALL_OPERATOR))]
 SessionId = Annotated[str, Path(max_length=64)]
 
-STREAM_BATCH = 500
 # Longest a stream waits for news before it checks its token's expiry and the database again.
 STREAM_IDLE_SECONDS = 15.0
 
@@ -108,7 +109,7 @@ class _Closed(Exception):
     """The client went away."""
 
 
-async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[VerifiedToken, int]:
+async def _subscribe(ws: WebSocket, ctx: AppContext, notifier: Notifier, session_id: str) -> tuple[VerifiedToken, int]:
     msg = await first_message(ws, ctx.settings.websocket_auth_seconds, "subscribe")
     if not isinstance(msg, dict) or msg.get("type") != "subscribe" or set(msg) - {"type", "token", "after"}:
         raise ApiError(ErrorCode.VALIDATION_FAILED, "expected {\"type\": \"subscribe\", \"token\": ..., \"after\": N}")
@@ -119,26 +120,38 @@ async def _subscribe(ws: WebSocket, ctx: AppContext, session_id: str) -> tuple[V
     header = ws.headers.get("authorization", "")
     if token is None and header.lower().startswith("bearer "):
         token = header[7:]
-    verified = await run_in_threadpool(authenticate, ctx, token if isinstance(token, str) else None)
+    verified = await notifier.run(authenticate, ctx, token if isinstance(token, str) else None)
     if verified.principal.role not in SESSION_READERS:
         raise ApiError(ErrorCode.FORBIDDEN, f"a {verified.principal.role} may not follow session events")
     # Checks scope (404 when out of it) before anything is sent.
-    await run_in_threadpool(sessions.get_session, ctx.store, verified.principal, session_id)
+    await notifier.run(sessions.get_session, ctx.store, verified.principal, session_id)
     return verified, after
 
 
 @router.websocket("/{session_id}/events/ws")
 async def stream(ws: WebSocket, session_id: str) -> None:
     ctx: AppContext = ws.app.state.ctx
-    broadcaster = ws.app.state.broadcaster
+    notifier: Notifier = ws.app.state.notifier
     await ws.accept()
     try:
-        verified, cursor = await _subscribe(ws, ctx, session_id)
+        verified, cursor = await _subscribe(ws, ctx, notifier, session_id)
     except ApiError as exc:
         await close_with_error(ws, exc)
         return
     except WebSocketDisconnect:
         return
+    principal = verified.principal
+    sub = notifier.subscribe(session_topic(session_id), reader_kind(principal, session_id), verified.jti)
+
+    def backlog(after: int) -> list[Item]:
+        return [(view["seq"], session_message(view)) for view in sessions.session_events(
+            ctx.store, ctx.settings, principal, session_id, after=after, limit=READ_BATCH)]
+
+    def check() -> float:
+        remaining = (verified.expires_at - ctx.clock.now()).total_seconds()
+        if remaining <= 0:
+            raise ApiError(ErrorCode.TOKEN_EXPIRED, "the token expired; reconnect with a new one and 'after'")
+        return min(STREAM_IDLE_SECONDS, remaining)
 
     async def client_messages() -> None:
         while True:
@@ -152,32 +165,17 @@ async def stream(ws: WebSocket, session_id: str) -> None:
 
     reader = asyncio.create_task(client_messages())
     try:
-        await ws.send_json({"type": "subscribed", "session_id": session_id, "after": cursor, "head": broadcaster.head})
-        while not reader.done():
-            if ctx.clock.now() >= verified.expires_at:
-                raise ApiError(ErrorCode.TOKEN_EXPIRED, "the token expired; reconnect with a new one and 'after'")
-            if await run_in_threadpool(is_revoked, ctx.store, verified.jti):
-                raise ApiError(ErrorCode.TOKEN_REVOKED, "the token was revoked")
-            # The head is read before the events: every event up to it is committed and will be in the query.
-            seen_head = broadcaster.head
-            while True:
-                batch = await run_in_threadpool(sessions.session_events, ctx.store, ctx.settings, verified.principal,
-                                                session_id, after=cursor, limit=STREAM_BATCH)
-                for ev in batch:
-                    await ws.send_json({"type": "event", "event": ev})
-                    cursor = ev["seq"]
-                if len(batch) < STREAM_BATCH:
-                    break
-            cursor = max(cursor, seen_head)
-            remaining = (verified.expires_at - ctx.clock.now()).total_seconds()
-            waiter = asyncio.create_task(broadcaster.wait_beyond(seen_head, min(STREAM_IDLE_SECONDS, max(remaining, 0.01))))
-            await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+        # Subscribed first, then checked once more: a revocation committed meanwhile is not missed.
+        if await notifier.run(is_revoked, ctx.store, verified.jti):
+            raise ApiError(ErrorCode.TOKEN_REVOKED, "the token was revoked")
+        await ws.send_json({"type": "subscribed", "session_id": session_id, "after": cursor, "head": notifier.head})
+        await stream_until_closed(notifier, sub, cursor, backlog, ws.send_text, check, reader)
     except ApiError as exc:
         await close_with_error(ws, exc)
     except (WebSocketDisconnect, _Closed, RuntimeError):
         pass
     finally:
+        notifier.unsubscribe(sub)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, _Closed, Exception):
             await reader

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evalroom.api.context import AppContext
 from evalroom.api.errors import error_body
-from evalroom.api.live import EventBroadcaster
+from evalroom.api.live import READ_BATCH, Item, Notifier, stream_until_closed, venue_topic
 from evalroom.auth.tokens import AUDIENCE_MEDIA
 from evalroom.clock import format_time
 from evalroom.domain.roles import Principal, Role
@@ -65,7 +65,6 @@ from sites.protocol import (
 router = APIRouter(prefix="/site", tags=["site link"])
 log = logging.getLogger(__name__)
 
-FEED_BATCH = 500
 
 
 class _Closed(Exception):
@@ -76,11 +75,17 @@ class _Fatal(ApiError):
     """An error after which the link is closed (as opposed to a business error answered with a result)."""
 
 
+class _Silent(ApiError):
+    """No heartbeat in time."""
+
+
 class _Link:
     """One connected agent: the channel, serialised sending, and who it speaks for once it said hello."""
 
-    def __init__(self, ws: WebSocket, ctx: AppContext) -> None:
+    def __init__(self, ws: WebSocket, ctx: AppContext, notifier: Notifier) -> None:
         self.ws, self.ctx = ws, ctx
+        self.run = notifier.run
+        """Blocking work of the link (its database reads and writes), off the HTTP handlers' pool."""
         self.channel = Channel(secrets.token_hex(16),
                                skew=timedelta(seconds=ctx.settings.site_message_skew_seconds))
         self._send_lock = asyncio.Lock()
@@ -108,7 +113,7 @@ class _Link:
             env = decode(frame)
             # The live credential named by kid, looked up on every message so that a revocation bites at once.
             kid = env.get("kid")
-            found = await run_in_threadpool(inventory.credential_public_key, self.ctx.store, kid) \
+            found = await self.run(inventory.credential_public_key, self.ctx.store, kid) \
                 if isinstance(kid, str) else None
 
             def verify(_kid: str, data: bytes, sig: bytes) -> bool:
@@ -133,12 +138,12 @@ class _Link:
 @router.websocket("/ws")
 async def site_ws(ws: WebSocket) -> None:
     ctx: AppContext = ws.app.state.ctx
-    broadcaster: EventBroadcaster = ws.app.state.broadcaster
+    notifier: Notifier = ws.app.state.notifier
     await ws.accept()
-    link = _Link(ws, ctx)
+    link = _Link(ws, ctx, notifier)
     try:
         await link.send("challenge", {"protocol": PROTOCOL})
-        cursor = await _hello(link, broadcaster)
+        cursor = await _hello(link, notifier)
     except ApiError as exc:
         await link.fail(exc)
         return
@@ -146,19 +151,26 @@ async def site_ws(ws: WebSocket) -> None:
         return
     principal = link.principal
     assert principal is not None and principal.venue_id is not None
+    venue_id = principal.venue_id
+    sub = notifier.subscribe(venue_topic(venue_id))
+
+    def backlog(after: int) -> list[Item]:
+        return [(item["seq"], item) for item in site_link.venue_feed(ctx.store, ctx.settings, venue_id, after=after,
+                                                                     limit=READ_BATCH)]
+
+    async def send(item: dict[str, Any]) -> None:
+        await link.send("event", item)
+
+    def check() -> float:
+        if (ctx.clock.now() - link.last_heard).total_seconds() > ctx.settings.site_offline_after_seconds:
+            raise _Silent(ErrorCode.NOT_AUTHENTICATED, "no heartbeat in time; reconnect")
+        return min(ctx.settings.site_heartbeat_seconds, 15.0)
+
     reader = asyncio.create_task(_read_loop(link))
     reason = "disconnected"
     try:
-        while not reader.done():
-            cursor, seen_head = await _push_feed(link, broadcaster, cursor)
-            silent = (ctx.clock.now() - link.last_heard).total_seconds()
-            if silent > ctx.settings.site_offline_after_seconds:
-                reason = "heartbeat_timeout"
-                raise ApiError(ErrorCode.NOT_AUTHENTICATED, "no heartbeat in time; reconnect")
-            waiter = asyncio.create_task(broadcaster.wait_beyond(
-                seen_head, min(ctx.settings.site_heartbeat_seconds, 15.0)))
-            await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+        # Every event routed to the venue after the agent's cursor, first the backlog, then live.
+        await stream_until_closed(notifier, sub, cursor, backlog, send, check, reader)
         exc = reader.exception()
         if isinstance(exc, ApiError):
             reason = "protocol_error"
@@ -167,10 +179,13 @@ async def site_ws(ws: WebSocket) -> None:
             reason = "internal_error"
             log.error("site link of venue %s failed", principal.venue_id, exc_info=exc)
     except ApiError as exc:
+        if isinstance(exc, _Silent):
+            reason = "heartbeat_timeout"
         await link.fail(exc)
     except (_Closed, WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        notifier.unsubscribe(sub)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
@@ -184,7 +199,7 @@ def _close_link(ctx: AppContext, venue_id: str, link_id: str, reason: str) -> No
         site_link.link_closed(tx, venue_id, link_id, reason)
 
 
-async def _hello(link: _Link, broadcaster: EventBroadcaster) -> int:
+async def _hello(link: _Link, notifier: Notifier) -> int:
     ctx = link.ctx
     type_, body = await link.receive(timeout=ctx.settings.websocket_auth_seconds)
     if type_ != "hello":
@@ -200,9 +215,9 @@ async def _hello(link: _Link, broadcaster: EventBroadcaster) -> int:
     def open_link() -> None:
         with ctx.store.write() as tx:
             site_link.link_opened(tx, link.principal.actor, venue.id, link.channel.id, ctx.settings)
-    await run_in_threadpool(open_link)
+    await link.run(open_link)
     await link.send("welcome", {
-        "venue_id": venue.id, "venue_code": venue.code, "after": hello.after, "head": broadcaster.head,
+        "venue_id": venue.id, "venue_code": venue.code, "after": hello.after, "head": notifier.head,
         "heartbeat_ms": int(ctx.settings.site_heartbeat_seconds * 1000),
         "offline_after_ms": int(ctx.settings.site_offline_after_seconds * 1000),
     })
@@ -221,22 +236,6 @@ def _venue_keys(ctx: AppContext, venue_id: str) -> tuple[str, list[bytes]]:
 def _parse(type_: str, body: dict[str, Any]) -> Any:
     with domain_rules():
         return parse_body(type_, body)
-
-
-async def _push_feed(link: _Link, broadcaster: EventBroadcaster, cursor: int) -> tuple[int, int]:
-    """Send every event routed to the venue after ``cursor``; return the new cursor and the head it is
-    complete up to (wait for news beyond that one, so that nothing committed meanwhile is slept through)."""
-    ctx = link.ctx
-    venue_id = link.principal.venue_id  # type: ignore[union-attr]
-    seen_head = broadcaster.head  # read before the query: every event up to it is committed and in the query
-    while True:
-        batch = await run_in_threadpool(site_link.venue_feed, ctx.store, ctx.settings, venue_id, after=cursor,
-                                        limit=FEED_BATCH)
-        for item in batch:
-            await link.send("event", item)
-            cursor = item["seq"]
-        if len(batch) < FEED_BATCH:
-            return max(cursor, seen_head), seen_head
 
 
 async def _read_loop(link: _Link) -> None:
@@ -272,44 +271,44 @@ async def _handle(link: _Link, message: Any) -> dict[str, Any] | None:
 
     match message:
         case Heartbeat():
-            if not await run_in_threadpool(site_link.record_heartbeat, ctx.store, venue_id, link.channel.id):
+            if not await link.run(site_link.record_heartbeat, ctx.store, venue_id, link.channel.id):
                 # Swept offline meanwhile (a slow link), or superseded by a newer connection of the venue.
-                reopened = await run_in_threadpool(write, lambda tx: site_link.reopen_link(
+                reopened = await link.run(write, lambda tx: site_link.reopen_link(
                     tx, principal.actor, venue_id, link.channel.id, ctx.settings))
                 if not reopened:
                     raise _Fatal(ErrorCode.CONFLICT, "a newer connection speaks for this venue; this one is closed")
             return None
         case Inventory():
-            changes = await run_in_threadpool(write, lambda tx: inventory.report_inventory(
+            changes = await link.run(write, lambda tx: inventory.report_inventory(
                 tx, ctx.settings, principal.actor, venue_id, message))
             return {"changes": changes}
         case Confirm():
-            offer = await run_in_threadpool(write, lambda tx: offers.offer_record(tx.session, offers.confirm_offer(
+            offer = await link.run(write, lambda tx: offers.offer_record(tx.session, offers.confirm_offer(
                 tx, principal, message.offer_id, message.version, seat_codes=message.seat_codes)))
             return {"offer": guest_view(offer, ctx.settings.zone)}
         case Decline():
-            offer = await run_in_threadpool(write, lambda tx: offers.offer_record(tx.session, offers.decline_offer(
+            offer = await link.run(write, lambda tx: offers.offer_record(tx.session, offers.decline_offer(
                 tx, principal, message.offer_id, message.version, message.reason)))
             return {"offer": guest_view(offer, ctx.settings.zone)}
         case MediaToken():
-            access = await run_in_threadpool(media_access, ctx.store, principal, message.session_id)
+            access = await link.run(media_access, ctx.store, principal, message.session_id)
             issued = ctx.tokens.issue(Principal(role=Role.SITE_AGENT, subject=principal.subject, venue_id=venue_id),
                                       audience=AUDIENCE_MEDIA)
             return {"session_id": message.session_id, "token": issued.token,
                     "expires_at": format_time(issued.expires_at), "publish_as": access.publish_as,
                     "path": f"/api/v1/sessions/{message.session_id}/media/ws"}
         case BackupRecord():
-            await run_in_threadpool(write, lambda tx: record_backup(tx, principal, message.session_id,
+            await link.run(write, lambda tx: record_backup(tx, principal, message.session_id,
                                                                     message.publisher, message.track, message.entry))
             return {}
         case Cosign():
-            venue, keys = await run_in_threadpool(_venue_keys, ctx, venue_id)
-            count = await run_in_threadpool(tlog.add_cosignature, ctx.store, venue, keys, message.size, message.root,
+            venue, keys = await link.run(_venue_keys, ctx, venue_id)
+            count = await link.run(tlog.add_cosignature, ctx.store, venue, keys, message.size, message.root,
                                             message.signature)
             return {"size": message.size, "cosignatures": count}
         case LogAlarm():
-            venue, _ = await run_in_threadpool(_venue_keys, ctx, venue_id)
-            await run_in_threadpool(write, lambda tx: tlog.record_alarm(tx, principal.actor, venue, message.size,
+            venue, _ = await link.run(_venue_keys, ctx, venue_id)
+            await link.run(write, lambda tx: tlog.record_alarm(tx, principal.actor, venue, message.size,
                                                                         message.detail))
             log.error("the transparency log's witness %s raised an alarm at size %d: %s", venue, message.size,
                       message.detail)
