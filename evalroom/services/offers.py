@@ -329,11 +329,14 @@ def perform_guest_draw(tx: Tx, sealer: Sealer, settings: Settings, d: Draw) -> A
 
 # --- guest answers ----------------------------------------------------------------------------------------
 def _guest_offer(tx: Tx, principal: Principal, offer_id: str) -> Offer:
+    """The offer a guest answers, read under its session's lock (the order the host's changes take too:
+    session, then offer), so that an answer and a change of terms or a second answer cannot interleave."""
     offer = tx.session.get(Offer, offer_id)
     if offer is None or principal.role not in (Role.HALL_OPERATOR, Role.SITE_AGENT) \
             or principal.venue_id != offer.guest_venue_id:
         raise NotFoundError("offer", offer_id)
-    return offer
+    tx.session.get(EvalSession, offer.session_id, with_for_update=True)
+    return tx.session.get(Offer, offer_id, with_for_update=True, populate_existing=True)
 
 
 def _check_not_overdue(offer: Offer, now: datetime) -> None:
@@ -357,6 +360,10 @@ def confirm_offer(tx: Tx, principal: Principal, offer_id: str, version: int, *,
     offer = _guest_offer(tx, principal, offer_id)
     now = tx.now()
     _check_answerable(offer, version, now, OfferAction.CONFIRM)
+    # Confirmations for one guest venue take turns on its row: sessions write in parallel (each on its own event
+    # chain), and two of them choosing from the same free seats at once would pick the same ones, one then failing
+    # on the database's exclusion rule although the room had seats for both.
+    guest = tx.session.get(Venue, offer.guest_venue_id, with_for_update=True)
     window = Window(offer.starts_at, offer.ends_at)
     free = free_seats(tx.session, [offer.guest_venue_id], window, session_id=offer.session_id)[offer.guest_venue_id]
     with domain_rules():
@@ -375,7 +382,6 @@ def confirm_offer(tx: Tx, principal: Principal, offer_id: str, version: int, *,
         # Another coordinator booked one of these seats after our read: the database's exclusion rule.
         raise ApiError(ErrorCode.DOUBLE_BOOKED, "a seat was booked by someone else a moment ago; try again") from None
     offer.state, offer.updated_at = OfferState.CONFIRMED.value, now
-    guest = tx.session.get(Venue, offer.guest_venue_id)
     guest.last_lent_at = now
     _record_offer_event(tx, principal.actor, "offer.confirmed", offer)
     return offer
