@@ -24,8 +24,9 @@ cd "$(dirname "$0")/.."
 # recorded segments play and last as long as they should; janus and janus-tools (janus-pp-rec) are the second
 # media backend, which the media tests and the benchmark run against.
 # faketime moves the clock for `--faketime`.
+# haproxy is the load balancer tests/cluster.py puts in front of several coordinators (tests/benchmarks/bench_fanout.py).
 APT_PACKAGES=(postgresql python3-venv poppler-utils softhsm2 libnss3-tools ffmpeg janus janus-tools chromium fonts-wqy-microhei
-              faketime)
+              faketime haproxy)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
