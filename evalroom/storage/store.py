@@ -74,6 +74,25 @@ REVOKED_CHANNEL = "evalroom_revoked"
 SEQUENCE_BATCH = 1000
 """Events the sequencer numbers in one transaction at most."""
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+_LOCK_HEAD = text("SELECT seq FROM event_head WHERE id = 1 FOR UPDATE")
+_SEQUENCE = text("""
+WITH todo AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS n FROM events
+    WHERE seq IS NULL
+      AND NOT EXISTS (SELECT 1 FROM events WHERE id = CAST(:until AS bigint) AND seq IS NOT NULL)
+    ORDER BY id LIMIT :limit),
+numbered AS (
+    UPDATE events SET seq = CAST(:head AS bigint) + todo.n FROM todo WHERE events.id = todo.id
+    RETURNING events.seq, events.hash),
+newest AS (SELECT seq, hash FROM numbered ORDER BY seq DESC LIMIT 1),
+moved AS (
+    UPDATE event_head SET seq = newest.seq, hash = newest.hash FROM newest WHERE event_head.id = 1
+    RETURNING event_head.seq)
+SELECT (SELECT count(*) FROM numbered) AS numbered, moved.seq AS last,
+       CASE WHEN CAST(:channel AS text) IS NOT NULL AND moved.seq IS NOT NULL THEN pg_notify(:channel, moved.seq::text) END AS notified
+FROM (SELECT 1) AS one LEFT JOIN moved ON true""")
+"""PostgreSQL: number the unsequenced events after ``head`` (the locked head's seq), in insertion order, move
+the head to the last of them, and notify; nothing when ``until`` (an event id) is numbered already."""
 
 Sequencing = Literal["inline", "deferred"]
 
@@ -170,10 +189,14 @@ def _inserted_ids(tx: Tx) -> int | None:
 
 def _lock_chain(session: Session, chain: str) -> EventChain:
     """The chain's head, locked for this transaction (made at its genesis if it has none yet)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(EventChain).values(chain=chain, position=0, hash=GENESIS_HASH)
-                    .on_conflict_do_nothing(index_elements=["chain"]))
-    return session.execute(select(EventChain).where(EventChain.chain == chain).with_for_update()).scalar_one()
+    locked = select(EventChain).where(EventChain.chain == chain).with_for_update()
+    head = session.execute(locked).scalar_one_or_none()
+    if head is None:  # a chain's first event; another writer may be making it too
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(dialect.insert(EventChain).values(chain=chain, position=0, hash=GENESIS_HASH)
+                        .on_conflict_do_nothing(index_elements=["chain"]))
+        head = session.execute(locked).scalar_one()
+    return head
 
 
 def _lock_head(session: Session) -> EventHead:
@@ -282,24 +305,20 @@ class Store:
         """Give the committed events that have no ``seq`` theirs, in the order they were inserted, at most
         ``limit`` in one transaction; return how many. Deferred sequencing only; the head's lock serialises
         those who run it at once. ``until``: the writer's own last event id — when another writer numbered it
-        while this one waited for the lock, there is nothing left to do for it."""
+        while this one waited for the lock, there is nothing left to do for it.
+
+        Every write runs this right after its commit, so it is three round trips, not one per step: the lock,
+        then one statement that numbers, moves the head and notifies (read after the lock was granted, so it
+        sees what the previous holder numbered), then the commit."""
         with self._write() as session:
-            head = _lock_head(session)
-            if until is not None and session.scalar(select(EventRow.seq).where(EventRow.id == until)) is not None:
-                return 0
-            rows = session.execute(select(EventRow.id, EventRow.hash).where(EventRow.seq.is_(None))
-                                   .order_by(EventRow.id).limit(limit)).all()
-            if not rows:
-                return 0
-            first = head.seq + 1
-            session.execute(update(EventRow), [{"id": r.id, "seq": first + i} for i, r in enumerate(rows)])
-            head.seq, head.hash = first + len(rows) - 1, rows[-1].hash
-            last = head.seq
-            if self._notify:
-                session.execute(_NOTIFY, {"channel": EVENTS_CHANNEL, "payload": str(last)})
+            head = session.execute(_LOCK_HEAD).scalar_one()
+            numbered, last, _ = session.execute(_SEQUENCE, {
+                "head": head, "limit": limit, "until": until, "channel": EVENTS_CHANNEL if self._notify else None,
+            }).one()
             session.commit()
-        self._announce(self._listeners, last)
-        return len(rows)
+        if numbered:
+            self._announce(self._listeners, last)
+        return numbered
 
     def head(self) -> tuple[int, str]:
         """The last sequenced event's ``seq`` and hash."""
