@@ -4,7 +4,8 @@ The reasons follow 评标委员会和评标方法暂行规定 Art. 12 and the re
 employment by, or ties to, a bidder; employment by the tenderer, the project authority or the supervising
 body; earlier punishment for tendering misconduct; a pool status other than active; the project's own region
 when the plan excludes it; an evaluation for the same tenderer within a configured number of days; an expert
-who is not available that day; and, for replacements, anyone already drawn for the session. Every exclusion
+who is not available that day; an expert who sits on the committee of another session at the same time; and,
+for replacements, anyone already drawn for the session. Every exclusion
 carries all its reason codes (:class:`Reason`), which the draw event records so the audit shows them.
 
 Organisations are compared by :func:`evalroom.domain.identity.organisation_key`.
@@ -47,6 +48,9 @@ class Reason(StrEnum):
     UNAVAILABLE = "unavailable"
     ALREADY_DRAWN = "already_drawn"
     """Drawn for this session before (and since declined, absent, recused or replaced)."""
+    ENGAGED_ELSEWHERE = "engaged_elsewhere"
+    """A live member (drawn, checked in or seated) of another session whose scheduled time overlaps this one's:
+    nobody sits on two committees at once."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class ProjectFacts:
     same_tenderer_days: int = 0
     """0: no cooling period."""
     already_drawn: frozenset[str] = field(default_factory=frozenset)
+    engaged_elsewhere: frozenset[str] = field(default_factory=frozenset)
+    """Experts who are live members of another session at an overlapping time."""
 
 
 def reasons_to_exclude(expert: ExpertFacts, project: ProjectFacts) -> tuple[Reason, ...]:
@@ -114,6 +120,8 @@ def reasons_to_exclude(expert: ExpertFacts, project: ProjectFacts) -> tuple[Reas
         reasons.append(Reason.UNAVAILABLE)
     if expert.expert_id in project.already_drawn:
         reasons.append(Reason.ALREADY_DRAWN)
+    if expert.expert_id in project.engaged_elsewhere:
+        reasons.append(Reason.ENGAGED_ELSEWHERE)
     return tuple(reasons)
 
 

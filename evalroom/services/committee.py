@@ -39,6 +39,7 @@ from evalroom.domain.events import Event
 from evalroom.domain.identity import check_id_number
 from evalroom.domain.members import ACTIVE, VACANCIES, MemberAction, MemberKind, MemberState, next_member_state
 from evalroom.domain.roles import Principal, Role
+from evalroom.domain.session_states import State
 from evalroom.errors import ApiError, AuthError, ConflictError, ErrorCode, NotFoundError
 from evalroom.schemas import CheckIn, CommitteePlanSet, Declaration, RepresentativeCreate
 from evalroom.services import draws, offers
@@ -52,6 +53,7 @@ from evalroom.storage.models import (
     EvalSession,
     ExpertEvaluation,
     Offer,
+    Region,
     RevokedToken,
     Room,
     Seat,
@@ -180,6 +182,17 @@ def _offers_still_confirmed(s: Session, committee: Committee) -> str | None:
     return None
 
 
+def _engaged_elsewhere(s: Session, session: EvalSession) -> frozenset[str]:
+    """Experts who are live members of another session, not yet ended, whose scheduled time overlaps
+    ``session``'s."""
+    return frozenset(s.scalars(
+        select(CommitteeMember.expert_id).join(EvalSession, EvalSession.id == CommitteeMember.session_id).where(
+            CommitteeMember.session_id != session.id, CommitteeMember.expert_id.is_not(None),
+            CommitteeMember.state.in_(LIVE), EvalSession.state.not_in((State.ENDED.value, State.ARCHIVED.value)),
+            EvalSession.scheduled_start < session.scheduled_end,
+            session.scheduled_start < EvalSession.scheduled_end)))
+
+
 def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d: Draw) -> ApiError | None:
     """Draw with the committed seed; record the members, or the failure. Returns the failure, if any."""
     s = tx.session
@@ -192,11 +205,15 @@ def _perform(tx: Tx, sealer: Sealer, cfg: CommitteeConfig, settings: Settings, d
     parties = committee.parties
     already = frozenset(s.scalars(select(CommitteeMember.expert_id).where(
         CommitteeMember.session_id == d.session_id, CommitteeMember.expert_id.is_not(None))))
+    # Draws of sessions that share a pool take turns on its regions' rows, so that two of them at once cannot
+    # both pick an expert the other has just drawn (sessions otherwise write in parallel).
+    s.execute(select(Region.id).where(Region.id.in_(sorted(regions))).order_by(Region.id).with_for_update())
     project = ProjectFacts(
         tenderer=parties["tenderer"], authority=parties.get("authority"), supervisor=parties.get("supervisor"),
         bidders=tuple(parties.get("bidders", ())), home_region_id=s.get(Venue, session.host_venue_id).region_id,
         evaluation_date=day, exclude_home_region=committee.plan["exclude_home_region"],
-        same_tenderer_days=settings.avoid_same_tenderer_days, already_drawn=already)
+        same_tenderer_days=settings.avoid_same_tenderer_days, already_drawn=already,
+        engaged_elsewhere=_engaged_elsewhere(s, session))
     since = day - timedelta(days=settings.avoid_same_tenderer_days)
     relevant = []  # experts of the slots' regions who qualify for at least one specialty drawn for
     for expert, facts in pool_facts(s, regions, since):

@@ -312,6 +312,40 @@ def test_a_pool_too_small_fails_the_draw_and_a_later_draw_has_a_new_commitment(c
     assert len(members(w)) == 5
 
 
+def test_nobody_is_drawn_onto_two_committees_at_the_same_time(w: CommitteeWorld) -> None:
+    """Session A's drawn host experts are excluded (engaged_elsewhere) from the draw of an overlapping session B
+    at the same venue, which then has just enough others; a session on another day may draw them again."""
+    def session_at(start: timedelta) -> str:
+        with w.ctx.store.write() as tx:
+            return sessions.create_session(tx, Principal(role=Role.HALL_OPERATOR, subject="host-op",
+                                                         venue_id=w.host_venue_id), SessionCreate(
+                code=unique_code("S"), title=TITLE, scheduled_start=w.start + start,
+                scheduled_end=w.start + start + timedelta(hours=8))).id
+
+    def performed(sid: str) -> dict[str, Any]:
+        evs = ok(w.client.get(w.url("/events", sid), headers=w.admin(), params={"limit": 1000}))["events"]
+        return next(e for e in evs if e["kind"] == "draw.performed")["payload"]
+
+    def drawn_and_engaged(sid: str, plan: dict[str, Any]) -> tuple[set[str], set[str]]:
+        set_plan(w, plan, sid)
+        ok(w.client.post(w.url("/committee/draws", sid), headers=w.host_op()))
+        record = performed(sid)
+        return ({m["expert_id"] for m in record["members"]},
+                {x["expert_id"] for x in record["excluded"] if "engaged_elsewhere" in x["reasons"]})
+
+    draw(w)
+    in_a = {m["expert_id"] for m in performed(w.session_id)["members"] if m["venue_id"] == w.host_venue_id}
+    assert len(in_a) == 3
+    # B overlaps A by an hour and needs every host expert A has not drawn (6 B01 + 3 D01 in the pool).
+    in_b, engaged = drawn_and_engaged(session_at(timedelta(hours=7)), {
+        "project_type": "works", "total": 5, "quotas": [{"venue": "host", "specialties": {"B01": 4, "D01": 1}}],
+        "parties": {"tenderer": TENDERER, "bidders": list(BIDDERS)}})
+    assert engaged == in_a and not in_b & in_a and len(in_b) == 5
+    # C is the next day: A's experts are free for it (B's are not engaged then either).
+    in_c, engaged = drawn_and_engaged(session_at(timedelta(days=1)), host_only_plan())
+    assert engaged == set() and len(in_c) == 5
+
+
 def test_after_a_failed_draw_the_plan_can_be_set_again(w: CommitteeWorld) -> None:
     # The guest withdraws after the plan was set: the draw fails and tells the host to set the plan again.
     ok(w.client.post(f"{API}/offers/{w.offer_id}/cancel", headers=w.host_op(), json={"reason": "场地检修"}))

@@ -554,6 +554,7 @@ REASON_CASES = [
     (with_(evaluations=(("某市交通运输局", DAY - timedelta(days=3)),)), PROJECT, Reason.RECENT_SAME_TENDERER),
     (with_(unavailable=((DAY, DAY),)), PROJECT, Reason.UNAVAILABLE),
     (CLEAN, replace(PROJECT, already_drawn=frozenset({"e1"})), Reason.ALREADY_DRAWN),
+    (CLEAN, replace(PROJECT, engaged_elsewhere=frozenset({"e1"})), Reason.ENGAGED_ELSEWHERE),
 ]
 
 
