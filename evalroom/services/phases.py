@@ -27,7 +27,7 @@ from evalroom.services.evaluation import chair_of, check_mover, participants, ph
 from evalroom.storage.models import EvalSession, SessionFault, Venue
 from evalroom.storage.store import Store, Tx
 
-__all__ = ["move_phase", "session_status"]
+__all__ = ["move_phase", "report_ahead", "session_status"]
 
 
 def _facts(s: Session, session: EvalSession) -> PhaseFacts:
@@ -37,25 +37,50 @@ def _facts(s: Session, session: EvalSession) -> PhaseFacts:
     return facts
 
 
-def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str, expected: Phase) -> EvalSession:
-    """Move to the next phase. ``expected`` is the phase the caller means to leave: a second click (or a
-    second operator) after the move does not skip a phase, it gets ``invalid_transition``."""
-    session = check_can_read_session(principal, tx.session.get(EvalSession, session_id, with_for_update=True),
-                                     session_id)
-    check_mover(tx.session, principal, session)
+def _check_move(s: Session, principal: Principal, session: EvalSession, expected: Phase) -> Phase:
+    """The phase a move by ``principal`` out of ``expected`` leads to; raises why it may not be made."""
+    check_mover(s, principal, session)
     if session.state != State.EVALUATING:
         raise ApiError(ErrorCode.INVALID_TRANSITION, f"phases move while the session is evaluating (it is "
                        f"{session.state})")
     current = Phase(session.phase)
     if current != expected:
         raise ApiError(ErrorCode.INVALID_TRANSITION, f"the session is in phase {current.value}, not {expected.value}")
-    states.check_leave_phase(current, _facts(tx.session, session))
-    target = states.next_phase(current)
+    states.check_leave_phase(current, _facts(s, session))
+    return states.next_phase(current)
+
+
+def report_ahead(store: Store, settings: Settings, principal: Principal, session_id: str,
+                 expected: Phase) -> report.Rendered | None:
+    """When this move will make the report, the report rendered before the move's transaction
+    (:class:`report.Rendered` says why); None when it will not, or may not be made (the move says why)."""
+    if expected is not Phase.RECOMMENDATION:
+        return None
+    with store.read() as s:
+        session = s.get(EvalSession, session_id)
+        try:
+            check_can_read_session(principal, session, session_id)
+            if _check_move(s, principal, session, expected) is not Phase.REPORT_SIGNING:
+                return None
+        except ApiError:
+            return None
+        return report.render_ahead(s, settings.report_font_file, session, store.clock.now())
+
+
+def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str, expected: Phase,
+               ahead: report.Rendered | None = None) -> EvalSession:
+    """Move to the next phase. ``expected`` is the phase the caller means to leave: a second click (or a
+    second operator) after the move does not skip a phase, it gets ``invalid_transition``. ``ahead``: the
+    report this move makes, rendered beforehand (:func:`report_ahead`)."""
+    session = check_can_read_session(principal, tx.session.get(EvalSession, session_id, with_for_update=True),
+                                     session_id)
+    current = Phase(session.phase)
+    target = _check_move(tx.session, principal, session, expected)
     session.phase, session.updated_at = target.value, tx.now()
     summary = sheets.enter_phase(tx, session, target)
     record_change(tx, principal.actor, session, "session.phase_changed", {"from": current.value, **summary})
     if target is Phase.REPORT_SIGNING:
-        report.produce(tx, settings.report_font_file, session, principal.actor)
+        report.produce(tx, settings.report_font_file, session, principal.actor, ahead)
     return session
 
 

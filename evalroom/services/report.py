@@ -14,6 +14,8 @@ correction (version 2, 3, …); earlier versions are kept.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,8 @@ from evalroom.storage.models import (
 from evalroom.storage.store import Store, Tx
 from signing.canonical import canonical_json, sha256_hex
 
-__all__ = ["FORMAT", "POST_REPORT_CAUSES", "build_report", "correct_after_report", "get_report", "produce"]
+__all__ = ["FORMAT", "POST_REPORT_CAUSES", "Rendered", "build_report", "correct_after_report", "get_report", "produce",
+           "render_ahead"]
 
 FORMAT = "evalroom-report-v1"
 POST_REPORT_CAUSES = ("sum_error", "out_of_range", "objective_inconsistent", "abnormal_score")
@@ -207,12 +210,39 @@ def _lot_results(r: Results, lot: str, settlements: list[TieSettlement], names: 
     }
 
 
-def produce(tx: Tx, font_file: Path | None, session: EvalSession, actor: str) -> Report:
-    """Merge and render the next version of the report, and record its hashes."""
+@dataclass(frozen=True)
+class Rendered:
+    """A report merged and rendered from a read snapshot, ahead of the write transaction that records it.
+
+    Rendering the PDF takes about a second; inside the write it would hold the session's lock that long, and on
+    SQLite, whose writers take turns, every other session's writes too. :func:`produce` merges again inside
+    the transaction (milliseconds) and uses this PDF only if the merge gives the same bytes as this one did, so
+    the report always shows the facts as they were at the commit."""
+
+    version: int
+    generated_at: str
+    json_bytes: bytes
+    pdf: bytes
+
+
+def render_ahead(s: Session, font_file: Path | None, session: EvalSession, now: datetime) -> Rendered:
+    """The next version of the report as the facts in ``s`` give it, rendered (the caller has checked that
+    the report is due and that its caller may have it made)."""
+    version = (s.scalar(select(func.max(Report.version)).where(Report.session_id == session.id)) or 0) + 1
+    generated_at = format_time(now)
+    doc = build_report(s, session, version=version, generated_at=generated_at)
+    return Rendered(version, generated_at, canonical_json(doc), render_report_pdf(doc, font_path=font_file))
+
+
+def produce(tx: Tx, font_file: Path | None, session: EvalSession, actor: str, ahead: Rendered | None = None) -> Report:
+    """Merge and render the next version of the report, and record its hashes. ``ahead``: the same report
+    rendered before the transaction (:class:`Rendered`), used when nothing it was made from has changed."""
     version = (tx.session.scalar(select(func.max(Report.version)).where(Report.session_id == session.id)) or 0) + 1
-    doc = build_report(tx.session, session, version=version, generated_at=format_time(tx.now()))
+    reuse = ahead is not None and ahead.version == version
+    doc = build_report(tx.session, session, version=version,
+                       generated_at=ahead.generated_at if reuse and ahead else format_time(tx.now()))
     json_bytes = canonical_json(doc)
-    pdf = render_report_pdf(doc, font_path=font_file)
+    pdf = ahead.pdf if reuse and ahead and ahead.json_bytes == json_bytes else render_report_pdf(doc, font_path=font_file)
     row = Report(id=str(uuid.uuid4()), session_id=session.id, version=version, json_bytes=json_bytes,
                  json_sha256=sha256_hex(json_bytes), pdf_bytes=pdf, pdf_sha256=sha256_hex(pdf), created_at=tx.now())
     tx.session.add(row)

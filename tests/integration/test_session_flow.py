@@ -192,6 +192,39 @@ def test_the_report_is_the_same_bytes_for_the_same_inputs(w: CommitteeWorld) -> 
     assert canonical_json(again) == w.client.get(w.url("/report"), headers=w.host_op()).content
 
 
+@pytest.mark.parametrize("changed_meanwhile", [False, True])
+def test_the_report_rendered_before_the_move_is_used_only_if_nothing_changed_since(w: CommitteeWorld,
+                                                                                  changed_meanwhile: bool) -> None:
+    """The PDF is rendered before the move's transaction (services/report.py, Rendered); a dissent written
+    between that rendering and the move is in the report all the same, which is then rendered again."""
+    import hashlib
+
+    from evalroom.domain.roles import Principal, Role
+    from evalroom.domain.session_states import Phase
+    from evalroom.services import phases
+
+    experts, chair = to_detailed_review(w)
+    for i, m in enumerate(sorted(experts)):
+        ok(post(w, "/scores", experts[m], sheet("15", "7") if i else sheet("16", "8")))
+    for leave in ("detailed_review", "price_scoring", "summary"):
+        move(w, leave)
+    host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
+    other = next(m for m in experts if m != chair)
+    stranger = Principal(role=Role.HALL_OPERATOR, subject="op", venue_id=w.guest_venue_id)
+    assert phases.report_ahead(w.ctx.store, w.ctx.settings, stranger, w.session_id, Phase.RECOMMENDATION) is None
+    assert phases.report_ahead(w.ctx.store, w.ctx.settings, host, w.session_id, Phase.SUMMARY) is None
+    ahead = phases.report_ahead(w.ctx.store, w.ctx.settings, host, w.session_id, Phase.RECOMMENDATION)
+    assert ahead is not None and ahead.pdf.startswith(b"%PDF")
+    if changed_meanwhile:
+        ok(w.client.put(w.url("/dissent"), headers=experts[other], json={"text": "本人对推荐排序保留意见。"}))
+    with w.ctx.store.write() as tx:
+        phases.move_phase(tx, w.ctx.settings, host, w.session_id, Phase.RECOMMENDATION, ahead)
+    twin = json.loads(w.client.get(w.url("/report"), headers=w.host_op()).content)
+    pdf = w.client.get(w.url("/report.pdf"), headers=w.host_op()).content
+    assert [d["member_id"] for d in twin["dissent"]] == ([other] if changed_meanwhile else [])
+    assert (hashlib.sha256(pdf).digest() == hashlib.sha256(ahead.pdf).digest()) is not changed_meanwhile
+
+
 def test_lowest_evaluated_price_ranks_by_price_plus_adjustments(w: CommitteeWorld) -> None:
     doc = project_doc(method="lowest_price", tie_break=["lower_price"], criteria=[
         {"code": "A", "name": "价格调整", "part": "adjustment", "children": [

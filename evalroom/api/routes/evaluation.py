@@ -83,8 +83,9 @@ def change_state(ctx: Ctx, principal: Mover, session_id: SessionId, body: StateC
 
 @router.post(PREFIX + "/phase", summary="Leave the current phase for the next (host operators or the chair)")
 def move_phase(ctx: Ctx, principal: Mover, session_id: SessionId, body: PhaseChange) -> View:
+    ahead = phases.report_ahead(ctx.store, ctx.settings, principal, session_id, Phase(body.leave))
     with ctx.store.write() as tx:
-        phases.move_phase(tx, ctx.settings, principal, session_id, Phase(body.leave))
+        phases.move_phase(tx, ctx.settings, principal, session_id, Phase(body.leave), ahead)
     return phases.session_status(ctx.store, ctx.settings, principal, session_id)
 
 
