@@ -367,7 +367,9 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
                 sessions.update_session(tx, host_op, sid, SessionUpdate(scheduled_start=begin,
                                                                          scheduled_end=begin + timedelta(hours=8)))
             built["planned"] = build(ctx, c, existing=Existing(world.region_id, host, sid, world.primary_supervisor_id),
-                                     host_rows=pool("专家H", HOST_AREA, {"B0101": 8, "D01": 5}))
+                                     # enough for the world session and the fresh ones at overlapping times:
+                                     # nobody is drawn onto two committees at once
+                                     host_rows=pool("专家H", HOST_AREA, {"B0101": 48, "D01": 32}))
         return built["planned"]
 
     def seated(c: TestClient) -> dict[str, dict[str, str]]:
