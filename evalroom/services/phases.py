@@ -64,7 +64,8 @@ def report_ahead(store: Store, settings: Settings, principal: Principal, session
                 return None
         except ApiError:
             return None
-        return report.render_ahead(s, settings.report_font_file, session, store.clock.now())
+        doc = report.merge_ahead(s, session, store.clock.now())
+    return report.render_ahead(doc, settings.report_font_file)  # the snapshot closed: rendering takes a second
 
 
 def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str, expected: Phase,

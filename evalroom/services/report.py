@@ -13,10 +13,14 @@ correction (version 2, 3, …); earlier versions are kept.
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +53,8 @@ from evalroom.storage.models import (
 from evalroom.storage.store import Store, Tx
 from signing.canonical import canonical_json, sha256_hex
 
-__all__ = ["FORMAT", "POST_REPORT_CAUSES", "Rendered", "build_report", "correct_after_report", "get_report", "produce",
-           "render_ahead"]
+__all__ = ["FORMAT", "POST_REPORT_CAUSES", "Rendered", "build_report", "correct_after_report", "get_report",
+           "merge_ahead", "produce", "render_ahead", "render_elsewhere"]
 
 FORMAT = "evalroom-report-v1"
 POST_REPORT_CAUSES = ("sum_error", "out_of_range", "objective_inconsistent", "abnormal_score")
@@ -225,13 +229,32 @@ class Rendered:
     pdf: bytes
 
 
-def render_ahead(s: Session, font_file: Path | None, session: EvalSession, now: datetime) -> Rendered:
-    """The next version of the report as the facts in ``s`` give it, rendered (the caller has checked that
-    the report is due and that its caller may have it made)."""
+_renderer: ProcessPoolExecutor | None = None
+_renderer_lock = threading.Lock()
+
+
+def render_elsewhere(doc: dict[str, Any], font_file: Path | None) -> bytes:
+    """:func:`render_report_pdf` in a worker process. Laying out a report is about a second of pure Python; in
+    the coordinator's own process it would hold the interpreter lock that long, and every request and stream
+    of every session would wait for it. One worker, started at first need (``spawn``: the coordinator has
+    threads and open connections that a fork would copy), kept for the process's life."""
+    global _renderer
+    with _renderer_lock:
+        if _renderer is None:
+            _renderer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return _renderer.submit(partial(render_report_pdf, doc, font_path=font_file)).result()
+
+
+def merge_ahead(s: Session, session: EvalSession, now: datetime) -> dict[str, Any]:
+    """The next version of the report's twin as the facts in ``s`` give it (the caller has checked that the
+    report is due and that its caller may have it made); :func:`render_ahead` renders it."""
     version = (s.scalar(select(func.max(Report.version)).where(Report.session_id == session.id)) or 0) + 1
-    generated_at = format_time(now)
-    doc = build_report(s, session, version=version, generated_at=generated_at)
-    return Rendered(version, generated_at, canonical_json(doc), render_report_pdf(doc, font_path=font_file))
+    return build_report(s, session, version=version, generated_at=format_time(now))
+
+
+def render_ahead(doc: dict[str, Any], font_file: Path | None) -> Rendered:
+    """``doc`` (from :func:`merge_ahead`) rendered in a worker process, for :func:`produce`."""
+    return Rendered(doc["version"], doc["generated_at"], canonical_json(doc), render_elsewhere(doc, font_file))
 
 
 def produce(tx: Tx, font_file: Path | None, session: EvalSession, actor: str, ahead: Rendered | None = None) -> Report:
