@@ -8,6 +8,8 @@ entering report signing).
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +30,8 @@ from evalroom.storage.models import EvalSession, SessionFault, Venue
 from evalroom.storage.store import Store, Tx
 
 __all__ = ["move_phase", "report_ahead", "session_status"]
+
+log = logging.getLogger(__name__)
 
 
 def _facts(s: Session, session: EvalSession) -> PhaseFacts:
@@ -65,7 +69,11 @@ def report_ahead(store: Store, settings: Settings, principal: Principal, session
         except ApiError:
             return None
         doc = report.merge_ahead(s, session, store.clock.now())
-    return report.render_ahead(doc, settings.report_font_file)  # the snapshot closed: rendering takes a second
+    try:
+        return report.render_ahead(doc, settings.report_font_file)  # the snapshot closed: rendering takes a second
+    except BrokenProcessPool:
+        log.warning("the report's worker process died; the move renders the report itself", exc_info=True)
+        return None
 
 
 def move_phase(tx: Tx, settings: Settings, principal: Principal, session_id: str, expected: Phase,

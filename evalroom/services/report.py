@@ -17,6 +17,7 @@ import multiprocessing
 import threading
 import uuid
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -242,7 +243,14 @@ def render_elsewhere(doc: dict[str, Any], font_file: Path | None) -> bytes:
     with _renderer_lock:
         if _renderer is None:
             _renderer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    return _renderer.submit(partial(render_report_pdf, doc, font_path=font_file)).result()
+        pool = _renderer
+    try:
+        return pool.submit(partial(render_report_pdf, doc, font_path=font_file)).result()
+    except BrokenProcessPool:  # the worker died (killed, out of memory): the next call starts another
+        with _renderer_lock:
+            if _renderer is pool:
+                _renderer = None
+        raise
 
 
 def merge_ahead(s: Session, session: EvalSession, now: datetime) -> dict[str, Any]:

@@ -225,6 +225,36 @@ def test_the_report_rendered_before_the_move_is_used_only_if_nothing_changed_sin
     assert (hashlib.sha256(pdf).digest() == hashlib.sha256(ahead.pdf).digest()) is not changed_meanwhile
 
 
+def test_a_dead_report_worker_costs_a_render_in_the_move_not_the_report(w: CommitteeWorld) -> None:
+    """The worker process that renders reports ahead is killed: the move renders the report itself, and the
+    next rendering starts a new worker."""
+    from evalroom.domain.roles import Principal, Role
+    from evalroom.domain.session_states import Phase
+    from evalroom.services import phases, report
+
+    experts, _chair = to_detailed_review(w)
+    for i, m in enumerate(sorted(experts)):
+        ok(post(w, "/scores", experts[m], sheet("15", "7") if i else sheet("16", "8")))
+    for leave in ("detailed_review", "price_scoring", "summary"):
+        move(w, leave)
+    host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
+    assert phases.report_ahead(w.ctx.store, w.ctx.settings, host, w.session_id, Phase.RECOMMENDATION) is not None
+    worker = report._renderer
+    assert worker is not None
+    for process in list(worker._processes.values()):
+        process.kill()
+        process.join()
+    assert phases.report_ahead(w.ctx.store, w.ctx.settings, host, w.session_id, Phase.RECOMMENDATION) is None
+    move(w, "recommendation")
+    assert w.client.get(w.url("/report.pdf"), headers=w.host_op()).content.startswith(b"%PDF")
+    with w.ctx.store.read() as s:
+        from evalroom.storage.models import EvalSession
+
+        doc = report.merge_ahead(s, s.get(EvalSession, w.session_id), w.ctx.clock.now())
+    assert report.render_ahead(doc, w.ctx.settings.report_font_file).pdf.startswith(b"%PDF")
+    assert report._renderer is not worker
+
+
 def test_lowest_evaluated_price_ranks_by_price_plus_adjustments(w: CommitteeWorld) -> None:
     doc = project_doc(method="lowest_price", tie_break=["lower_price"], criteria=[
         {"code": "A", "name": "价格调整", "part": "adjustment", "children": [
