@@ -45,8 +45,8 @@ from typing import Any
 import httpx
 from pg import PgServer, free_port, start_pg
 
-__all__ = ["Cluster", "CoordinatorProcess", "HAProxy", "clean_env", "cluster", "create_admin", "haproxy",
-           "process_cpu_seconds", "provision_shared_keys", "run_cli", "which_evalroom"]
+__all__ = ["Cluster", "CoordinatorProcess", "HAProxy", "clean_env", "cluster", "create_admin", "die_with_parent",
+           "haproxy", "process_cpu_seconds", "provision_shared_keys", "run_cli", "stop_process", "which_evalroom"]
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "cluster admin password"
@@ -70,7 +70,7 @@ with contextlib.suppress(OSError, AttributeError):
     _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl  # looked up here, not in the forked child
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """preexec_fn: SIGTERM the child when this process dies (Linux; PR_SET_PDEATHSIG), and a process group
     of its own, so that Ctrl+C reaches the harness only, which then stops its children in order."""
     if _prctl is not None:
@@ -124,7 +124,7 @@ def process_cpu_seconds(pid: int, *, with_children: bool = True) -> float:
     return total / tick
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
@@ -155,7 +155,7 @@ class CoordinatorProcess:
                                       "--port", str(self.port), "--log-level", log_level],
                                      env=env, cwd=data, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL,
-                                     preexec_fn=_die_with_parent)  # noqa: PLW1509 — only a preloaded C call
+                                     preexec_fn=die_with_parent)  # noqa: PLW1509 — only a preloaded C call
         try:
             self._wait_ready(ready_timeout)
         except BaseException:
@@ -182,7 +182,7 @@ class CoordinatorProcess:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc)
         self._log.close()
 
     def kill(self) -> None:
@@ -286,7 +286,7 @@ def haproxy(backends: Sequence[str], root: Path, *, binary: str | None = None,
     log = (root / "haproxy.log").open("wb")
     proc = subprocess.Popen([exe, "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent)  # noqa: PLW1509 — only a preloaded C call
+                            preexec_fn=die_with_parent)  # noqa: PLW1509 — only a preloaded C call
     try:
         proxy = HAProxy(f"http://127.0.0.1:{port}", proc, config, root / "haproxy.log")
         deadline = time.monotonic() + ready_timeout
@@ -305,7 +305,7 @@ def haproxy(backends: Sequence[str], root: Path, *, binary: str | None = None,
                     time.sleep(0.1)
         yield proxy
     finally:
-        _stop(proc, grace=10)
+        stop_process(proc, grace=10)
         log.close()
 
 

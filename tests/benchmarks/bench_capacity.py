@@ -79,7 +79,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cluster import _die_with_parent, _stop, clean_env, cluster, process_cpu_seconds
+from cluster import clean_env, cluster, die_with_parent, process_cpu_seconds, stop_process
 
 API = "/api/v1"
 PASSWORD = "capacity benchmark password"
@@ -228,7 +228,7 @@ def start_agent(python: str, home: Path, code: str, url: str) -> subprocess.Pope
          "--key", str(home / "key.pem"), "--inventory", str(home / "rooms.toml"),
          "--state-dir", str(home / "state"), "--auto-confirm"],
         stdout=log, stderr=subprocess.STDOUT, env=clean_env(), cwd=home,
-        preexec_fn=_die_with_parent)  # noqa: PLW1509 - only a preloaded C call
+        preexec_fn=die_with_parent)  # noqa: PLW1509 - only a preloaded C call
 
 
 async def province(api: Api, root: Path, url: str, python: str, venues: int, seats: int, largest: int,
@@ -569,7 +569,7 @@ async def main_async(args: argparse.Namespace, url: str, admin: tuple[str, str],
                     break
         finally:
             for agent in p.agents:
-                _stop(agent, grace=10)
+                stop_process(agent, grace=10)
         return steps
 
 
