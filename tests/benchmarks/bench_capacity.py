@@ -43,8 +43,9 @@ Reported for each step of the ramp (S sessions at once, fresh sessions each step
 - events/s delivered (events × subscribers) and events/s committed (distinct events);
 - CPU of each coordinator process (cores) and its memory (RSS, MiB) at the end of the step; the client's CPU.
 
-The ramp ends after two steps in a row that miss the goal. The headline is the largest step whose delivery p99 ≤ 100 ms and HTTP p99 ≤ 300 ms (writes and reads; the
-report's making is shown beside them, not held to it), every session's day done and no request failed.
+The ramp ends after two steps in a row that miss the goal. The headline is the largest step whose delivery
+p99 ≤ 100 ms and HTTP p99 ≤ 300 ms (writes and reads; the report's making is shown beside them, not held to
+it), every session's day done and no request failed.
 
 Prints Markdown for docs/benchmarks.md. Not a test: nothing here asserts a speed.
 """
@@ -80,6 +81,7 @@ from websockets.asyncio.client import connect as ws_connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluster import clean_env, cluster, die_with_parent, process_cpu_seconds, stop_process
+from figures import fmt_seconds, percentile
 
 API = "/api/v1"
 PASSWORD = "capacity benchmark password"
@@ -95,17 +97,6 @@ SETTINGS = {
     "EVALROOM_EXPERT_LOGIN_CODE_MINUTES": "120",
     "EVALROOM_ACCESS_TOKEN_MINUTES": "60",  # the longest allowed; each step logs in again
 }
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def ms(s: float) -> str:
-    return "–" if math.isnan(s) else (f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s")
 
 
 def id_number(address: str, i: int) -> str:
@@ -535,11 +526,11 @@ def table(steps: list[Step], label: str) -> str:
     for s in steps:
         w, r = s.latencies["write"], s.latencies["read"]
         lines.append(
-            f"| {label} | {s.sessions} | {ms(percentile(w, 50))} / {ms(percentile(w, 99))} | "
-            f"{ms(percentile(r, 50))} / {ms(percentile(r, 99))} | "
-            f"{ms(percentile(s.latencies['report'], 50))} / {ms(percentile(s.latencies['report'], 99))} | "
-            f"{ms(percentile(s.deliveries, 50))} / {ms(percentile(s.deliveries, 99))} | "
-            f"{ms(percentile(s.report_deliveries, 50))} | "
+            f"| {label} | {s.sessions} | {fmt_seconds(percentile(w, 50))} / {fmt_seconds(percentile(w, 99))} | "
+            f"{fmt_seconds(percentile(r, 50))} / {fmt_seconds(percentile(r, 99))} | "
+            f"{fmt_seconds(percentile(s.latencies['report'], 50))} / {fmt_seconds(percentile(s.latencies['report'], 99))} | "
+            f"{fmt_seconds(percentile(s.deliveries, 50))} / {fmt_seconds(percentile(s.deliveries, 99))} | "
+            f"{fmt_seconds(percentile(s.report_deliveries, 50))} | "
             f"{len(s.events) / s.window:.1f} / {(len(s.deliveries) + len(s.report_deliveries)) / s.window:.0f} | "
             f"{' + '.join(f'{c:.2f}' for c in s.cpu)} | {' + '.join(f'{m:.0f}' for m in s.rss)} | "
             f"{s.client_cpu:.2f} | {s.completed} of {s.sessions} | {'yes' if s.ok() else 'no'} |")
@@ -560,8 +551,8 @@ async def main_async(args: argparse.Namespace, url: str, admin: tuple[str, str],
             for number, n in enumerate(sizes):
                 step = await run_step(api, url, p, n, args.window, pids, max(seats, 12), number)
                 print(f"{n} sessions: prepared in {step.prepared_in:.0f} s; delivery p99 "
-                      f"{ms(percentile(step.deliveries, 99))}, write p99 {ms(percentile(step.latencies['write'], 99))}"
-                      f", read p99 {ms(percentile(step.latencies['read'], 99))}; failures {step.failures or 'none'}; "
+                      f"{fmt_seconds(percentile(step.deliveries, 99))}, write p99 {fmt_seconds(percentile(step.latencies['write'], 99))}"
+                      f", read p99 {fmt_seconds(percentile(step.latencies['read'], 99))}; failures {step.failures or 'none'}; "
                       f"streams lost {step.streams_lost}", file=sys.stderr, flush=True)
                 steps.append(step)
                 if len(steps) >= 2 and not steps[-1].ok() and not steps[-2].ok():

@@ -72,6 +72,7 @@ from websockets.asyncio.client import connect as ws_connect
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluster import HAProxy, cluster, process_cpu_seconds
+from figures import fmt_seconds, percentile
 
 API = "/api/v1"
 OPERATOR_PASSWORD = "fan-out operator password"
@@ -100,22 +101,6 @@ def parse_grid(text: str) -> list[Point]:
         except ValueError:
             raise SystemExit(f"bad grid point {item!r}: expected SxK@R, e.g. 10x12@35") from None
     return points
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest rank."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def fmt_seconds(s: float) -> str:
-    if math.isnan(s):
-        return "–"
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    return f"{s:.1f} s"
 
 
 # --- the world, through the public API -------------------------------------------------------------------

@@ -18,7 +18,9 @@ from conftest import ok, refused, snapshot
 from session_world import BIDS, elect, import_project, move, project_doc, ready, sheet, to_detailed_review
 from signing_world import seat_signers, setup_pki, sign_everything_and_seal
 
-from evalroom.services import evaluation, site_link
+from evalroom.domain.roles import Principal, Role
+from evalroom.domain.session_states import Phase
+from evalroom.services import evaluation, phases, site_link
 
 
 @pytest.fixture
@@ -192,6 +194,16 @@ def test_the_report_is_the_same_bytes_for_the_same_inputs(w: CommitteeWorld) -> 
     assert canonical_json(again) == w.client.get(w.url("/report"), headers=w.host_op()).content
 
 
+def _in_recommendation(w: CommitteeWorld) -> tuple[dict[str, dict[str, str]], str, Principal]:
+    """Every sheet in, the session in the recommendation phase: (experts, chair, the host operator)."""
+    experts, chair = to_detailed_review(w)
+    for i, m in enumerate(sorted(experts)):
+        ok(post(w, "/scores", experts[m], sheet("15", "7") if i else sheet("16", "8")))
+    for leave in ("detailed_review", "price_scoring", "summary"):
+        move(w, leave)
+    return experts, chair, Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
+
+
 @pytest.mark.parametrize("changed_meanwhile", [False, True])
 def test_the_report_rendered_before_the_move_is_used_only_if_nothing_changed_since(w: CommitteeWorld,
                                                                                   changed_meanwhile: bool) -> None:
@@ -199,16 +211,7 @@ def test_the_report_rendered_before_the_move_is_used_only_if_nothing_changed_sin
     between that rendering and the move is in the report all the same, which is then rendered again."""
     import hashlib
 
-    from evalroom.domain.roles import Principal, Role
-    from evalroom.domain.session_states import Phase
-    from evalroom.services import phases
-
-    experts, chair = to_detailed_review(w)
-    for i, m in enumerate(sorted(experts)):
-        ok(post(w, "/scores", experts[m], sheet("15", "7") if i else sheet("16", "8")))
-    for leave in ("detailed_review", "price_scoring", "summary"):
-        move(w, leave)
-    host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
+    experts, chair, host = _in_recommendation(w)
     other = next(m for m in experts if m != chair)
     stranger = Principal(role=Role.HALL_OPERATOR, subject="op", venue_id=w.guest_venue_id)
     assert phases.report_ahead(w.ctx.store, w.ctx.settings, stranger, w.session_id, Phase.RECOMMENDATION) is None
@@ -228,16 +231,9 @@ def test_the_report_rendered_before_the_move_is_used_only_if_nothing_changed_sin
 def test_a_dead_report_worker_costs_a_render_in_the_move_not_the_report(w: CommitteeWorld) -> None:
     """The worker process that renders reports ahead is killed: the move renders the report itself, and the
     next rendering starts a new worker."""
-    from evalroom.domain.roles import Principal, Role
-    from evalroom.domain.session_states import Phase
-    from evalroom.services import phases, report
+    from evalroom.services import report
 
-    experts, _chair = to_detailed_review(w)
-    for i, m in enumerate(sorted(experts)):
-        ok(post(w, "/scores", experts[m], sheet("15", "7") if i else sheet("16", "8")))
-    for leave in ("detailed_review", "price_scoring", "summary"):
-        move(w, leave)
-    host = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=w.host_venue_id)
+    _experts, _chair, host = _in_recommendation(w)
     assert phases.report_ahead(w.ctx.store, w.ctx.settings, host, w.session_id, Phase.RECOMMENDATION) is not None
     worker = report._renderer
     assert worker is not None
