@@ -168,10 +168,12 @@ def import_pool(w: CommitteeWorld, region_id: str, rows: list[dict[str, Any]]) -
 
 def build(ctx: AppContext, client: TestClient, *, host_rows: list[dict[str, Any]] | None = None,
           guest_rows: list[dict[str, Any]] | None = None, plan: dict[str, Any] | bool = True, offer_seats: int = 2,
-          existing: Existing | None = None, start: datetime = START) -> CommitteeWorld:
+          existing: Existing | None = None, start: datetime = START,
+          end: datetime | None = None) -> CommitteeWorld:
     """The world of the module docstring. ``host_rows``/``guest_rows`` replace the default pools (host: six
     B0101 experts 专家H1.., three D01 experts; guest: five B01 experts 专家G1..); ``plan``: the body to PUT,
-    True for :func:`default_plan`, False for none."""
+    True for :func:`default_plan`, False for none; ``end``: the session's scheduled end, 8 hours after ``start``
+    unless given."""
     admin = Principal(role=Role.COORDINATOR_ADMIN, subject="builder")
     with ctx.store.write() as tx:
         guest_region = registry.create_region(tx, ACTOR, RegionCreate(code=unique_code("R"), name="陕西省")).id
@@ -185,7 +187,7 @@ def build(ctx: AppContext, client: TestClient, *, host_rows: list[dict[str, Any]
             _rooms(ctx, tx, host, "shared")
             host_op = Principal(role=Role.HALL_OPERATOR, subject="host-op", venue_id=host)
             session_id = sessions.create_session(tx, host_op, SessionCreate(
-                code=unique_code("S"), title=TITLE, scheduled_start=start, scheduled_end=start + timedelta(hours=8))).id
+                code=unique_code("S"), title=TITLE, scheduled_start=start, scheduled_end=end or start + timedelta(hours=8))).id
             supervisor = accounts.create_account(tx, ACTOR, AccountCreate(
                 username=f"u{uuid.uuid4().hex[:10]}", display_name="监督", role=Role.SUPERVISOR, password=PASSWORD)).id
             sessions.assign_supervisor(tx, ACTOR, session_id, SupervisorAssign(account_id=supervisor,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-__all__ = ["BEIJING", "DAY0", "T0", "beijing", "day", "iso", "suite_start"]
+__all__ = ["BEIJING", "DAY0", "T0", "beijing", "day", "iso", "soon_on_one_day", "suite_start"]
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 """China Standard Time has had no daylight saving since 1991: a fixed offset is exact."""
@@ -70,3 +70,17 @@ def iso(n: int) -> str:
 def beijing(n: int, hh: int, mm: int = 0) -> datetime:
     """``hh:mm`` in Beijing on ``day(n)``, as an aware UTC instant."""
     return datetime.combine(day(n), time(hh, mm), BEIJING).astimezone(UTC)
+
+
+def soon_on_one_day(now: datetime, lead: timedelta, length: timedelta) -> tuple[datetime, datetime]:
+    """A session window that starts ``lead`` after ``now`` (the real time, for tests a browser takes part in)
+    and does not cross midnight in Beijing, which bookings may not (``booking_may_cross_midnight``): it is
+    cut at midnight, or, when less than half an hour would be left of the day, starts just after it instead
+    (so at most ``lead`` + 31 minutes ahead). Without this such a test fails every afternoon and evening
+    from about 15:30 Beijing time, when ``now + lead + length`` is on the next day."""
+    start = now + lead
+    midnight = datetime.combine(start.astimezone(BEIJING).date() + timedelta(days=1), time(0), BEIJING)
+    if midnight - start < timedelta(minutes=30):
+        start = midnight + timedelta(minutes=1)
+        midnight += timedelta(days=1)
+    return start, min(start + length, midnight)

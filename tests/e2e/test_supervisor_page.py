@@ -25,6 +25,7 @@ from conftest import PASSWORD, SQLITE_ONLY, ok
 from media_world import publish, until
 from playwright.sync_api import expect
 from session_world import elect, import_project, move, venues_online
+from timebase import soon_on_one_day
 from web_world import accessibility_violations, browser, live, open_seat, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
@@ -56,7 +57,9 @@ def to_wall_clock(clock: Any) -> None:
 
 def a_running_session(ctx: AppContext, client: Any) -> tuple[CommitteeWorld, dict[str, dict[str, str]]]:
     """The committee seated, both venues online, started on the wall clock: (world, experts)."""
-    w = build(ctx, client, start=datetime.now(UTC) + timedelta(minutes=30))  # check-in opens at once
+    # Check-in opens at once (its lead is 2 hours); the window stays on one day in Beijing.
+    start, end = soon_on_one_day(datetime.now(UTC), timedelta(minutes=30), timedelta(hours=8))
+    w = build(ctx, client, start=start, end=end)
     import_project(w)
     draw(w)
     open_check_in(w)

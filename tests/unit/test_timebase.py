@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from timebase import BEIJING, DAY0, T0, beijing, day, suite_start
+from timebase import BEIJING, DAY0, T0, beijing, day, soon_on_one_day, suite_start
 
 pytestmark = pytest.mark.dates
 
@@ -33,6 +33,15 @@ def test_the_start_can_be_moved_to_another_week() -> None:
     assert suite_start(datetime.now(UTC), "2031-06-14").astimezone(BEIJING).date().isoformat() == "2031-06-14"
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         suite_start(datetime.now(UTC), "next week")
+
+
+@given(st.integers(min_value=0, max_value=24 * 60 - 1))
+def test_a_window_soon_never_crosses_midnight_in_beijing_at_any_time_of_day(minute: int) -> None:
+    now = T0 + timedelta(minutes=minute, seconds=17)
+    start, end = soon_on_one_day(now, timedelta(minutes=30), timedelta(hours=8))
+    assert start.astimezone(BEIJING).date() == (end - timedelta(microseconds=1)).astimezone(BEIJING).date()
+    assert now + timedelta(minutes=30) <= start <= now + timedelta(minutes=61)
+    assert timedelta(minutes=30) <= end - start <= timedelta(hours=8)
 
 
 def test_days_are_counted_in_beijing_from_the_saturday() -> None:
