@@ -4,6 +4,8 @@
 #   bash tests/run.sh [pytest arguments]
 #   bash tests/run.sh --faketime OFFSET [pytest arguments]     e.g. --faketime +400d, --faketime +5y
 #
+# The suite runs on every core (pytest-xdist, see the end); `-n 0` among the arguments runs it in one process.
+#
 # With --faketime the machine's clock, as every process of the run sees it (pytest, PostgreSQL, the browser, the
 # site agents), is moved by OFFSET (libfaketime, Debian's faketime): the suite must pass on any future day, and a
 # test that names a date real time will pass, or code that asks the machine for "now" where it should ask its
@@ -64,4 +66,11 @@ if [ "${1:-}" = "--dates" ]; then
     shift
     set -- tests/unit tests/integration -m "dates and not postgres" "$@"
 fi
-exec ${moved[@]+"${moved[@]}"} .venv/bin/python -m pytest "$@"
+# One pytest worker per core (at most 4), each taking whole modules (`--dist loadfile`: a module's servers and
+# worlds are set up once, in one worker). Every worker starts its own PostgreSQL and browser. A later `-n 0` in
+# the arguments runs everything in this process instead.
+workers=$(nproc 2>/dev/null || echo 1)
+[ "$workers" -le 4 ] || workers=4
+parallel=()
+[ "$workers" -le 1 ] || parallel=(-n "$workers" --dist loadfile)
+exec ${moved[@]+"${moved[@]}"} .venv/bin/python -m pytest ${parallel[@]+"${parallel[@]}"} "$@"
