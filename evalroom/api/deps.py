@@ -7,6 +7,7 @@ allow and calls every route as every role.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from evalroom.api.context import AppContext
 from evalroom.auth.tokens import AUDIENCE_API, VerifiedToken
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ApiError, AuthError, ErrorCode, ForbiddenError
-from evalroom.services.accounts import is_revoked
+from evalroom.services.accounts import current_principal
 
 __all__ = ["Admin", "AnyUser", "Ctx", "CurrentToken", "authenticate", "aware", "require"]
 
@@ -39,13 +40,13 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from POST /a
 
 
 def authenticate(ctx: AppContext, token: str | None, audience: str = AUDIENCE_API) -> VerifiedToken:
-    """Verify a bearer token and check it was not revoked. Shared by HTTP routes and websockets."""
+    """Verify a bearer token, check it was not revoked, and give a supervisor's principal their sessions as
+    assigned now. Shared by HTTP routes and websockets."""
     if not token:
         raise AuthError(ErrorCode.NOT_AUTHENTICATED, "this needs a bearer token (Authorization: Bearer ...)")
     verified = ctx.tokens.verify(token, audience=audience)
-    if is_revoked(ctx.store, verified.jti):
-        raise AuthError(ErrorCode.TOKEN_REVOKED, "the token was revoked; log in again")
-    return verified
+    principal = current_principal(ctx.store, verified)  # revoked? a supervisor's sessions
+    return verified if principal is verified.principal else replace(verified, principal=principal)
 
 
 def _current_token(ctx: Ctx, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> VerifiedToken:

@@ -6,7 +6,9 @@ Claims (all of ``iss aud sub iat exp jti`` are required; docs/api.md lists them)
     sub   who                                       role  evalroom.domain.roles.Role value
     iat   issued at (seconds)                       exp   expiry; lifetime at most MAX_LIFETIME
     jti   unique id, for revocation                 ven   venue id (hall operator, site agent)
-    sid, seat   session and seat (expert)           sup   {session id: primary|secondary} (supervisor)
+    sid, seat   session and seat (expert)           sup   {session id: primary|secondary} (a minted supervisor's)
+
+A login gives a supervisor no ``sup``: their sessions are looked up per request (services.accounts.current_principal).
 
 Why verification does its own time checks: expiry must follow the injected clock (tests move time; an
 archived token is judged at a given instant), so pyjwt checks signature, algorithm, audience, issuer and

@@ -10,6 +10,7 @@ extend itself, so an attacker cannot keep a user locked out forever by guessing)
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -25,7 +26,7 @@ from evalroom.schemas import AccountCreate
 from evalroom.storage.models import Account, RevokedToken, SessionSupervisor, Venue
 from evalroom.storage.store import Store, Tx
 
-__all__ = ["create_account", "is_revoked", "list_accounts", "login", "principal_of", "revoke"]
+__all__ = ["create_account", "current_principal", "is_revoked", "list_accounts", "login", "principal_of", "revoke"]
 
 
 def create_account(tx: Tx, actor: str, data: AccountCreate) -> Account:
@@ -52,12 +53,15 @@ def list_accounts(store: Store) -> list[Account]:
 def principal_of(session: Session, account: Account) -> Principal:
     """The principal an account acts as now, with its current supervision assignments."""
     role = Role(account.role)
-    supervised = {}
-    if role is Role.SUPERVISOR:
-        rows = session.execute(select(SessionSupervisor.session_id, SessionSupervisor.level)
-                               .where(SessionSupervisor.account_id == account.id))
-        supervised = {sid: SupervisorLevel(level) for sid, level in rows}
+    supervised = _assignments(session, account.username) if role is Role.SUPERVISOR else {}
     return Principal(role=role, subject=account.username, venue_id=account.venue_id, supervised=supervised)
+
+
+def _assignments(session: Session, username: str) -> dict[str, SupervisorLevel]:
+    rows = session.execute(select(SessionSupervisor.session_id, SessionSupervisor.level)
+                           .join(Account, Account.id == SessionSupervisor.account_id)
+                           .where(Account.username == username))
+    return {sid: SupervisorLevel(level) for sid, level in rows}
 
 
 _FAILED = "unknown user, wrong password, or account locked or disabled"
@@ -87,9 +91,12 @@ def login(store: Store, tokens: TokenService, settings: Settings, username: str,
             if upgraded is not None:  # the one moment we hold the password: upgrade a weak hash
                 account.password_hash = upgraded
             principal = principal_of(tx.session, account)
-            issued = tokens.issue(principal)
+            # A supervisor's sessions are not written into the token: they are looked up on every request
+            # (current_principal), so an assignment made after the login counts at once, and a supervisor with
+            # a year of assignments still has a token of a few hundred bytes.
+            issued = tokens.issue(replace(principal, supervised={}))
             tx.record(actor=principal.actor, kind="account.logged_in", payload={"account_id": account.id, "jti": issued.jti})
-            return issued
+            return replace(issued, principal=principal)
         account.failed_logins += 1
         if account.failed_logins >= settings.login_max_failures:
             account.failed_logins = 0
@@ -109,6 +116,19 @@ def revoke(store: Store, verified: VerifiedToken) -> None:
         if tx.session.get(RevokedToken, verified.jti) is None:
             tx.revoke_token(verified.jti, verified.expires_at)
             tx.record(actor=verified.principal.actor, kind="token.revoked", payload={"jti": verified.jti})
+
+
+def current_principal(store: Store, verified: VerifiedToken) -> Principal:
+    """Who a verified token speaks for now: refused if it was revoked; a supervisor's token that names no
+    sessions (every login's) gets the account's assignments as they stand, in the same read. A token minted
+    with sessions of its own (``evalroom token issue --supervise``) keeps exactly those."""
+    principal = verified.principal
+    with store.read() as s:
+        if s.get(RevokedToken, verified.jti) is not None:
+            raise AuthError(ErrorCode.TOKEN_REVOKED, "the token was revoked; log in again")
+        if principal.role is Role.SUPERVISOR and not principal.supervised:
+            principal = replace(principal, supervised=_assignments(s, principal.subject))
+    return principal
 
 
 def is_revoked(store: Store, jti: str) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import pytest
 from conftest import PASSWORD, TokenFor, World
 from fastapi.testclient import TestClient
@@ -12,9 +14,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from evalroom.api.context import AppContext
 from evalroom.auth.keys import KeyRing
-from evalroom.domain.roles import Role
-from evalroom.schemas import AccountCreate
-from evalroom.services import accounts
+from evalroom.domain.roles import Principal, Role, SupervisorLevel
+from evalroom.schemas import AccountCreate, SessionCreate, SupervisorAssign
+from evalroom.services import accounts, sessions
 from evalroom.storage.models import Account
 from evalroom.storage.store import read_events
 
@@ -38,6 +40,35 @@ def test_login_gives_a_token_bound_to_current_assignments(client: TestClient, ct
     assert resp.status_code == 200 and resp.json()["role"] == "supervisor"
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {resp.json()['access_token']}"}).json()
     assert me["supervised"] == {world.session_id: "primary"}
+
+
+def test_a_supervisors_sessions_are_looked_up_per_request_not_carried_in_the_token(
+        client: TestClient, ctx: AppContext, world: World, token_for: TokenFor) -> None:
+    with ctx.store.read() as s:
+        username = s.get(Account, world.primary_supervisor_id).username
+    token = _login(client, username).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert "sup" not in jwt.decode(token, options={"verify_signature": False})
+    assert client.get(f"/api/v1/sessions/{world.other_session_id}", headers=headers).status_code == 404
+    # Assigned after the login: the same token reaches the session at once.
+    assert client.post(f"/api/v1/sessions/{world.other_session_id}/supervisors", headers=token_for(Role.COORDINATOR_ADMIN),
+                       json={"account_id": world.primary_supervisor_id, "level": "secondary"}).status_code == 201
+    assert client.get(f"/api/v1/sessions/{world.other_session_id}", headers=headers).status_code == 200
+    me = client.get("/api/v1/auth/me", headers=headers).json()
+    assert me["supervised"] == {world.session_id: "primary", world.other_session_id: "secondary"}
+    # A year of assignments (tokens that named them passed the 8 KiB limit at about a hundred).
+    with ctx.store.write() as tx:
+        for i in range(150):
+            sid = sessions.create_session(tx, Principal(role=Role.HALL_OPERATOR, subject="op", venue_id=world.host_venue_id),
+                                          SessionCreate(code=f"Y{i:04d}-{uuid.uuid4().hex[:6].upper()}", title="往年项目",
+                                                        scheduled_start=ctx.clock.now() + timedelta(days=2),
+                                                        scheduled_end=ctx.clock.now() + timedelta(days=2, hours=4))).id
+            sessions.assign_supervisor(tx, "system:test", sid, SupervisorAssign(account_id=world.primary_supervisor_id,
+                                                                                 level=SupervisorLevel.PRIMARY))
+    token = _login(client, username).json()["access_token"]
+    assert len(token) < 1024
+    listed = client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200 and len(listed.json()) == 152
 
 
 def test_lockout_answers_like_an_unknown_user_and_ends_by_itself(client: TestClient, ctx: AppContext) -> None:
