@@ -34,7 +34,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -49,7 +48,6 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,9 +56,8 @@ from evalroom import __version__
 from evalroom.config import Settings
 from evalroom.errors import ForbiddenError
 from evalroom.logs import REQUEST_ID, request_id_from
-from evalroom.storage.models import LogCheckpoint, LogHead
+from evalroom.services.tlog import COSIGN_WINDOW, log_state
 from evalroom.storage.store import Store
-from signing.note import DASH
 
 if TYPE_CHECKING:
     from evalroom.api.cluster import Leadership, Listener
@@ -75,9 +72,6 @@ METRICS_PATH = "/metrics"
 DATABASE_TIMEOUT_SECONDS = 5.0
 """A scrape waits this long for its database read; past it, it answers without those values
 (``evalroom_metrics_database_up 0``) and the read, still running, is shared by the next scrape."""
-COSIGN_WINDOW = 1000
-"""The newest checkpoints looked at for a witness cosignature: bounds the scrape's read on a log whose witnesses
-have stopped (then the age is +Inf)."""
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -266,13 +260,8 @@ class Metrics:
                                   "its first use and after a loss, until the next request connects again",
                                   labels=["backend", "node"])
         try:  # what MediaHub (services/media.py) knows without a request to a node: whether it is connected
-            for node in self.media.nodes:
-                url = getattr(node, "url", None)
-                if url is None:
-                    nodes.add_metric(["embedded", "embedded"], int(not node.stale()))
-                else:  # host:port only: a URL's user and password stay out of the labels
-                    nodes.add_metric(["janus", urlsplit(url).netloc.rpartition("@")[2] or url],
-                                     int(not node.stale()))
+            for backend, node, up in self.media.node_states():
+                nodes.add_metric([backend, node], int(up))
             out.append(nodes)
         except Exception:  # the rest of the scrape is worth more than this gauge
             log.warning("metrics: reading the media nodes failed", exc_info=True)
@@ -299,29 +288,17 @@ class Metrics:
         started = time.perf_counter()
         chain_head = self.store.head()[0]
         with self.store.read() as s:
-            log_head = s.get(LogHead, 1)
-            newest = s.execute(select(LogCheckpoint.created_at).order_by(LogCheckpoint.size.desc()).limit(1)).first()
-            recent = (select(LogCheckpoint.size, LogCheckpoint.note, LogCheckpoint.created_at)
-                      .order_by(LogCheckpoint.size.desc()).limit(COSIGN_WINDOW).subquery())
-            # A note's signature lines start with an em dash; the coordinator's is the first, so a second one is a
-            # witness's cosignature (signing/note.py).
-            cosigned = s.execute(select(recent.c.note, recent.c.created_at)
-                                 .where(recent.c.note.like(f"%\n{DASH}%\n{DASH}%"))
-                                 .order_by(recent.c.size.desc()).limit(1)).first()
+            state = log_state(s)
         now = self.store.clock.now()
         checkpoint_age = cosigned_age = None
-        cosignatures = 0
-        if newest is not None:
-            checkpoint_age = max(0.0, (now - newest.created_at).total_seconds())
+        if state.checkpoint_at is not None:
+            checkpoint_age = max(0.0, (now - state.checkpoint_at).total_seconds())
             cosigned_age = math.inf
-            if cosigned is not None:
-                cosigned_age = max(0.0, (now - cosigned.created_at).total_seconds())
-                cosignatures = sum(1 for line in cosigned.note.split("\n") if line.startswith(DASH)) - 1
+            if state.cosigned_at is not None:
+                cosigned_age = max(0.0, (now - state.cosigned_at).total_seconds())
         return _DatabaseValues(
-            chain_head=chain_head,
-            log_size=log_head.size if log_head else 0,
-            log_cursor=log_head.cursor_seq if log_head else 0,
-            checkpoint_age=checkpoint_age, cosigned_age=cosigned_age, cosignatures=cosignatures,
+            chain_head=chain_head, log_size=state.size, log_cursor=state.cursor,
+            checkpoint_age=checkpoint_age, cosigned_age=cosigned_age, cosignatures=state.cosignatures,
             seconds=time.perf_counter() - started)
 
     @staticmethod

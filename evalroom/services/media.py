@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -240,6 +241,18 @@ class MediaHub:
         self._subscriptions: dict[str, _EmbeddedNode | _JanusNode] = {}
         self._lock = asyncio.Lock()
         self._pumps: list[asyncio.Task[None]] = []
+
+    def node_states(self) -> list[tuple[str, str, bool]]:
+        """(backend, node, connected) for each node, from what the hub holds (no request to a node): a Janus
+        node named by host:port only, so a URL's user and password are never shown."""
+        out = []
+        for node in self.nodes:
+            url = getattr(node, "url", None)
+            if url is None:
+                out.append(("embedded", "embedded", not node.stale()))
+            else:
+                out.append(("janus", urlsplit(url).netloc.rpartition("@")[2] or url, not node.stale()))
+        return out
 
     def node_for(self, room: str) -> _EmbeddedNode | _JanusNode:
         return self.nodes[room_id(room) % len(self.nodes)]

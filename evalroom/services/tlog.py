@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,7 +46,7 @@ from evalroom.errors import ApiError, ConfigError, ErrorCode, NotFoundError
 from evalroom.storage.models import LogCheckpoint, LogHead, LogLeaf, LogNode
 from evalroom.storage.store import Store, Tx, read_events
 from signing.canonical import canonical_json
-from signing.note import Checkpoint, NoteSigner, NoteVerifier, sign_note, signers_of
+from signing.note import DASH, Checkpoint, NoteSigner, NoteVerifier, sign_note, signers_of
 from signing.tlog import EMPTY_ROOT, ProofError, consistency_proof, inclusion_proof, leaf_hash, node_hash, root_hash
 
 __all__ = ["PUBLIC_KINDS", "LogKey", "add_cosignature", "append_pending", "checkpoint", "is_logged", "leaf_data",
@@ -184,6 +185,45 @@ def record_alarm(tx: Tx, actor: str, venue_code: str, size: int, detail: str) ->
 
 
 # --- reading ------------------------------------------------------------------------------------------------------
+COSIGN_WINDOW = 1000
+"""How many of the newest checkpoints :func:`log_state` looks through for one a witness cosigned: bounds the read
+on a log whose witnesses have stopped (the metrics then say +Inf)."""
+
+
+@dataclass(frozen=True)
+class LogState:
+    """The log as the admin's status page and the metrics report it."""
+
+    size: int
+    cursor: int
+    """The last event sequence number the log writer examined."""
+    checkpoint_at: datetime | None
+    """When the newest checkpoint was signed; None: no checkpoint yet."""
+    cosigned_size: int | None
+    """The newest checkpoint that carries a witness cosignature, among the newest :data:`COSIGN_WINDOW`."""
+    cosigned_at: datetime | None
+    cosignatures: int
+    """Witness cosignatures on that checkpoint."""
+
+
+def log_state(s: Session) -> LogState:
+    """One short read of the log's tables. A note's signature lines start with an em dash; the coordinator's is
+    the first, so a second one is a witness's cosignature (signing/note.py)."""
+    head = s.get(LogHead, 1)
+    newest = s.execute(select(LogCheckpoint.created_at).order_by(LogCheckpoint.size.desc()).limit(1)).first()
+    recent = (select(LogCheckpoint.size, LogCheckpoint.note, LogCheckpoint.created_at)
+              .order_by(LogCheckpoint.size.desc()).limit(COSIGN_WINDOW).subquery())
+    cosigned = s.execute(select(recent.c.size, recent.c.note, recent.c.created_at)
+                         .where(recent.c.note.like(f"%\n{DASH}%\n{DASH}%"))
+                         .order_by(recent.c.size.desc()).limit(1)).first()
+    return LogState(size=head.size if head else 0, cursor=head.cursor_seq if head else 0,
+                    checkpoint_at=newest.created_at if newest else None,
+                    cosigned_size=cosigned.size if cosigned else None,
+                    cosigned_at=cosigned.created_at if cosigned else None,
+                    cosignatures=sum(1 for line in cosigned.note.split("\n") if line.startswith(DASH)) - 1
+                    if cosigned else 0)
+
+
 def _size(s: Session) -> int:
     head = s.get(LogHead, 1)
     return head.size if head else 0
