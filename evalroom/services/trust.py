@@ -56,6 +56,14 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+def _may_sign_certificates(cert: x509.Certificate) -> bool:
+    """Key usage allows keyCertSign (a CA certificate without the extension is not restricted by it)."""
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign)
+    except x509.ExtensionNotFound:
+        return True
+
+
 def _region_cas(s: Session, region_id: str) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(r.der) for r in s.scalars(
         select(RegionCertificate).where(RegionCertificate.region_id == region_id))]
@@ -63,7 +71,9 @@ def _region_cas(s: Session, region_id: str) -> list[x509.Certificate]:
 
 def add_ca_certificates(tx: Tx, actor: str, region_id: str, pem: str) -> list[dict[str, Any]]:
     """Register the CA certificates in ``pem`` (one or more) for the region. All or nothing; a certificate
-    registered already is left as it is."""
+    registered already is left as it is. Each must be a CA (basic constraints) whose key usage allows signing
+    certificates, not expired, and either a root whose own signature verifies or issued by a CA certificate of
+    the region (registered, or earlier in the same upload)."""
     _region(tx.session, region_id)
     try:
         certs = x509.load_pem_x509_certificates(pem.encode())
@@ -78,6 +88,12 @@ def add_ca_certificates(tx: Tx, actor: str, region_id: str, pem: str) -> list[di
         subject = cert.subject.rfc4514_string()
         if not _is_ca(cert):
             problems.append({"subject": subject, "message": "not a CA certificate (basic constraints)"})
+            continue
+        if not _may_sign_certificates(cert):
+            problems.append({"subject": subject, "message": "its key usage does not allow signing certificates"})
+            continue
+        if cert.not_valid_after_utc <= tx.now():
+            problems.append({"subject": subject, "message": f"expired on {format_time(cert.not_valid_after_utc)}"})
             continue
         root = cert.subject == cert.issuer
         if root and not _issued_by(cert, cert):

@@ -11,6 +11,9 @@ import pytest
 from committee_world import API
 from conftest import ok, refused, snapshot
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi.testclient import TestClient
 
@@ -85,6 +88,20 @@ def test_a_registered_and_recognised_region_signs_trusted_sheets(ctx: AppContext
             if "Signing" in c["issuer"]] == [False, True]
 
 
+def ca_that_may_not_sign_certificates() -> x509.Certificate:
+    """A self-signed CA (basic constraints) whose key usage is digital signature only."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Odd CA")])
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+
+
 def test_what_cannot_be_trusted_is_refused_and_changes_nothing(ctx: AppContext, client: TestClient,
                                                                admin: dict[str, str]) -> None:
     code = f"SN{NOW.microsecond}"
@@ -93,9 +110,12 @@ def test_what_cannot_be_trusted_is_refused_and_changes_nothing(ctx: AppContext, 
     leaf = issue_signer(sn, "赵敏", "SN-E-1", NOW, NOW + dt.timedelta(days=1)).certificate
     url = f"{API}/regions/{region_id}"
     before = snapshot(ctx)
+    expired = issue_region_ca("EX", ctx.clock.now() - dt.timedelta(days=400), years=1).root.certificate
     for body, words in (({"pem": "not a certificate"}, "not PEM"),
                         ({"pem": pem(sn.root.certificate, leaf)}, "not a CA certificate"),
-                        ({"pem": pem(other.intermediate.certificate)}, "not issued by a CA certificate")):
+                        ({"pem": pem(other.intermediate.certificate)}, "not issued by a CA certificate"),
+                        ({"pem": pem(expired)}, "expired on"),
+                        ({"pem": pem(ca_that_may_not_sign_certificates())}, "key usage")):
         err = refused(client.post(f"{url}/ca-certificates", headers=admin, json=body), 422, "invalid_input")
         assert words in err["message"] + str(err.get("details"))
     assert snapshot(ctx) == before  # the root that came with the leaf was not registered either
