@@ -27,13 +27,14 @@ from evalroom.auth.passwords import MIN_LENGTH
 from evalroom.domain.roles import Role, SupervisorLevel
 
 __all__ = [
+    "ERROR_RESPONSES",
     "AccountCreate",
     "AccountPublic",
+    "AccountUpdate",
     "AnnotationCreate",
     "ComplaintCreate",
     "ComplaintDecision",
     "ComplaintRuling",
-    "ERROR_RESPONSES",
     "ErrorBody",
     "EventPage",
     "EventPublic",
@@ -333,6 +334,22 @@ class AccountCreate(Request):
         return self
 
 
+class AccountUpdate(Request):
+    """What an admin changes on a staff account; at least one of them."""
+
+    disabled: StrictBool | None = Field(default=None, description="true: no login, and the account's tokens stop "
+                                                                   "working at once; false: enabled again")
+    unlock: Literal[True] | None = Field(default=None, description="end a lock after failed logins now")
+    password: Annotated[StrictStr, Field(min_length=MIN_LENGTH, max_length=256)] | None = Field(
+        default=None, description="a new password (the person changes nothing themselves: an admin hands it over)")
+
+    @model_validator(mode="after")
+    def _something(self) -> AccountUpdate:
+        if self.disabled is None and self.unlock is None and self.password is None:
+            raise ValueError("give disabled, unlock or password")
+        return self
+
+
 class AccountPublic(Public):
     id: str
     username: str
@@ -340,6 +357,7 @@ class AccountPublic(Public):
     role: Role
     venue_id: str | None
     disabled: bool
+    locked_until: datetime | None = Field(description="Locked after failed logins until then (null: not locked)")
     created_at: datetime
 
 

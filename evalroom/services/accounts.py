@@ -22,11 +22,12 @@ from evalroom.clock import format_time
 from evalroom.config import Settings
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.errors import AuthError, ConflictError, ErrorCode, NotFoundError
-from evalroom.schemas import AccountCreate
+from evalroom.schemas import AccountCreate, AccountUpdate
 from evalroom.storage.models import Account, RevokedToken, SessionSupervisor, Venue
 from evalroom.storage.store import Store, Tx
 
-__all__ = ["create_account", "current_principal", "is_revoked", "list_accounts", "login", "principal_of", "revoke"]
+__all__ = ["create_account", "current_principal", "is_revoked", "list_accounts", "login", "principal_of", "revoke",
+           "update_account"]
 
 
 def create_account(tx: Tx, actor: str, data: AccountCreate) -> Account:
@@ -42,6 +43,34 @@ def create_account(tx: Tx, actor: str, data: AccountCreate) -> Account:
     tx.record(actor=actor, kind="account.created",
               payload={"account_id": account.id, "username": account.username, "role": account.role,
                        "venue_id": account.venue_id})
+    return account
+
+
+def update_account(store: Store, actor: str, account_id: str, data: AccountUpdate) -> Account:
+    """Disable or enable, unlock, set a new password: each recorded as its own event (never the password).
+    The password is hashed before the transaction, as at login."""
+    new_hash = hash_password(data.password) if data.password is not None else None
+    with store.write() as tx:
+        return _update_account(tx, actor, account_id, data, new_hash)
+
+
+def _update_account(tx: Tx, actor: str, account_id: str, data: AccountUpdate, new_hash: str | None) -> Account:
+    account = tx.session.get(Account, account_id)
+    if account is None:
+        raise NotFoundError("account", account_id)
+    if data.disabled is not None and data.disabled != account.disabled:
+        if data.disabled and actor == f"{Role.COORDINATOR_ADMIN}:{account.username}":
+            raise ConflictError("an admin cannot disable their own account")
+        account.disabled = data.disabled
+        tx.record(actor=actor, kind="account.disabled" if data.disabled else "account.enabled",
+                  payload={"account_id": account.id})
+    if data.unlock and account.locked_until is not None:
+        account.locked_until, account.failed_logins = None, 0
+        tx.record(actor=actor, kind="account.unlocked", payload={"account_id": account.id})
+    if new_hash is not None:
+        account.password_hash = new_hash
+        account.failed_logins = 0
+        tx.record(actor=actor, kind="account.password_set", payload={"account_id": account.id})
     return account
 
 
@@ -119,16 +148,23 @@ def revoke(store: Store, verified: VerifiedToken) -> None:
 
 
 def current_principal(store: Store, verified: VerifiedToken) -> Principal:
-    """Who a verified token speaks for now: refused if it was revoked; a supervisor's token that names no
+    """Who a verified token speaks for now: refused if it was revoked or its account disabled since (one
+    indexed read by user name); a supervisor's token that names no
     sessions (every login's) gets the account's assignments as they stand, in the same read. A token minted
     with sessions of its own (``evalroom token issue --supervise``) keeps exactly those."""
     principal = verified.principal
     with store.read() as s:
         if s.get(RevokedToken, verified.jti) is not None:
             raise AuthError(ErrorCode.TOKEN_REVOKED, "the token was revoked; log in again")
+        if principal.role in _STAFF and s.scalar(select(Account.disabled).where(
+                Account.username == principal.subject)):
+            raise AuthError(ErrorCode.TOKEN_REVOKED, "the account was disabled")
         if principal.role is Role.SUPERVISOR and not principal.supervised:
             principal = replace(principal, supervised=_assignments(s, principal.subject))
     return principal
+
+
+_STAFF = frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR})
 
 
 def is_revoked(store: Store, jti: str) -> bool:

@@ -23,13 +23,13 @@ from evalroom.storage.store import read_events
 pytestmark = pytest.mark.dates
 
 
-def _account(ctx: AppContext, username: str, role: Role = Role.SUPERVISOR) -> None:
+def _account(ctx: AppContext, username: str, role: Role = Role.SUPERVISOR) -> str:
     with ctx.store.write() as tx:
-        accounts.create_account(tx, "system:test", AccountCreate(username=username, display_name="x", role=role,
-                                                               password=PASSWORD))
+        return accounts.create_account(tx, "system:test", AccountCreate(username=username, display_name="x", role=role,
+                                                                      password=PASSWORD)).id
 
 
-def _login(client: TestClient, username: str, password: str = PASSWORD):  # noqa: ANN202
+def _login(client: TestClient, username: str, password: str = PASSWORD):
     return client.post("/api/v1/auth/login", json={"username": username, "password": password})
 
 
@@ -151,3 +151,52 @@ def test_login_upgrades_a_weaker_password_hash(client: TestClient, ctx: AppConte
     with ctx.store.read() as s:
         assert s.query(Account).filter_by(username="old-timer").one().password_hash.startswith("scrypt$16384$")
     assert _login(client, "old-timer").status_code == 200
+
+
+def test_an_admin_disables_unlocks_and_resets_a_staff_account(client: TestClient, ctx: AppContext,
+                                                              token_for: TokenFor) -> None:
+    account_id = _account(ctx, "staff-one")
+    admin = token_for(Role.COORDINATOR_ADMIN)
+    token = _login(client, "staff-one").json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+    # Disabled: the token it holds stops working at once, and no login.
+    answer = client.patch(f"/api/v1/accounts/{account_id}", headers=admin, json={"disabled": True})
+    assert answer.status_code == 200 and answer.json()["disabled"] is True
+    refused = client.get("/api/v1/auth/me", headers=headers)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_revoked"
+    assert _login(client, "staff-one").status_code == 401
+    assert client.patch(f"/api/v1/accounts/{account_id}", headers=admin, json={"disabled": False}).status_code == 200
+
+    # Locked by failed logins, unlocked by the admin before the lock ends.
+    for _ in range(ctx.settings.login_max_failures):
+        _login(client, "staff-one", "wrong password!")
+    locked = client.get("/api/v1/accounts", headers=admin).json()
+    assert next(a for a in locked if a["id"] == account_id)["locked_until"] is not None
+    assert _login(client, "staff-one").status_code == 401
+    assert client.patch(f"/api/v1/accounts/{account_id}", headers=admin, json={"unlock": True}).json()["locked_until"] is None
+    assert _login(client, "staff-one").status_code == 200
+
+    # A new password: the old one stops working.
+    assert client.patch(f"/api/v1/accounts/{account_id}", headers=admin,
+                        json={"password": "a new long passphrase"}).status_code == 200
+    assert _login(client, "staff-one").status_code == 401
+    assert _login(client, "staff-one", "a new long passphrase").status_code == 200
+    with ctx.store.read() as s:
+        kinds = [e.kind for e in read_events(s, limit=1000) if e.payload.get("account_id") == account_id]
+    assert {"account.disabled", "account.enabled", "account.unlocked", "account.password_set"} <= set(kinds)
+    with ctx.store.read() as s:
+        assert "a new long passphrase" not in str([e.payload for e in read_events(s, limit=1000)])
+
+
+def test_account_changes_refuse_bad_input_and_change_nothing(client: TestClient, ctx: AppContext,
+                                                            token_for: TokenFor) -> None:
+    account_id = _account(ctx, "staff-two")
+    admin = token_for(Role.COORDINATOR_ADMIN)
+    for body in ({}, {"password": "short"}, {"unlock": False}, {"disabled": "yes"}):
+        answer = client.patch(f"/api/v1/accounts/{account_id}", headers=admin, json=body)
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "validation_failed", body
+    missing = client.patch("/api/v1/accounts/no-such-account", headers=admin, json={"disabled": True})
+    assert missing.status_code == 404
+    assert _login(client, "staff-two").status_code == 200

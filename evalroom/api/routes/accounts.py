@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from evalroom.api.deps import Admin, Ctx
-from evalroom.schemas import AccountCreate, AccountPublic
+from evalroom.schemas import AccountCreate, AccountPublic, AccountUpdate
 from evalroom.services import accounts
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
@@ -21,3 +23,8 @@ def create(ctx: Ctx, admin: Admin, body: AccountCreate) -> AccountPublic:
 @router.get("", summary="List staff accounts")
 def list_(ctx: Ctx, _admin: Admin) -> list[AccountPublic]:
     return [AccountPublic.model_validate(a) for a in accounts.list_accounts(ctx.store)]
+
+
+@router.patch("/{account_id}", summary="Disable or enable a staff account, unlock it, or set a new password")
+def update(ctx: Ctx, admin: Admin, account_id: Annotated[str, Path(max_length=64)], body: AccountUpdate) -> AccountPublic:
+    return AccountPublic.model_validate(accounts.update_account(ctx.store, admin.actor, account_id, body))
