@@ -25,6 +25,7 @@ from evalroom.api.metrics import router as metrics_router
 from evalroom.api.periodic import Periodic
 from evalroom.api.routes import (
     accounts,
+    admin,
     analysis,
     auth,
     committee,
@@ -135,7 +136,7 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)  # added last: outermost, so every answer has its id
-    for module in (health, auth, accounts, regions, experts, venues, rooms, sessions, offers, committee,
+    for module in (health, auth, accounts, admin, regions, experts, venues, rooms, sessions, offers, committee,
                    evaluation_routes, signing, supervision, publications, fees, ratings, analysis, media_routes,
                    log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -120,6 +120,19 @@ def assign_supervisor(tx: Tx, actor: str, session_id: str, data: SupervisorAssig
     return row
 
 
+def list_supervisors(store: Store, session_id: str) -> list[dict[str, str]]:
+    with store.read() as s:
+        if s.get(EvalSession, session_id) is None:
+            raise NotFoundError("session", session_id)
+        rows = s.execute(select(SessionSupervisor.account_id, SessionSupervisor.level, Account.username,
+                                Account.display_name)
+                         .join(Account, Account.id == SessionSupervisor.account_id)
+                         .where(SessionSupervisor.session_id == session_id)
+                         .order_by(SessionSupervisor.level, Account.username))
+        return [{"account_id": r.account_id, "username": r.username, "display_name": r.display_name,
+                 "level": r.level} for r in rows]
+
+
 def list_sessions(store: Store, principal: Principal) -> list[EvalSession]:
     with store.read() as s:
         q = select(EvalSession).order_by(EvalSession.scheduled_start, EvalSession.code)

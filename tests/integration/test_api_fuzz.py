@@ -46,6 +46,8 @@ from evalroom.clock import ManualClock
 from evalroom.config import load_settings
 from evalroom.domain.roles import Principal, Role
 from evalroom.errors import ErrorCode
+from evalroom.schemas import AccountCreate
+from evalroom.services import accounts
 from evalroom.storage import models as m
 
 pytestmark = pytest.mark.timeout(900)
@@ -206,7 +208,13 @@ def world(demo_run: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory) 
         headers["expert"] = {"Authorization": f"Bearer {ctx.tokens.issue(expert).token}"}
         callers: dict[str, Caller] = {caller: (lambda h=h: h) for caller, h in headers.items()}
         callers["public"] = dict
-        yield FuzzWorld(ctx, client, callers, _real_ids(ctx, data))
+        real = _real_ids(ctx, data)
+        # Account changes (disable, a new password) get an account of their own: disabling a caller's own account
+        # would turn the rest of its requests into token_revoked.
+        with ctx.store.write() as tx:
+            real["account_id"] = [accounts.create_account(tx, "system:test", AccountCreate(
+                username="fuzz-spare", display_name="x", role=Role.SUPERVISOR, password="a spare account's pass")).id]
+        yield FuzzWorld(ctx, client, callers, real)
     ctx.close()
 
 

@@ -115,6 +115,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/web/config"): ALL,
     ("GET", "/operator"): ALL,
     ("GET", "/supervisor"): ALL,
+    ("GET", "/admin"): ALL,
     # The transparency log: public and read-only.
     ("GET", "/api/v1/log/checkpoint"): ALL,
     ("GET", "/api/v1/log/key"): ALL,
@@ -127,6 +128,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/auth/me"): AUTHENTICATED,
     ("POST", "/api/v1/accounts"): ADMIN,
     ("GET", "/api/v1/accounts"): ADMIN,
+    ("PATCH", "/api/v1/accounts/{account_id}"): ADMIN,
+    ("GET", "/api/v1/admin/status"): ADMIN,
     ("POST", "/api/v1/regions"): ADMIN,
     ("GET", "/api/v1/regions"): ADMIN,
     ("POST", "/api/v1/venues"): ADMIN,
@@ -137,6 +140,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/v1/sessions/{session_id}"): SESSION_READERS,
     ("PATCH", "/api/v1/sessions/{session_id}"): frozenset({Role.HALL_OPERATOR}),
     ("POST", "/api/v1/sessions/{session_id}/supervisors"): ADMIN,
+    ("GET", "/api/v1/sessions/{session_id}/supervisors"): ADMIN,
     ("GET", "/api/v1/sessions/{session_id}/events"): SESSION_READERS,
     ("WS", "/api/v1/sessions/{session_id}/events/ws"): SESSION_READERS,
     # The media room: venues of the session (operators, site agents), its seated experts, supervisors, admin.
@@ -787,6 +791,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("GET", "/api/v1/web/config"): lambda c, h: c.get("/api/v1/web/config", headers=h),
         ("GET", "/operator"): lambda c, h: c.get("/operator", headers=h),
         ("GET", "/supervisor"): lambda c, h: c.get("/supervisor", headers=h),
+        ("GET", "/admin"): lambda c, h: c.get("/admin", headers=h),
         ("GET", "/api/v1/log/checkpoint"): lambda c, h: (logged(c), c.get("/api/v1/log/checkpoint", headers=h))[1],
         ("GET", "/api/v1/log/key"): lambda c, h: c.get("/api/v1/log/key", headers=h),
         ("GET", "/api/v1/log/leaves"): lambda c, h: (logged(c), c.get("/api/v1/log/leaves", headers=h,
@@ -802,6 +807,9 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/accounts"): lambda c, h: c.post("/api/v1/accounts", headers=h, json={
             "username": f"u{uuid.uuid4().hex[:10]}", "display_name": "x", "role": "supervisor", "password": PASSWORD}),
         ("GET", "/api/v1/accounts"): lambda c, h: c.get("/api/v1/accounts", headers=h),
+        ("PATCH", "/api/v1/accounts/{account_id}"): lambda c, h: c.patch(
+            f"/api/v1/accounts/{new_supervisor()}", headers=h, json={"disabled": True}),
+        ("GET", "/api/v1/admin/status"): lambda c, h: c.get("/api/v1/admin/status", headers=h),
         ("POST", "/api/v1/regions"): lambda c, h: c.post("/api/v1/regions", headers=h,
                                                          json={"code": unique_code("R"), "name": "x"}),
         ("GET", "/api/v1/regions"): lambda c, h: c.get("/api/v1/regions", headers=h),
@@ -816,6 +824,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/sessions/{sid}", headers=h, json={"title": f"t-{uuid.uuid4().hex[:6]}"}),
         ("POST", "/api/v1/sessions/{session_id}/supervisors"): lambda c, h: c.post(
             f"/api/v1/sessions/{sid}/supervisors", headers=h, json={"account_id": new_supervisor(), "level": "secondary"}),
+        ("GET", "/api/v1/sessions/{session_id}/supervisors"): lambda c, h: c.get(
+            f"/api/v1/sessions/{sid}/supervisors", headers=h),
         ("GET", "/api/v1/sessions/{session_id}/events"): lambda c, h: c.get(f"/api/v1/sessions/{sid}/events", headers=h),
         ("WS", "/api/v1/sessions/{session_id}/events/ws"): lambda c, h: _ws_outcome(c, sid, h),
         ("WS", "/api/v1/sessions/{session_id}/media/ws"): lambda c, h: (started(c), _media_outcome(

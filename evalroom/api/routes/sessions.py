@@ -98,6 +98,11 @@ def assign_supervisor(ctx: Ctx, admin: Admin, session_id: SessionId, body: Super
     return {"session_id": row.session_id, "account_id": row.account_id, "level": row.level}
 
 
+@router.get("/{session_id}/supervisors", summary="The session's supervisors, primary first (admins)")
+def list_supervisors(ctx: Ctx, _admin: Admin, session_id: SessionId) -> list[dict[str, str]]:
+    return sessions.list_supervisors(ctx.store, session_id)
+
+
 @router.get("/{session_id}/events", summary="The session's events after a sequence number")
 def events(ctx: Ctx, principal: Reader, session_id: SessionId, after: After = 0,
            limit: EventLimit = 100) -> EventPage:
