@@ -5,7 +5,6 @@ import { extend } from "./i18n.js";
 extend({
   zh: {
     "index.login_failed": "登录失败：用户名或密码不正确，或账户已被锁定。",
-    "index.admin": "调度平台管理员暂无网页：请使用命令行工具 evalroom 或 API（/docs）。本次登录已退出。",
     "index.continue": "进入我的页面",
     "index.logout": "退出登录",
     "index.signed_in": "已登录：{subject}（{role}）。",
@@ -16,7 +15,6 @@ extend({
   },
   en: {
     "index.login_failed": "Login failed: wrong user name or password, or the account is locked.",
-    "index.admin": "There is no web page for coordinator admins yet: use the evalroom command or the API (/docs). You have been logged out.",
     "index.continue": "Go to my page",
     "index.logout": "Log out",
     "index.signed_in": "Logged in as {subject} ({role}).",

@@ -6,7 +6,7 @@ import * as i18n from "./i18n.js";
 import "./index-text.js";
 
 const $ = (id) => document.getElementById(id);
-const PAGE = { "hall-operator": "/operator", supervisor: "/supervisor" };
+const PAGE = { "hall-operator": "/operator", supervisor: "/supervisor", "coordinator-admin": "/admin" };
 
 $("lang").addEventListener("click", () => {
   i18n.toggle();
@@ -15,7 +15,7 @@ $("lang").addEventListener("click", () => {
 
 $("staff-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  $("staff-error").textContent = $("admin-note").textContent = "";
+  $("staff-error").textContent = "";
   for (const id of ["username", "password"]) $(id).setAttribute("aria-invalid", "false");
   let answer;
   try {
@@ -29,16 +29,7 @@ $("staff-form").addEventListener("submit", async (event) => {
     return;
   }
   setToken(answer.access_token);
-  if (PAGE[answer.role]) {
-    location.assign(PAGE[answer.role]);
-    return;
-  }
-  // No page for this role (the coordinator's admin works with the CLI and the API): do not keep a token
-  // that nothing here uses.
-  await api("/auth/logout", { method: "POST" }).catch(() => {});
-  setToken(null);
-  $("password").value = "";
-  $("admin-note").textContent = i18n.t("index.admin");
+  location.assign(PAGE[answer.role]);
 });
 
 let me = null;

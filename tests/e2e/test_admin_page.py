@@ -1,0 +1,288 @@
+"""The coordinator admin's page in Chromium, from an empty database whose only account is the first admin, made
+with ``evalroom account create``: the admin sets up two regions with their CA certificates (PEM and DER) and
+CRLs and puts both on the recognition list, registers both venues with a site-agent key, a room and a seat,
+creates the venues' operators and both supervisors, imports both pools (a file with errors first: every error
+shown by row, nothing imported), finds an expert and suspends them with a reason, and assigns a supervisor to a
+session. Every form's bad input shows the server's error at its field and changes nothing. The test reads the
+API only to check what the page did, never to act. axe-core on every state."""
+
+# ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from committee_world import GUEST_AREA, HOST_AREA, PASSWORD, expert_row, unique_code
+from conftest import SQLITE_ONLY, ok
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi.testclient import TestClient
+from playwright.sync_api import expect
+from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
+
+from evalroom.api.context import AppContext
+from evalroom.domain.roles import Principal, Role
+from signing.pki import issue_crl, issue_region_ca
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def first_admin(ctx: AppContext) -> str:
+    """The first admin, as a new coordinator gets one: the command line, on the coordinator's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    made = subprocess.run([sys.executable, "-m", "evalroom", "account", "create", "--data", str(ctx.settings.data_dir),
+                           "--username", "admin", "--role", "coordinator-admin"], input=PASSWORD + "\n",
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    return "admin"
+
+
+def clean(tab: Any) -> None:
+    assert accessibility_violations(tab) == []
+
+
+def field_error(tab: Any, field_id: str) -> str:
+    """The server's words beside a field, once it is marked invalid."""
+    expect(tab.locator(f"#{field_id}")).to_have_attribute("aria-invalid", "true")
+    return tab.locator(f"#{field_id}-error").inner_text()
+
+
+def choose(tab: Any, input_id: str, path: Path) -> None:
+    tab.locator(f"#{input_id}").set_input_files(str(path))
+
+
+@SQLITE_ONLY
+def test_an_admin_sets_up_the_coordinator_from_the_browser(ctx: AppContext, client: TestClient, live: str,
+                                                            page: Any, tmp_path: Path) -> None:
+    username = first_admin(ctx)
+    admin = {"Authorization": "Bearer " + ctx.tokens.issue(Principal(role=Role.COORDINATOR_ADMIN, subject="checker")).token}
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.goto(f"{live}/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{live}/admin")
+    expect(page.locator("#who")).to_contain_text("admin")
+    expect(page.locator("#st-database")).to_contain_text("sqlite")
+    expect(page.locator("#keys-body")).to_contain_text("令牌签名")
+    clean(page)
+    screenshot(page, "admin-status", page.locator("#status"))
+
+    # --- regions: a bad code first, then both ---------------------------------------------------------------
+    page.locator("#rg-code").fill("shandong")
+    page.locator("#rg-name").fill("山东省")
+    page.get_by_role("button", name="登记").first.click()
+    assert "pattern" in field_error(page, "rg-code")
+    assert ok(client.get("/api/v1/regions", headers=admin)) == []
+    clean(page)
+    codes = {"host": unique_code("SD"), "guest": unique_code("SN")}
+    for key, name in (("host", "山东省"), ("guest", "陕西省")):
+        page.locator("#rg-code").fill(codes[key])
+        page.locator("#rg-name").fill(name)
+        page.locator("#rg-ca-name").fill(f"{name}数字证书认证中心")
+        page.locator("#region-form button[type=submit]").click()
+        expect(page.locator("#regions-body")).to_contain_text(codes[key])
+    regions = {r["code"]: r for r in ok(client.get("/api/v1/regions", headers=admin))}
+    assert set(regions) == set(codes.values())
+
+    # --- each region's CA: a file that is no certificate is refused; root (PEM), intermediate (DER), CRL ------
+    now = ctx.clock.now()
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate", encoding="utf-8")
+    for key, code in codes.items():
+        ca = issue_region_ca(code[:2], now - timedelta(days=1))
+        root, inter, crl = tmp_path / f"{key}-root.pem", tmp_path / f"{key}-intermediate.der", tmp_path / f"{key}.crl"
+        root.write_bytes(ca.root.certificate.public_bytes(Encoding.PEM))
+        inter.write_bytes(ca.intermediate.certificate.public_bytes(Encoding.DER))
+        crl.write_bytes(issue_crl(ca.intermediate, [], now - timedelta(hours=1), now + timedelta(days=7))
+                        .public_bytes(Encoding.PEM))
+        page.locator("#regions-body tr", has_text=code).get_by_role("button", name="查看与上传").click()
+        expect(page.locator("#trust-h")).to_contain_text(code)
+        choose(page, "cert-file", junk)
+        page.locator("#cert-form button[type=submit]").click()
+        expect(page.locator("#cert-form [data-form-error]")).not_to_be_empty()
+        assert ok(client.get(f"/api/v1/regions/{regions[code]['id']}/trust", headers=admin))["certificates"] == []
+        for path, kind in ((root, "根证书"), (inter, "中间证书")):
+            choose(page, "cert-file", path)
+            page.locator("#cert-form button[type=submit]").click()
+            expect(page.locator("#cert-form [data-form-status]")).to_have_text("已登记。")
+            expect(page.locator("#certs-body")).to_contain_text(kind)
+        choose(page, "crl-file", crl)
+        page.locator("#crl-form button[type=submit]").click()
+        expect(page.locator("#crls-body")).to_contain_text("是")
+        clean(page)
+        page.locator("#regions-body tr", has_text=code).get_by_role("button", name="列入互认").click()
+        expect(page.locator("#regions-body tr", has_text=code)).to_contain_text("移出互认")
+    screenshot(page, "admin-regions", page.locator("#regions"))
+    trust = ok(client.get(f"/api/v1/regions/{regions[codes['host']]['id']}/trust", headers=admin))
+    assert sorted(c["kind"] for c in trust["certificates"]) == ["intermediate", "root"] and len(trust["crls"]) == 1
+    assert all(r["recognised"] for r in ok(client.get("/api/v1/regions", headers=admin)))
+
+    # --- venues: a missing city is refused; both venues, a site key, a room and a seat at the host ----------
+    venue_codes = {"host": unique_code("JN"), "guest": unique_code("XA")}
+    page.locator("#vn-code").fill(venue_codes["host"])
+    page.locator("#vn-name").fill("济南公共资源交易中心")
+    page.locator("#venue-form button[type=submit]").click()
+    assert field_error(page, "vn-city")
+    assert ok(client.get("/api/v1/venues", headers=admin)) == []
+    for key, name, city in (("host", "济南公共资源交易中心", "济南"), ("guest", "西安公共资源交易中心", "西安")):
+        page.locator("#vn-code").fill(venue_codes[key])
+        page.locator("#vn-name").fill(name)
+        page.locator("#vn-city").fill(city)
+        page.locator("#vn-region").select_option(regions[codes[key]]["id"])
+        page.locator("#venue-form button[type=submit]").click()
+        expect(page.locator("#venues-body")).to_contain_text(venue_codes[key])
+    venues = {v["code"]: v for v in ok(client.get("/api/v1/venues", headers=admin))}
+    host_id, guest_id = venues[venue_codes["host"]]["id"], venues[venue_codes["guest"]]["id"]
+    assert venues[venue_codes["guest"]]["region_id"] == regions[codes["guest"]]["id"]
+
+    page.locator("#venues-body tr", has_text=venue_codes["host"]).get_by_role("button", name="密钥与评标室").click()
+    page.locator("#cred-label").fill("主机")
+    page.locator("#cred-key").fill("too-short")
+    page.locator("#cred-form button[type=submit]").click()
+    assert field_error(page, "cred-key")
+    raw = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    page.locator("#cred-key").fill(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
+    page.locator("#cred-form button[type=submit]").click()
+    expect(page.locator("#creds-body")).to_contain_text("使用中")
+    page.locator("#rm-code").fill("R1")
+    page.locator("#rm-name").fill("第一评标室")
+    page.locator("#room-form button[type=submit]").click()
+    expect(page.locator("#rooms-list")).to_contain_text("R1")
+    page.locator("#st-code").fill("A-01")
+    page.locator("#seat-form button[type=submit]").click()
+    expect(page.locator("#rooms-list")).to_contain_text("A-01")
+    clean(page)
+    screenshot(page, "admin-venues", page.locator("#venues"))
+    creds = ok(client.get(f"/api/v1/venues/{host_id}/credentials", headers=admin))
+    assert [c["label"] for c in creds] == ["主机"] and creds[0]["revoked_at"] is None
+    rooms = ok(client.get(f"/api/v1/venues/{host_id}/rooms", headers=admin))
+    assert [(r["code"], [s["code"] for s in r["seats"]]) for r in rooms] == [("R1", ["A-01"])]
+    page.locator("#creds-body").get_by_role("button", name="吊销").click()
+    expect(page.locator("#creds-body")).to_contain_text("已于")  # "已于 … 吊销": revoked at
+    assert ok(client.get(f"/api/v1/venues/{host_id}/credentials", headers=admin))[0]["revoked_at"] is not None
+
+    # --- accounts: a bad user name, then the operators and supervisors; disable and enable one -------------
+    page.locator("#ac-username").fill("Bad Name")
+    page.locator("#ac-display").fill("张三")
+    page.locator("#ac-venue").select_option(host_id)
+    page.locator("#ac-password").fill(PASSWORD)
+    page.locator("#account-form button[type=submit]").click()
+    assert field_error(page, "ac-username")
+    assert [a["username"] for a in ok(client.get("/api/v1/accounts", headers=admin))] == ["admin"]
+    staff = [("jn-op", "济南操作员", "hall-operator", host_id), ("xa-op", "西安操作员", "hall-operator", guest_id),
+             ("sd-sup", "山东监督", "supervisor", None), ("sn-sup", "陕西监督", "supervisor", None)]
+    for name, display, role, venue_id in staff:
+        page.locator("#ac-username").fill(name)
+        page.locator("#ac-display").fill(display)
+        page.locator("#ac-role").select_option(role)
+        if venue_id:
+            page.locator("#ac-venue").select_option(venue_id)
+        else:
+            expect(page.locator("#ac-venue")).to_be_hidden()
+        page.locator("#ac-password").fill(PASSWORD)
+        page.locator("#account-form button[type=submit]").click()
+        expect(page.locator("#accounts-body")).to_contain_text(name)
+    accounts = {a["username"]: a for a in ok(client.get("/api/v1/accounts", headers=admin))}
+    assert accounts["xa-op"]["venue_id"] == guest_id and accounts["sd-sup"]["role"] == "supervisor"
+    row = page.locator("#accounts-body tr", has_text="xa-op")
+    row.get_by_role("button", name="停用").click()
+    expect(page.locator("#accounts-body tr", has_text="xa-op")).to_contain_text("已停用")
+    assert client.post("/api/v1/auth/login", json={"username": "xa-op", "password": PASSWORD}).status_code == 401
+    page.locator("#accounts-body tr", has_text="xa-op").get_by_role("button", name="启用").click()
+    expect(page.locator("#accounts-body tr", has_text="xa-op")).to_contain_text("正常")
+    assert client.post("/api/v1/auth/login", json={"username": "xa-op", "password": PASSWORD}).status_code == 200
+    clean(page)
+    screenshot(page, "admin-accounts", page.locator("#accounts"))
+
+    # --- pools: a file with errors (nothing imported), then the good files --------------------------------
+    good = {"host": [expert_row(f"专家H{i}", HOST_AREA, ["B0101"]) for i in range(1, 7)],
+            "guest": [expert_row(f"专家G{i}", GUEST_AREA, ["B01"]) for i in range(1, 6)]}
+    bad = [*good["host"][:2], {"name": "", "id_number": "123", "employer": "x", "specialties": ["B0101"]},
+           {**good["host"][3], "specialties": ["NOPE"]}]
+    files = {}
+    for key, rows_ in (("bad", bad), ("host", good["host"]), ("guest", good["guest"])):
+        files[key] = tmp_path / f"pool-{key}.json"
+        files[key].write_text(json.dumps(rows_, ensure_ascii=False), encoding="utf-8")
+    page.locator("#pool-region").select_option(regions[codes["host"]]["id"])
+    choose(page, "import-file", files["bad"])
+    page.locator("#import-form button[type=submit]").click()
+    expect(page.locator("#import-errors")).to_be_visible()
+    shown = page.locator("#import-errors-body tr")
+    assert shown.count() >= 3  # the empty name, the identity number and the unknown specialty, each by row
+    assert {shown.nth(i).locator("td").first.inner_text() for i in range(shown.count())} == {"3", "4"}
+    assert "NOPE" in page.locator("#import-errors-body").inner_text()
+    assert ok(client.get(f"/api/v1/regions/{regions[codes['host']]['id']}/experts", headers=admin)) == []
+    clean(page)
+    screenshot(page, "admin-pool-errors", page.locator("#pools"))
+    for key in ("host", "guest"):
+        page.locator("#pool-region").select_option(regions[codes[key]]["id"])
+        choose(page, "import-file", files[key])
+        page.locator("#import-form button[type=submit]").click()
+        expect(page.locator("#import-form [data-form-status]")).to_contain_text(f"新增 {len(good[key])}")
+        expect(page.locator("#import-errors")).to_be_hidden()
+        expect(page.locator("#pool-body tr")).to_have_count(len(good[key]))
+    assert len(ok(client.get(f"/api/v1/regions/{regions[codes['guest']]['id']}/experts", headers=admin))) == 5
+
+    # Search, open one expert, suspend them (a reason is required) and see the state change.
+    page.locator("#pool-search").fill("专家G3")
+    expect(page.locator("#pool-body tr")).to_have_count(1)
+    page.locator("#pool-body").get_by_role("button", name="查看").click()
+    expect(page.locator("#expert-h")).to_contain_text("专家G3")
+    page.locator("#cr-status").select_option("suspended")
+    page.locator("#credit-form button[type=submit]").click()
+    assert field_error(page, "cr-reason")
+    page.locator("#cr-reason").fill("无故缺席评标两次")
+    page.locator("#credit-form button[type=submit]").click()
+    expect(page.locator("#expert-facts")).to_contain_text("无故缺席评标两次")
+    expect(page.locator("#pool-body")).to_contain_text("暂停")
+    suspended = [x for x in ok(client.get(f"/api/v1/regions/{regions[codes['guest']]['id']}/experts", headers=admin))
+                 if x["credit_status"] == "suspended"]
+    assert [x["name"] for x in suspended] == ["专家G3"] and suspended[0]["credit_reason"] == "无故缺席评标两次"
+    clean(page)
+    screenshot(page, "admin-pools", page.locator("#pools"))
+
+    # --- a session hosted at 济南 gets its supervisors from the page ----------------------------------------
+    start = ctx.clock.now() + timedelta(days=2)
+    session = ok(client.post("/api/v1/sessions", headers=admin, json={
+        "code": unique_code("S"), "title": "某道路工程施工招标", "host_venue_id": host_id,
+        "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=4)).isoformat()}), 201)
+    page.get_by_role("button", name="刷新").click()
+    row = page.locator("#sessions-body tr", has_text=session["code"])
+    row.get_by_role("button", name="指派").click()
+    page.locator("#as-account").select_option(accounts["sd-sup"]["id"])
+    page.locator("#assign-form button[type=submit]").click()
+    expect(page.locator("#sessions-body tr", has_text=session["code"])).to_contain_text("山东监督（主监督")
+    # A second primary is the server's refusal, shown on the form; nothing changes.
+    page.locator("#sessions-body tr", has_text=session["code"]).get_by_role("button", name="指派").click()
+    page.locator("#as-account").select_option(accounts["sn-sup"]["id"])
+    page.locator("#assign-form button[type=submit]").click()
+    expect(page.locator("#assign-form [data-form-error]")).to_contain_text("primary")
+    page.locator("#as-level").select_option("secondary")
+    page.locator("#assign-form button[type=submit]").click()
+    expect(page.locator("#sessions-body tr", has_text=session["code"])).to_contain_text("陕西监督（副监督")
+    assigned = ok(client.get(f"/api/v1/sessions/{session['id']}/supervisors", headers=admin))
+    assert [(a["username"], a["level"]) for a in assigned] == [("sd-sup", "primary"), ("sn-sup", "secondary")]
+    page.locator("#ss-state").select_option("ended")
+    expect(page.locator("#sessions-body")).not_to_contain_text(session["code"])
+    page.locator("#ss-state").select_option("waiting")
+    expect(page.locator("#sessions-body")).to_contain_text(session["code"])
+    clean(page)
+    screenshot(page, "admin-sessions", page.locator("#sessions"))
+
+    # English, and nothing the scripts threw on the way.
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("h1")).to_have_text("Coordinator administration")
+    clean(page)
+    assert errors == []
