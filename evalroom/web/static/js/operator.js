@@ -13,6 +13,7 @@ import "./operator-text.js";
 import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
+import * as prep from "./operator-prep.js";
 
 const $ = (id) => document.getElementById(id);
 const t = i18n.t;
@@ -101,9 +102,11 @@ const refreshSession = coalesced(async () => {
       throw err;
     })]);
   // The work after the session, for the host's operators (a guest's never reach here: they see no session).
-  const afterwards = session.host_venue_id === me.venue_id ? await after.load(session, status, committee) : null;
+  const hosted = session.host_venue_id === me.venue_id;
+  const [afterwards, preparing] = hosted ? await Promise.all([after.load(session, status, committee), prep.load(session)])
+    : [null, null];
   if (id !== chosen) return; // another session was chosen meanwhile
-  view = { session, status, committee, after: afterwards };
+  view = { session, status, committee, after: afterwards, prep: preparing };
   sessions = sessions.map((s) => (s.id === id ? session : s)); // the chooser shows its state too
   renderSessions();
   renderSession();
@@ -386,6 +389,7 @@ function choose(id) {
   view = null;
   leaveRoom();
   after.render(null);
+  prep.render(null);
   $("session").hidden = true;
   $("conn").textContent = "";
   renderLive();
@@ -416,6 +420,7 @@ function renderSession() {
   renderControls(session, status);
   renderCommittee(committee);
   after.render(view.after);
+  prep.render(view.prep);
   renderLive();
 }
 
@@ -587,6 +592,7 @@ $("logout").addEventListener("click", async () => {
 
 $("refresh").addEventListener("click", () => refreshAll().catch(report));
 
+prep.init({ call, refreshAll: () => refreshAll(), refreshSession: () => refreshSession() });
 after.init({ call, bytes: (path) => call(path, undefined, apiBytes), el, when, fieldError, reload: () => refreshSession() });
 
 async function boot() {

@@ -1,0 +1,170 @@
+"""The host's preparation on the operator's console, in Chromium: the host venue's operator creates a session (a
+bad code refused at its field first, nothing created), moves its end, imports the tender (a broken file first:
+every error listed with its JSON path, nothing imported; then the good one, checked from the page's summary
+before it is sent), asks for guest seats (the coordinator draws the guest), changes the request and cancels a
+second one; the drawn guest's operator confirms on their own page, and the host's page shows it confirmed.
+Before check-in opens neither page names the other side (四不知): the host's HTML never holds the guest venues'
+names, codes or ids, the guest's never the session, project or host. The world (venues, rooms, a pool) is set up
+through the services; what the operators do is done on the pages, and the API is read only to check."""
+
+# ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PASSWORD, SPECIALTY, SQLITE_ONLY, TokenFor, World, ok
+from playwright.sync_api import expect
+from session_world import project_doc
+from timebase import iso
+from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
+
+from evalroom.api.context import AppContext
+from evalroom.domain.roles import Role
+from evalroom.schemas import AccountCreate
+from evalroom.services import accounts
+from evalroom.storage.models import Venue
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def operator(ctx: AppContext, venue_id: str) -> str:
+    username = f"op{uuid.uuid4().hex[:8]}"
+    with ctx.store.write() as tx:
+        accounts.create_account(tx, "system:test", AccountCreate(
+            username=username, display_name="场地工作人员", role=Role.HALL_OPERATOR, venue_id=venue_id, password=PASSWORD))
+    return username
+
+
+def log_in(tab: Any, live: str, username: str) -> None:
+    tab.goto(f"{live}/")
+    tab.get_by_label("用户名").fill(username)
+    tab.get_by_label("密码").fill(PASSWORD)
+    tab.get_by_role("button", name="登录").click()
+    expect(tab.get_by_role("heading", name="场地工作人员控制台")).to_be_visible()
+
+
+def clean(tab: Any) -> None:
+    assert accessibility_violations(tab) == []
+
+
+@SQLITE_ONLY
+def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContext, client: Any, world: World,
+                                                                  token_for: TokenFor, live: str, browser: Any,
+                                                                  page: Any, tmp_path: Path) -> None:
+    admin = token_for(Role.COORDINATOR_ADMIN)
+    with ctx.store.read() as s:
+        others = [s.get(Venue, v) for v in (world.guest_venue_id, world.other_venue_id)]
+    secrets_of_guests = [x for v in others for x in (v.name, v.code, v.id)]
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("dialog", lambda dialog: dialog.accept("不再需要第二个副场"))
+    log_in(page, live, operator(ctx, world.host_venue_id))
+
+    def blind() -> None:
+        html = page.content() + page.locator("body").inner_text()
+        assert not [x for x in secrets_of_guests if x in html]
+
+    # --- a new session: a bad code first --------------------------------------------------------------------
+    before = len(ok(client.get("/api/v1/sessions", headers=admin)))
+    page.locator("#ns-code").fill("bad code")
+    page.locator("#ns-title").fill("某市政道路工程施工招标")
+    page.locator("#ns-date").fill(iso(3))
+    page.locator("#ns-start").fill("09:00")
+    page.locator("#ns-end").fill("17:00")
+    page.locator("#new-session-form button[type=submit]").click()
+    expect(page.locator("#ns-code")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#ns-code-error")).not_to_be_empty()
+    assert len(ok(client.get("/api/v1/sessions", headers=admin))) == before
+    code = f"S-{uuid.uuid4().hex[:6].upper()}"
+    page.locator("#ns-code").fill(code)
+    page.locator("#new-session-form button[type=submit]").click()
+    expect(page.locator("#new-session-form [data-form-status]")).to_have_text("已新建。")
+    session = next(s for s in ok(client.get("/api/v1/sessions", headers=admin)) if s["code"] == code)
+    assert session["host_venue_id"] == world.host_venue_id and session["state"] == "waiting"
+    page.locator("#session-select").select_option(session["id"])
+    expect(page.locator("#prep")).to_be_visible()
+
+    # --- reschedule: the end moves to 16:00 Beijing -------------------------------------------------------
+    page.locator("#rs-end").fill("16:00")
+    page.locator("#reschedule-form button[type=submit]").click()
+    expect(page.locator("#reschedule-form [data-form-status]")).to_have_text("已保存。")
+    moved = ok(client.get(f"/api/v1/sessions/{session['id']}", headers=admin))
+    assert moved["scheduled_end"].startswith(f"{iso(3)}T08:00:00")  # 16:00 in Beijing
+
+    # --- the tender: a broken file, then the good one -----------------------------------------------------
+    broken = project_doc(bidders=[{"code": "B1", "name": ""}], price_rule={"kind": "no-such-rule"})
+    good = project_doc()
+    files = {}
+    for name, doc in (("broken", broken), ("good", good)):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    page.locator("#tender-file").set_input_files(str(files["broken"]))
+    expect(page.locator("#tender-preview")).to_contain_text("第一标段")
+    page.locator("#tender-import").click()
+    expect(page.locator("#tender-errors")).to_be_visible()
+    paths = page.locator("#tender-errors-body td.mono").all_inner_texts()
+    assert any("bidders[0].name" in p for p in paths) and any("price_rule" in p for p in paths), paths
+    assert client.get(f"/api/v1/sessions/{session['id']}/project", headers=admin).status_code == 404
+    clean(page)
+    screenshot(page, "operator-tender-errors", page.locator("#prep"))
+    page.locator("#tender-file").set_input_files(str(files["good"]))
+    preview = page.locator("#tender-preview")
+    for words in ("第一标段", "投标人甲公司", "施工方案与技术措施", "lowest_benchmark"):
+        expect(preview).to_contain_text(words)
+    page.locator("#tender-import").click()
+    expect(page.locator("#tender-form [data-form-status]")).to_have_text("已导入。")
+    expect(page.locator("#tender-errors")).to_be_hidden()
+    expect(page.locator("#tender-current")).to_contain_text("已于")
+    assert ok(client.get(f"/api/v1/sessions/{session['id']}/project", headers=admin))["document"]["code"] == good["code"]
+
+    # --- guest seats: asked, changed; a second asked and cancelled ---------------------------------------
+    page.locator("#of-seats").fill("two")
+    page.locator("#offer-form button[type=submit]").click()
+    expect(page.locator("#of-seats")).to_have_attribute("aria-invalid", "true")
+    assert ok(client.get(f"/api/v1/sessions/{session['id']}/offers", headers=admin)) == []
+    page.locator("#of-seats").fill("2")
+    page.locator("#of-specialties").fill(SPECIALTY)
+    page.locator("#offer-form button[type=submit]").click()
+    expect(page.locator("#prep-offers-body tr")).to_have_count(1)
+    expect(page.locator("#prep-offers-body")).to_contain_text("待答复")
+    blind()
+    page.locator("#prep-offers-body").get_by_role("button", name="更改").click()
+    page.locator("#oc-seats").fill("1")
+    page.locator("#offer-change-form button[type=submit]").click()
+    expect(page.locator("#prep-offers-body")).to_contain_text("1 个席位")
+    (offer,) = ok(client.get(f"/api/v1/sessions/{session['id']}/offers", headers=admin))
+    assert (offer["seats"], offer["version"], offer["state"]) == (1, 2, "pending")
+    page.locator("#of-seats").fill("1")
+    page.locator("#of-specialties").fill(SPECIALTY)
+    page.locator("#offer-form button[type=submit]").click()
+    expect(page.locator("#prep-offers-body tr")).to_have_count(2)
+    (second,) = [o for o in ok(client.get(f"/api/v1/sessions/{session['id']}/offers", headers=admin))
+                 if o["offer_id"] != offer["offer_id"]]
+    page.locator(f'#prep-offers-body tr[data-offer="{second["offer_id"]}"]').get_by_role("button", name="撤销").click()
+    expect(page.locator("#prep-offers-body")).to_contain_text("已取消")
+    offers = {o["offer_id"]: o for o in ok(client.get(f"/api/v1/sessions/{session['id']}/offers", headers=admin))}
+    assert (offers[offer["offer_id"]]["state"], offers[second["offer_id"]]["state"]) == ("pending", "cancelled")
+    blind()
+    clean(page)
+    screenshot(page, "operator-prep", page.locator("#prep"))
+
+    # --- the drawn guest confirms on its own page, which names nothing of the session ----------------------
+    guest_venue = offers[offer["offer_id"]]["guest_venue_id"]
+    guest = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+    log_in(guest, live, operator(ctx, guest_venue))
+    row = guest.locator(f'tr[data-offer="{offer["offer_id"]}"]')
+    row.get_by_role("button", name="确认").click()
+    expect(guest.locator("#offers-status")).to_contain_text("已确认")
+    with ctx.store.read() as s:
+        host = s.get(Venue, world.host_venue_id)
+    guest_html = guest.content() + guest.locator("body").inner_text()
+    assert not [x for x in (code, session["id"], "某市政道路工程施工招标", good["name"], host.name, host.code)
+                if x in guest_html]
+    expect(page.locator("#prep-offers-body")).to_contain_text("已确认", timeout=20_000)  # by the session's events
+    blind()
+    assert errors == []
