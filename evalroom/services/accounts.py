@@ -148,10 +148,10 @@ def revoke(store: Store, verified: VerifiedToken) -> None:
 
 
 def current_principal(store: Store, verified: VerifiedToken) -> Principal:
-    """Who a verified token speaks for now: refused if it was revoked or its account disabled since (one
-    indexed read by user name); a supervisor's token that names no
-    sessions (every login's) gets the account's assignments as they stand, in the same read. A token minted
-    with sessions of its own (``evalroom token issue --supervise``) keeps exactly those."""
+    """Who a verified token speaks for now, in one read: refused if it was revoked or its account disabled
+    since; a supervisor's token that names no sessions (every login's) gets the account's assignments as they
+    stand. A token minted with sessions of its own (``evalroom token issue --supervise``) keeps exactly those.
+    An open event stream checked its token when it subscribed and re-checks only revocation (is_revoked)."""
     principal = verified.principal
     with store.read() as s:
         if s.get(RevokedToken, verified.jti) is not None:
