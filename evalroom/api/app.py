@@ -30,6 +30,7 @@ from evalroom.api.routes import (
     auth,
     committee,
     events,
+    evidence,
     experts,
     fees,
     health,
@@ -137,8 +138,8 @@ def create_app(settings: Settings, clock: Clock | None = None, *, context: AppCo
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=ctx.settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)  # added last: outermost, so every answer has its id
     for module in (health, auth, accounts, admin, regions, experts, venues, rooms, sessions, offers, committee,
-                   evaluation_routes, signing, supervision, publications, fees, ratings, analysis, media_routes,
-                   log_routes, site, events):
+                   evaluation_routes, signing, supervision, publications, fees, ratings, analysis, evidence,
+                   media_routes, log_routes, site, events):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages.config_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages.router)

@@ -251,6 +251,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/publications/{publication_id}/objections/{objection_id}/answer"): frozenset({Role.HALL_OPERATOR}),
     ("POST", "/api/v1/sessions/{session_id}/fee-batches"): MANAGERS,
     ("GET", "/api/v1/sessions/{session_id}/fee-batches"): MANAGERS,
+    ("GET", "/api/v1/sessions/{session_id}/evidence"): frozenset({Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR,
+                                                                  Role.SUPERVISOR}),
     ("GET", "/api/v1/fee-batches/{batch_id}"): MANAGERS,
     ("POST", "/api/v1/sessions/{session_id}/ratings"): frozenset({Role.HALL_OPERATOR, Role.EXPERT}),
     ("GET", "/api/v1/sessions/{session_id}/ratings"): frozenset(
@@ -1002,6 +1004,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/publications/{published(c)}/objections/{objection(c)}/answer", headers=h, json={"text": "x"}),
         ("POST", "/api/v1/sessions/{session_id}/fee-batches"): lambda c, h: (after(), c.post(
             f"{url}/fee-batches", headers=h))[1],
+        ("GET", "/api/v1/sessions/{session_id}/evidence"): lambda c, h: (after(), logged(c), c.get(
+            f"{url}/evidence", headers=h))[2],
         ("GET", "/api/v1/sessions/{session_id}/fee-batches"): lambda c, h: (fee_batch(), c.get(
             f"{url}/fee-batches", headers=h))[1],
         ("GET", "/api/v1/fee-batches/{batch_id}"): lambda c, h: c.get(f"/api/v1/fee-batches/{fee_batch()}",

@@ -25,6 +25,7 @@ export function init(deps) {
   $("publish-form").addEventListener("submit", publish);
   $("objection-form").addEventListener("submit", recordObjection);
   $("fees-issue").addEventListener("click", issueFees);
+  $("evidence-download").addEventListener("click", downloadEvidence);
 }
 
 // --- loading -------------------------------------------------------------------------------------------------
@@ -55,6 +56,7 @@ export function render(data) {
   if (!data) return;
   renderPublication(data);
   renderFees(data);
+  $("evidence-part").hidden = !data.ended;
   renderRatings(data);
 }
 
@@ -260,6 +262,31 @@ async function download(b, format) {
     $("fees-status").textContent = t("op.fee_downloaded", { name });
   } catch (err) {
     $("fees-error").textContent = err.message;
+  }
+}
+
+// --- the evidence bundle -------------------------------------------------------------------------------------
+// The bundle (recordings included) is built by the coordinator when asked, so the button says it is working.
+async function downloadEvidence() {
+  const button = $("evidence-download");
+  $("evidence-error").textContent = "";
+  $("evidence-status").textContent = t("op.evidence_working");
+  button.disabled = true;
+  try {
+    const { bytes } = await io.bytes(`/sessions/${shown.sessionId}/evidence`);
+    const name = `evidence-${shown.sessionId}.zip`;
+    const url = URL.createObjectURL(new Blob([bytes], { type: "application/zip" }));
+    const link = io.el("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    $("evidence-status").textContent = t("op.evidence_done", { name, size: (bytes.length / 1048576).toFixed(1) });
+  } catch (err) {
+    $("evidence-status").textContent = "";
+    $("evidence-error").textContent = err.message;
+  } finally {
+    button.disabled = false;
   }
 }
 
