@@ -95,3 +95,25 @@ def to_detailed_review(w: CommitteeWorld, doc: dict[str, Any] | None = None
     review_all_pass(w, experts)
     move(w, "review")
     return experts, chair
+
+
+DISSENT = "本人认为乙公司技术方案更优，保留意见。"
+"""The dissent (保留意见) :func:`to_report_signing` records."""
+
+
+def to_report_signing(w: CommitteeWorld) -> tuple[dict[str, dict[str, str]], str]:
+    """A started session in report signing: every bid passed, everyone scored alike, one dissent."""
+    experts = ready(w)
+    elect(w, experts)
+    move(w, "chair_election")
+    review_all_pass(w, experts)
+    move(w, "review")
+    for h in experts.values():
+        ok(w.client.post(w.url("/scores"), headers=h, json=sheet("18", "8")))
+    move(w, "detailed_review")
+    move(w, "price_scoring")
+    dissenter = sorted(experts)[2]
+    ok(w.client.put(w.url("/dissent"), headers=experts[dissenter], json={"text": DISSENT}))
+    move(w, "summary")
+    move(w, "recommendation")
+    return experts, dissenter

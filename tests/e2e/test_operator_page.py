@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +42,8 @@ from committee_world import (
 from conftest import ALL_OK, SQLITE_ONLY, ok
 from openpyxl import load_workbook
 from playwright.sync_api import expect
-from session_world import import_project
+from session_world import DISSENT, import_project, to_report_signing
+from signing_world import seat_signers, setup_pki
 from web_world import accessibility_violations, browser, live, open_seat, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
@@ -338,6 +342,14 @@ def test_the_host_operator_does_the_work_after_the_session(ctx: AppContext, clie
     assert [c.value for c in sheet[sheet.max_row]][1] == "合计"
     assert Decimal(str(sheet.cell(row=sheet.max_row, column=14).value)) == Decimal("2850.00")
 
+    # The evidence bundle, built by the coordinator and saved by the page: the session's own, and recorded as taken.
+    with page.expect_download() as got:
+        page.get_by_role("button", name="下载证据包（zip）").click()
+    with zipfile.ZipFile(got.value.path()) as bundle:
+        assert json.loads(bundle.read("session.json"))["id"] == w.session_id
+    expect(page.locator("#evidence-status")).to_contain_text("已下载")
+    assert "session.evidence_exported" in [e["kind"] for e in events(w)]
+
     # Ratings: out of range refused at the field in the operator's words; then rated, and the row is read-only.
     first, second = seeded.experts[0], seeded.experts[1]
     rating = page.locator(f'#ratings-body tr[data-member="{first}"]')
@@ -367,4 +379,53 @@ def test_the_host_operator_does_the_work_after_the_session(ctx: AppContext, clie
     expect(rating).to_contain_text("rated (")
     expect(batch.get_by_role("button", name="Download CSV")).to_be_visible()
     assert accessibility_violations(page) == []
+    assert errors == []
+
+
+@SQLITE_ONLY
+def test_the_host_records_a_deemed_agreement_and_seals_the_report(ctx: AppContext, client: Any, live: str,
+                                                                  page: Any) -> None:
+    """Every member signs their sheets; all but one sign the report (the dissenter with the dissent). The host's
+    page lists what the refuser has not signed, refuses a deemed agreement without a reason at its field,
+    records it with one, and seals; the seal and the deemed agreement are checked through the API."""
+    w = build(ctx, client)
+    experts, dissenter = to_report_signing(w)
+    signers = seat_signers(w, setup_pki(w), experts)
+    refuser = next(m for m in sorted(experts) if m != dissenter)
+
+    def sign() -> None:
+        for signer in signers.values():
+            for phase in ("review", "detailed_review"):
+                signer.sign_sheet(phase)
+        for member_id, signer in signers.items():
+            if member_id != refuser:
+                signer.sign_report(dissent=DISSENT if member_id == dissenter else None)
+
+    # pyHanko runs its own event loop, which cannot start in this thread: Playwright's sync API holds one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(sign).result()
+    errors = page_errors(page)
+    log_in(page, live, operator_account(w, w.host_venue_id))
+    part = page.locator("#signing-part")
+    expect(part).to_be_visible()
+    row = page.locator(f'#signing-body tr[data-member="{refuser}"]')
+    expect(row).to_contain_text("report v1")
+    expect(page.locator("#signing-body tr")).to_have_count(1)
+    page.locator("#seal").click()
+    expect(page.locator("#seal-error")).not_to_be_empty()  # the server's refusal: a member has not signed
+    row.get_by_role("button", name="记录视为同意").click()
+    reason = row.get_by_label("理由")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    assert ok(client.get(w.url("/status"), headers=w.host_op()))["signing"]["missing"]  # nothing recorded
+    reason.fill("拒绝签字且未陈述不同意见和理由")
+    row.get_by_role("button", name="记录视为同意").click()
+    expect(page.locator("#signing-body")).to_contain_text("全体成员均已签署")
+    assert accessibility_violations(page) == []
+    screenshot(page, "operator-report-signing", part)
+    page.locator("#seal").click()
+    expect(page.locator("#signing-state")).to_contain_text("已盖章封存", timeout=20_000)
+    status = ok(client.get(w.url("/status"), headers=w.host_op()))
+    assert status["report_sealed"] is True and status["signing"]["missing"] == []
+    kinds = [e["kind"] for e in events(w)]
+    assert "signing.deemed_agreed" in kinds, kinds
     assert errors == []

@@ -19,7 +19,7 @@ import pytest
 from committee_world import CommitteeWorld, build, events, members
 from conftest import SQLITE_ONLY, ok, refused, snapshot
 from cryptography import x509
-from session_world import elect, move, ready, review_all_pass, sheet
+from session_world import DISSENT, to_report_signing
 from signing_world import (
     Pki,
     certificate_for,
@@ -40,30 +40,9 @@ from signing.verify import verify_file
 
 pytestmark = pytest.mark.dates
 
-DISSENT = "本人认为乙公司技术方案更优，保留意见。"
-
-
 @pytest.fixture
 def w(ctx, client) -> CommitteeWorld:  # type: ignore[no-untyped-def]
     return build(ctx, client)
-
-
-def to_report_signing(w: CommitteeWorld) -> tuple[dict[str, dict[str, str]], str]:
-    """A started session in report signing: every bid passed, everyone scored alike, one dissent."""
-    experts = ready(w)
-    elect(w, experts)
-    move(w, "chair_election")
-    review_all_pass(w, experts)
-    move(w, "review")
-    for h in experts.values():
-        ok(w.client.post(w.url("/scores"), headers=h, json=sheet("18", "8")))
-    move(w, "detailed_review")
-    move(w, "price_scoring")
-    dissenter = sorted(experts)[2]
-    ok(w.client.put(w.url("/dissent"), headers=experts[dissenter], json={"text": DISSENT}))
-    move(w, "summary")
-    move(w, "recommendation")
-    return experts, dissenter
 
 
 def post(w: CommitteeWorld, tail: str, headers: dict[str, str], body: Any = None) -> Any:

@@ -14,6 +14,7 @@ import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
 import * as prep from "./operator-prep.js";
+import * as signing from "./operator-signing.js";
 
 const $ = (id) => document.getElementById(id);
 const t = i18n.t;
@@ -390,6 +391,7 @@ function choose(id) {
   leaveRoom();
   after.render(null);
   prep.render(null);
+  signing.render(null);
   $("session").hidden = true;
   $("conn").textContent = "";
   renderLive();
@@ -418,6 +420,7 @@ function renderSession() {
     ? t("op.progress_value", { submitted: status.submitted, evaluators: status.evaluators }) : "—";
   renderConnectivity(status);
   renderControls(session, status);
+  signing.render(session.id, status, session.host_venue_id === me.venue_id);
   renderCommittee(committee);
   after.render(view.after);
   prep.render(view.prep);
@@ -593,6 +596,7 @@ $("logout").addEventListener("click", async () => {
 $("refresh").addEventListener("click", () => refreshAll().catch(report));
 
 prep.init({ call, refreshAll: () => refreshAll(), refreshSession: () => refreshSession() });
+signing.init({ call, refreshSession: () => refreshSession() });
 after.init({ call, bytes: (path) => call(path, undefined, apiBytes), el, when, fieldError, reload: () => refreshSession() });
 
 async function boot() {
