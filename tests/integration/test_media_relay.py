@@ -25,7 +25,10 @@ def test_a_publisher_reaches_a_subscriber_and_is_recorded(tmp_path: Path) -> Non
         pub = await publish(relay, "session-1", "venue-JN/room-R1")
         await until(lambda: len(relay.feeds("session-1")) == 2, what="both tracks at the relay")
         sub = await subscribe(relay, "session-1", "venue-JN/room-R1", "venue-XA")
-        await asyncio.sleep(4)
+        # About 4 s of media, however long a loaded machine takes to encode it (a fixed 4 s sleep recorded 2.9 s
+        # of video when both cores were busy).
+        await until(lambda: len(sub.got["video"]) >= 115 and len(sub.got["audio"]) >= 190, timeout=60,
+                    what="about 4 s of media at the subscriber")
         sealed = await relay.close_room("session-1")
         await pub.close()
         await sub.pc.close()
@@ -79,7 +82,9 @@ def test_a_venue_source_encodes_once_records_locally_and_answers_key_frame_reque
         plis = asyncio.ensure_future(forward_plis())
         await until(lambda: relay.feeds("s") and relay.feeds("s")[0]["packets"] > 0, what="packets at the relay")
         sub = await subscribe(relay, "s", "XA/R1/cam", "JN")
-        await asyncio.sleep(4)
+        await until(lambda: len(sub.got["video"]) > 60 and source.sent > 100 and relay.feeds("s")[0]["packets"] > 0,
+                    timeout=60, what="the subscriber's frames and the encoder's packets")
+        await asyncio.sleep(1.5)  # a segment cut or two more, at requested key frames
         plis.cancel()
         await relay.close_room("s")
         await pc.close()

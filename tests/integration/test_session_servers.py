@@ -105,7 +105,9 @@ def test_a_killed_site_agent_suspends_the_session_and_every_venue_hears_it(ctx, 
     draw(w)
     open_check_in(w)
     seat_everyone(w)
-    env = server_env(db_url, site_heartbeat_seconds="0.5", site_offline_after_seconds="4",
+    # Offline after 10 s without a heartbeat (20 missed): a killed agent is noticed within seconds, and a
+    # loaded machine (a moved-clock run on both cores) does not drop a live agent on its own.
+    env = server_env(db_url, site_heartbeat_seconds="0.5", site_offline_after_seconds="10",
                      housekeeping_seconds="0.5")
     server = Coordinator(tmp_path, env)
     api = httpx.Client(base_url=server.base, headers=w.admin(), timeout=10)
