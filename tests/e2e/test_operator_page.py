@@ -420,6 +420,8 @@ def test_the_host_records_a_deemed_agreement_and_seals_the_report(ctx: AppContex
     reason.fill("拒绝签字且未陈述不同意见和理由")
     row.get_by_role("button", name="记录视为同意").click()
     expect(page.locator("#signing-body")).to_contain_text("全体成员均已签署")
+    expect(page.locator("#signing-state")).to_contain_text("可以盖章")
+    expect(page.locator("#seal-error")).to_be_empty()
     assert accessibility_violations(page) == []
     screenshot(page, "operator-report-signing", part)
     page.locator("#seal").click()

@@ -39,8 +39,10 @@ export function render(sessionId, status, hosted) {
   $("signing-part").hidden = !signing;
   if (!signing) return;
   shown = { sessionId, signing, sealed: status.report_sealed };
+  const missing = signing.missing.length;
   $("signing-state").textContent = status.report_sealed ? t("op.sign.sealed", { version: signing.report_version })
-    : t("op.sign.waiting", { version: signing.report_version, n: signing.missing.length });
+    : t(missing ? "op.sign.waiting" : "op.sign.ready", { version: signing.report_version, n: missing });
+  if (!missing) $("seal-error").textContent = ""; // a refusal of the seal while someone had not signed is past
   const active = document.activeElement && $("signing-body").contains(document.activeElement)
     ? document.activeElement.id : null;
   rows($("signing-body"), signing.missing, (m) => el("tr", { dataset: { member: m.member_id } },
