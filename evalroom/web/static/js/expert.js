@@ -4,6 +4,7 @@
 // committee rates the experts here.
 
 import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
+import { keepRenewed } from "./renew.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
 import { coalesced, EventStream } from "./live.js";
@@ -57,6 +58,7 @@ $("login-form").addEventListener("submit", async (event) => {
 // --- the session ---------------------------------------------------------------------------------------------
 async function start() {
   me = await api("/auth/me");
+  keepRenewed((err) => showStatus("refused", err));
   $("login").hidden = true;
   $("session").hidden = false;
   stream = new EventStream(me.session_id, {

@@ -15,6 +15,7 @@ export class EventStream {
     this.after = 0;
     this.delay = 500;
     this.closed = false;
+    this.stopped = false;
   }
 
   start(after = 0) {
@@ -23,8 +24,27 @@ export class EventStream {
   }
 
   stop() {
-    this.closed = true;
+    this.closed = this.stopped = true;
     if (this.ws) this.ws.close();
+  }
+
+  // A token that lapsed or was revoked because the page renewed it (an expert's, js/renew.js): the server tells
+  // the stream the old token was revoked before the page has read the new one, so wait a few seconds for it,
+  // then subscribe again from where the stream was. No new token by then: the refusal stands.
+  awaitNewToken(used, error) {
+    const deadline = Date.now() + 5000;
+    const poll = () => {
+      if (this.stopped) return;
+      if (token() && token() !== used) {
+        this.closed = false;
+        this.connect();
+      } else if (Date.now() < deadline) {
+        setTimeout(poll, 200);
+      } else {
+        this.onStatus("refused", error);
+      }
+    };
+    poll();
   }
 
   async connect() {
@@ -32,7 +52,8 @@ export class EventStream {
     this.onStatus(this.ws ? "reconnecting" : "connecting");
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = (this.ws = new WebSocket(`${scheme}://${location.host}/api/v1/sessions/${this.sessionId}/events/ws`));
-    ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", token: token(), after: this.after }));
+    let used = null; // the token this socket subscribed with
+    ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", token: (used = token()), after: this.after }));
     ws.onmessage = async (message) => {
       if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return; // a socket already given up on
       const data = JSON.parse(message.data);
@@ -44,12 +65,13 @@ export class EventStream {
         this.after = Math.max(this.after, data.event.seq);
         this.onEvent(data.event);
       } else if (data.type === "error") {
-        // Refused (token expired or revoked, out of scope): retrying with the same token cannot help.
-        this.closed = true;
-        this.onStatus("refused", data.error);
+        this.closed = true; // this socket is done; a renewed token may start another
+        if (["token_expired", "token_revoked"].includes(data.error && data.error.code)) this.awaitNewToken(used, data.error);
+        else this.onStatus("refused", data.error); // out of scope, or the like: retrying cannot help
       }
     };
     ws.onclose = () => {
+      if (ws !== this.ws) return; // a socket replaced already
       if (this.closed) return this.onStatus("closed");
       this.onStatus("reconnecting");
       setTimeout(() => this.connect(), this.delay);
