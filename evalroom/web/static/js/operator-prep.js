@@ -134,6 +134,8 @@ async function cancel(o, n) {
 }
 
 const specialties = (text) => text.split(/[\s,，、]+/).filter(Boolean);
+/** A whole number as a number; anything else as typed, for the server to refuse at the field. */
+const count = (text) => (/^\d{1,6}$/.test(text.trim()) ? Number(text.trim()) : text);
 
 // --- rendering -----------------------------------------------------------------------------------------------
 export function render(data) {
@@ -186,7 +188,7 @@ export function init(deps) {
     await io.refreshSession();
   }, "op.prep.tender_done");
   onSubmit($("offer-form"), (f) => {
-    const body = { seats: Number(f.elements.namedItem("seats").value) || f.elements.namedItem("seats").value,
+    const body = { seats: count(f.elements.namedItem("seats").value),
       specialties: specialties(f.elements.namedItem("specialties").value) };
     return io.call(`/sessions/${shown.session.id}/offers`, { method: "POST", body });
   }, async () => {
@@ -194,7 +196,7 @@ export function init(deps) {
     await io.refreshSession();
   }, "op.prep.asked");
   onSubmit($("offer-change-form"), (f) => io.call(`/offers/${changing.offer_id}`, { method: "PATCH", body: {
-    seats: Number(f.elements.namedItem("seats").value) || f.elements.namedItem("seats").value,
+    seats: count(f.elements.namedItem("seats").value),
     specialties: specialties(f.elements.namedItem("specialties").value),
   } }), async () => {
     $("offer-change-form").hidden = true;
