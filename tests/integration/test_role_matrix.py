@@ -1004,8 +1004,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/publications/{published(c)}/objections/{objection(c)}/answer", headers=h, json={"text": "x"}),
         ("POST", "/api/v1/sessions/{session_id}/fee-batches"): lambda c, h: (after(), c.post(
             f"{url}/fee-batches", headers=h))[1],
-        ("GET", "/api/v1/sessions/{session_id}/evidence"): lambda c, h: (after(), logged(c), c.get(
-            f"{url}/evidence", headers=h))[2],
+        ("GET", "/api/v1/sessions/{session_id}/evidence"): lambda c, h: (after(), c.get(f"{url}/evidence", headers=h))[1],
         ("GET", "/api/v1/sessions/{session_id}/fee-batches"): lambda c, h: (fee_batch(), c.get(
             f"{url}/fee-batches", headers=h))[1],
         ("GET", "/api/v1/fee-batches/{batch_id}"): lambda c, h: c.get(f"/api/v1/fee-batches/{fee_batch()}",
