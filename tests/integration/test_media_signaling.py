@@ -18,6 +18,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from committee_world import CommitteeWorld, build
 from conftest import SQLITE_ONLY
+from media_world import until
 from servers import Coordinator
 from session_world import ready
 from test_session_servers import clock, server_env, settings  # noqa: F401 — the real-time world's fixtures
@@ -147,7 +148,10 @@ def room_scenario(ctx: Any, client: Any, tmp_path: Path, db_url: str, backend: s
             for room in (xa, sup):
                 assert (await room.subscribe(published["publisher"]))["type"] == "subscribed"
             out["unknown"] = await xa.subscribe("nobody/cam")
-            await asyncio.sleep(3.5)
+            # Wait for frames rather than a fixed time: a loaded machine (a moved-clock run on both cores)
+            # encodes slower than real time.
+            await until(lambda: all(len(r.got.get(published["publisher"], [])) > 40 for r in (xa, sup)),
+                        timeout=60, what="frames at the guest and the supervisor")
             out["frames"] = {name: len(r.got.get(published["publisher"], [])) for name, r in
                              (("guest", xa), ("supervisor", sup))}
         # Outsiders are refused at the door.
