@@ -31,6 +31,7 @@ from signing_world import (
     sign_everything_and_seal,
 )
 
+from evalroom.config import Settings, load_settings
 from evalroom.signing_client import SeatSigner, SigningRefused
 from signing.canonical import canonical_json
 from signing.cms import sign_detached
@@ -39,6 +40,17 @@ from signing.trust import load_bundle
 from signing.verify import verify_file
 
 pytestmark = pytest.mark.dates
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """conftest's, with venues deemed offline only after an hour without a heartbeat: these tests move the
+    coordinator's clock by minutes (CRLs, time-stamps), the world's venues have no agents that would answer, and
+    a housekeeping sweep that ran just after such a move suspended the session under a test (phase_closed)."""
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "log_batch_seconds": 300,
+                                                "site_offline_after_seconds": 3600})
+
 
 @pytest.fixture
 def w(ctx, client) -> CommitteeWorld:  # type: ignore[no-untyped-def]
