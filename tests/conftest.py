@@ -123,10 +123,18 @@ def clock(request: pytest.FixtureRequest) -> ManualClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    # The transparency log's batches are taken by the tests that are about it (append_pending), not by a
-    # background task writing between a test's "before" and "after".
+    return test_settings(tmp_path, db_url)
+
+
+def test_settings(tmp_path: Path, db_url: str, **more: object) -> Settings:
+    """The suite's settings, with ``more`` for a module's own fixture. The transparency log's batches are taken
+    by the tests that are about it (append_pending), not by a background task writing between a test's
+    "before" and "after"."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "log_batch_seconds": 300})
+                                                "environment": "development", "log_batch_seconds": 300, **more})
+
+
+test_settings.__test__ = False  # a helper named test_*: not for pytest to collect
 
 
 @pytest.fixture

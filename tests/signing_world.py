@@ -105,13 +105,21 @@ def seat_signers(w: CommitteeWorld, pki: Pki, experts: dict[str, dict[str, str]]
     return signers
 
 
-def sign_everything_and_seal(w: CommitteeWorld, signers: dict[str, SeatSigner],
-                             dissents: dict[str, str] | None = None) -> dict[str, object]:
-    """Every member signs their newest sheets and the report (a dissenter with the dissent attached); the
-    host seals. Returns the seal's record."""
+def sign_all(signers: dict[str, SeatSigner], dissents: dict[str, str] | None = None, *,
+             refuser: str | None = None) -> None:
+    """Every member signs their newest sheets, and the report (a dissenter with the dissent attached), except
+    ``refuser``, who signs the sheets only."""
     for signer in signers.values():
         for phase in ("review", "detailed_review"):
             signer.sign_sheet(phase)
     for member_id, signer in signers.items():
-        signer.sign_report(dissent=(dissents or {}).get(member_id))
+        if member_id != refuser:
+            signer.sign_report(dissent=(dissents or {}).get(member_id))
+
+
+def sign_everything_and_seal(w: CommitteeWorld, signers: dict[str, SeatSigner],
+                             dissents: dict[str, str] | None = None) -> dict[str, object]:
+    """Every member signs their newest sheets and the report (a dissenter with the dissent attached); the
+    host seals. Returns the seal's record."""
+    sign_all(signers, dissents)
     return ok(w.client.post(w.url("/report/seal"), headers=w.host_op()), 201)

@@ -13,22 +13,20 @@ from typing import Any
 
 import pytest
 from committee_world import build, check_in, draw, members, open_check_in
-from conftest import SQLITE_ONLY, ok
+from conftest import SQLITE_ONLY, ok, test_settings
 from playwright.sync_api import expect
 from session_world import import_project
 from web_world import browser, live, page  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
-from evalroom.config import Settings, load_settings
+from evalroom.config import Settings
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "log_batch_seconds": 300,
-                                                "access_token_minutes": 1})
+    return test_settings(tmp_path, db_url, access_token_minutes=1)
 
 
 def bearer(page: Any) -> str:

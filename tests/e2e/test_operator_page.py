@@ -43,7 +43,7 @@ from conftest import ALL_OK, SQLITE_ONLY, ok
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 from session_world import DISSENT, import_project, to_report_signing
-from signing_world import seat_signers, setup_pki
+from signing_world import seat_signers, setup_pki, sign_all
 from web_world import accessibility_violations, browser, live, open_seat, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
@@ -393,17 +393,9 @@ def test_the_host_records_a_deemed_agreement_and_seals_the_report(ctx: AppContex
     signers = seat_signers(w, setup_pki(w), experts)
     refuser = next(m for m in sorted(experts) if m != dissenter)
 
-    def sign() -> None:
-        for signer in signers.values():
-            for phase in ("review", "detailed_review"):
-                signer.sign_sheet(phase)
-        for member_id, signer in signers.items():
-            if member_id != refuser:
-                signer.sign_report(dissent=DISSENT if member_id == dissenter else None)
-
     # pyHanko runs its own event loop, which cannot start in this thread: Playwright's sync API holds one.
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(sign).result()
+        pool.submit(sign_all, signers, {dissenter: DISSENT}, refuser=refuser).result()
     errors = page_errors(page)
     log_in(page, live, operator_account(w, w.host_venue_id))
     part = page.locator("#signing-part")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from committee_world import CommitteeWorld, build, events, members
-from conftest import SQLITE_ONLY, ok, refused, snapshot
+from conftest import SQLITE_ONLY, ok, refused, snapshot, test_settings
 from cryptography import x509
 from session_world import DISSENT, to_report_signing
 from signing_world import (
@@ -28,10 +28,11 @@ from signing_world import (
     seat_signer,
     seat_signers,
     setup_pki,
+    sign_all,
     sign_everything_and_seal,
 )
 
-from evalroom.config import Settings, load_settings
+from evalroom.config import Settings
 from evalroom.signing_client import SeatSigner, SigningRefused
 from signing.canonical import canonical_json
 from signing.cms import sign_detached
@@ -47,9 +48,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     """conftest's, with venues deemed offline only after an hour without a heartbeat: these tests move the
     coordinator's clock by minutes (CRLs, time-stamps), the world's venues have no agents that would answer, and
     a housekeeping sweep that ran just after such a move suspended the session under a test (phase_closed)."""
-    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
-                                                "environment": "development", "log_batch_seconds": 300,
-                                                "site_offline_after_seconds": 3600})
+    return test_settings(tmp_path, db_url, site_offline_after_seconds=3600)
 
 
 @pytest.fixture
@@ -183,12 +182,7 @@ def test_deemed_agreement_stands_in_for_a_refusal_without_dissent(w: CommitteeWo
     experts, dissenter = to_report_signing(w)
     signers = seat_signers(w, setup_pki(w), experts)
     refuser = next(m for m in sorted(experts) if m != dissenter)
-    for signer in signers.values():
-        for phase in ("review", "detailed_review"):
-            signer.sign_sheet(phase)
-    for member_id, signer in signers.items():
-        if member_id != refuser:
-            signer.sign_report(dissent=DISSENT if member_id == dissenter else None)
+    sign_all(signers, {dissenter: DISSENT}, refuser=refuser)
     body = {"member_id": refuser, "reason": "拒绝签字且未陈述不同意见和理由"}
     refused(post(w, "/report/deemed-agreements", experts[refuser], body), 403, "forbidden")
     refused(post(w, "/report/deemed-agreements", w.guest_op(), body), 404, "not_found")  # the guest's view is blind
