@@ -34,6 +34,13 @@ class SizeRule:
     large_minimum: int | None = None
     complex_minimum: int | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as a page shows it beside a plan (``GET /committee/rules``)."""
+        return {"project_type": self.project_type, "name": self.name, "minimum": self.minimum,
+                "expert_share": str(self.expert_share),
+                "large_budget_yuan": str(self.large_budget_yuan) if self.large_budget_yuan is not None else None,
+                "large_minimum": self.large_minimum, "complex_minimum": self.complex_minimum}
+
     def minimum_for(self, budget_yuan: Decimal | None, complex_project: bool) -> int:
         least = self.minimum
         if self.large_budget_yuan is not None and budget_yuan is not None and budget_yuan >= self.large_budget_yuan:

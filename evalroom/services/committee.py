@@ -43,7 +43,13 @@ from evalroom.domain.session_states import State
 from evalroom.errors import ApiError, AuthError, ConflictError, ErrorCode, NotFoundError
 from evalroom.schemas import CheckIn, CommitteePlanSet, Declaration, RepresentativeCreate
 from evalroom.services import draws, offers
-from evalroom.services.access import ReaderKind, check_can_read_session, check_host_or_admin, is_overseer
+from evalroom.services.access import (
+    ReaderKind,
+    check_can_change_session,
+    check_can_read_session,
+    check_host_or_admin,
+    is_overseer,
+)
 from evalroom.services.experts import ID_CONTEXT, pool_facts
 from evalroom.storage.models import (
     ChairVote,
@@ -51,6 +57,7 @@ from evalroom.storage.models import (
     CommitteeMember,
     Draw,
     EvalSession,
+    EventRow,
     ExpertEvaluation,
     Offer,
     Region,
@@ -60,7 +67,7 @@ from evalroom.storage.models import (
     SeatBooking,
     Venue,
 )
-from evalroom.storage.store import Store, Tx
+from evalroom.storage.store import Store, Tx, row_to_event
 
 __all__ = [
     "cast_vote",
@@ -70,6 +77,7 @@ __all__ = [
     "complete_pending_draws",
     "declaration_text",
     "declare",
+    "draw_record",
     "get_declaration",
     "mark_no_shows",
     "name_representative",
@@ -705,6 +713,35 @@ def committee_view(store: Store, principal: Principal, session_id: str) -> dict[
 
 
 _DRAW_DETAIL = ("slots", "pool", "excluded", "picks", "members")
+_DRAW_EVENTS = ("draw.committed", "draw.performed", "draw.failed", "draw.revealed")
+
+
+def draw_record(store: Store, principal: Principal, session_id: str, draw_id: str) -> dict[str, Any]:
+    """A committee draw's logged events (commit, outcome, reveal), for checking it as ``evalroom verify-draw``
+    does: the host's page recomputes it in the browser.
+
+    The coordinator admin and the session's supervisors read them whole at any time. The host's operators read
+    them whole once check-in has opened, when 四不知 ends for the host: the slots name the guest venues and the
+    pool and picks name experts by id, which a host learns next to their names as they are seated (and from
+    ratings), so before then a host could tell who was drawn. Until then they read them as their event stream
+    shows them (``redacted``: without pool, exclusions and picks), which still proves the revealed seed is the
+    one committed to before the pool was read. ``whole`` says which."""
+    with store.read() as s:
+        session = s.get(EvalSession, session_id)
+        overseer = is_overseer(principal, session_id) and session is not None
+        if not overseer:
+            session = check_can_change_session(principal, session, session_id)
+        d = s.get(Draw, draw_id)
+        if d is None or d.session_id != session_id or d.purpose == "guest":
+            raise NotFoundError("committee draw of session", draw_id)
+        rows = s.scalars(select(EventRow).where(EventRow.session_id == session_id, EventRow.kind.in_(_DRAW_EVENTS))
+                         .order_by(EventRow.id))
+        events = [row_to_event(r) for r in rows if r.payload.get("draw_id") == draw_id]
+    whole = overseer or session.check_in_opened_at is not None
+    reader = ReaderKind.OVERSEER if whole else ReaderKind.OPERATOR
+    return {"draw_id": d.id, "purpose": d.purpose, "whole": whole, "events": [
+        committee_event_view(reader, e, {"seq": e.seq, "kind": e.kind, "recorded_at": e.recorded_at,
+                                         "payload": e.payload}) for e in events]}
 
 
 def committee_event_view(reader: ReaderKind, event: Event, view: dict[str, Any]) -> dict[str, Any]:

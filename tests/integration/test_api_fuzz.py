@@ -164,7 +164,7 @@ def _real_ids(ctx: AppContext, data_dir: Path) -> dict[str, list[str]]:
               "room_id": m.Room, "seat_id": m.Seat, "session_id": m.EvalSession, "offer_id": m.Offer,
               "member_id": m.CommitteeMember, "flag_id": m.Flag, "signature_id": m.SignatureRecord,
               "complaint_id": m.Complaint, "publication_id": m.Publication, "objection_id": m.Objection,
-              "batch_id": m.FeeBatch}
+              "batch_id": m.FeeBatch, "draw_id": m.Draw}
     with ctx.store.read() as s:
         real = {name: sorted(s.scalars(select(model.id)).all())[:20] for name, model in tables.items()}
     tracks = [p for p in (data_dir / "recordings").glob("*/*/*") if p.is_dir()]
@@ -172,7 +172,7 @@ def _real_ids(ctx: AppContext, data_dir: Path) -> dict[str, list[str]]:
     real["track"] = sorted({p.name for p in tracks})
     real["file"] = sorted({f.name for p in tracks for f in p.iterdir()})[:10]
     real["phase"] = ["review", "detailed_review"]
-    assert all(real[k] for k in ("session_id", "member_id", "flag_id", "signature_id", "publication_id",
+    assert all(real[k] for k in ("session_id", "member_id", "draw_id", "flag_id", "signature_id", "publication_id",
                                  "batch_id", "publisher")), {k: len(v) for k, v in real.items()}
     return real
 

@@ -284,6 +284,41 @@ def test_the_draw_is_committed_performed_revealed_verifiable_and_blind(ctx: AppC
     assert snapshot(ctx) == before
 
 
+def test_the_draw_record_is_whole_for_overseers_and_for_the_host_once_check_in_opens(w: CommitteeWorld) -> None:
+    (d,) = draw(w)
+    record_url = w.url(f"/committee/draws/{d['draw_id']}")
+
+    def record(headers: dict[str, str]) -> dict[str, Any]:
+        answer = ok(w.client.get(record_url, headers=headers))
+        assert answer["draw_id"] == d["draw_id"] and answer["purpose"] == "initial"
+        assert [e["kind"] for e in answer["events"]] == ["draw.committed", "draw.performed", "draw.revealed"]
+        return answer
+
+    def checked(answer: dict[str, Any]) -> list[str]:
+        return verify(*(e["payload"] for e in answer["events"]))
+
+    picked = {m["expert_id"] for m in members(w)}
+    for overseer in (w.admin(), w.supervisor()):
+        whole = record(overseer)
+        assert whole["whole"] is True and checked(whole) == []
+    # Before check-in: the host proves the seed was committed to, and learns nobody drawn nor the guest venue.
+    blind = record(w.host_op())
+    committed, performed, revealed = (e["payload"] for e in blind["events"])
+    assert blind["whole"] is False and performed.keys().isdisjoint(DRAW_DETAIL)
+    assert hashlib.sha256(bytes.fromhex(revealed["seed"])).hexdigest() == committed["commitment"] == d["commitment"]
+    text = json.dumps(blind)
+    assert w.guest_venue_id not in text and not any(e in text for e in picked)
+    # Others: a guest's operator and an expert cannot read it; an unknown draw is not found.
+    refused(w.client.get(record_url, headers=w.guest_op()), 404, "not_found")
+    refused(w.client.get(record_url, headers=expert_of(w)), 403, "forbidden")
+    refused(w.client.get(w.url(f"/committee/draws/{uuid.uuid4()}"), headers=w.admin()), 404, "not_found")
+    # From check-in on, the host reads it whole and recomputes it.
+    open_check_in(w)
+    whole = record(w.host_op())
+    assert whole["whole"] is True and checked(whole) == []
+    assert {p["expert_id"] for p in whole["events"][1]["payload"]["picks"]} == picked
+
+
 def test_a_pool_too_small_fails_the_draw_and_a_later_draw_has_a_new_commitment(ctx: AppContext,
                                                                                client: TestClient) -> None:
     w = build(ctx, client, guest_rows=pool("专家G", GUEST_AREA, {"B01": 1})

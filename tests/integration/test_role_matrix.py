@@ -81,7 +81,7 @@ from evalroom.services import fees as fee_service
 from evalroom.services.media import record_media_lines
 from evalroom.services.replay import recorded_track
 from evalroom.signing_client import SeatSigner
-from evalroom.storage.models import CommitteeMember
+from evalroom.storage.models import CommitteeMember, Draw
 from signing.cms import sign_detached
 from signing.pades import sign_pdf
 from signing.pki import issue_crl, issue_region_ca
@@ -179,6 +179,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("PUT", "/api/v1/sessions/{session_id}/committee/plan"): MANAGERS,
     ("GET", "/api/v1/sessions/{session_id}/committee"): SESSION_READERS,
     ("POST", "/api/v1/sessions/{session_id}/committee/draws"): MANAGERS,
+    ("GET", "/api/v1/sessions/{session_id}/committee/draws/{draw_id}"): OFFER_READERS,
+    ("GET", "/api/v1/committee/rules"): OFFER_READERS,
     ("POST", "/api/v1/sessions/{session_id}/committee/representatives"): MANAGERS,
     ("POST", "/api/v1/sessions/{session_id}/committee/no-shows"): MANAGERS,
     ("POST", "/api/v1/committee/members/{member_id}/decline"): ADMIN,
@@ -404,6 +406,11 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             with ctx.store.write() as tx:
                 sessions.open_check_in(tx, ctx.settings, host_op, session_id)
         return session_id
+
+    def world_draw(c: TestClient) -> str:
+        seated(c)
+        with ctx.store.read() as s:
+            return s.scalar(select(Draw.id).where(Draw.session_id == sid, Draw.purpose == "initial"))
 
     def drawn_members(session_id: str) -> list[CommitteeMember]:
         with ctx.store.read() as s:
@@ -892,6 +899,9 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"/api/v1/sessions/{sid}/committee", headers=h))[1],
         ("POST", "/api/v1/sessions/{session_id}/committee/draws"): lambda c, h: c.post(
             f"/api/v1/sessions/{fresh_session(c)}/committee/draws", headers=h),
+        ("GET", "/api/v1/sessions/{session_id}/committee/draws/{draw_id}"): lambda c, h: c.get(
+            f"/api/v1/sessions/{sid}/committee/draws/{world_draw(c)}", headers=h),
+        ("GET", "/api/v1/committee/rules"): lambda c, h: c.get("/api/v1/committee/rules", headers=h),
         ("POST", "/api/v1/sessions/{session_id}/committee/representatives"): representative,
         ("POST", "/api/v1/sessions/{session_id}/committee/no-shows"): lambda c, h: c.post(
             f"/api/v1/sessions/{fresh_session(c, drawn=True, check_in_open=True, hours_ahead=0)}/committee/no-shows",

@@ -23,10 +23,12 @@ router = APIRouter(tags=["committee"])
 Host = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR))]
 Reader = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR,
                                               Role.EXPERT))]
+Staff = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SUPERVISOR))]
 Operator = Annotated[Principal, Depends(require(Role.HALL_OPERATOR))]
 Expert = Annotated[Principal, Depends(require(Role.EXPERT))]
 SessionId = Annotated[str, Path(max_length=64)]
 MemberId = Annotated[str, Path(max_length=64)]
+DrawId = Annotated[str, Path(max_length=64)]
 View = dict[str, Any]
 
 
@@ -35,6 +37,11 @@ def set_plan(ctx: Ctx, principal: Host, session_id: SessionId, body: CommitteePl
     with ctx.store.write() as tx:
         committee.set_plan(tx, ctx.committee, principal, session_id, body)
     return committee.committee_view(ctx.store, principal, session_id)
+
+
+@router.get("/committee/rules", summary="The committee-size rules by project type, that plans are checked against")
+def rules(ctx: Ctx, principal: Staff) -> View:
+    return {"project_types": [r.as_dict() for _, r in sorted(ctx.committee.rules.rules.items())]}
 
 
 @router.get("/sessions/{session_id}/committee", summary="The committee as the caller may see it")
@@ -46,6 +53,12 @@ def get(ctx: Ctx, principal: Reader, session_id: SessionId) -> View:
              summary="Draw the committee (commit, draw, reveal), or replacements for open vacancies")
 def draw(ctx: Ctx, principal: Host, session_id: SessionId) -> list[View]:
     return committee.request_draws(ctx.store, ctx.sealer, ctx.committee, ctx.settings, principal, session_id)
+
+
+@router.get("/sessions/{session_id}/committee/draws/{draw_id}",
+            summary="A committee draw's logged events, to recompute it (whole for the host once check-in opens)")
+def draw_record(ctx: Ctx, principal: Staff, session_id: SessionId, draw_id: DrawId) -> View:
+    return committee.draw_record(ctx.store, principal, session_id, draw_id)
 
 
 @router.post("/sessions/{session_id}/committee/representatives", status_code=201,
