@@ -155,7 +155,7 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
 
     # Check-in: the face does not match — shown as a failed check, nobody checked in.
     member = next(m for m in members(w, "drawn") if m["venue_id"] == w.guest_venue_id)
-    page.get_by_label("身份证号码").fill(w.id_numbers[member["name"]])
+    page.get_by_label("身份证号码", exact=True).fill(w.id_numbers[member["name"]])
     page.locator("#ci-card-pass").check()
     page.locator("#ci-face-fail").check()
     page.get_by_label("相似度（0–1，可不填）").fill("0.41")

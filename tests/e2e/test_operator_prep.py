@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, SPECIALTY, SQLITE_ONLY, TokenFor, World, ok
+from conftest import PASSWORD, SPECIALTY, SQLITE_ONLY, TokenFor, World, ok, run_evalroom
 from playwright.sync_api import expect
 from session_world import project_doc
-from timebase import iso
+from timebase import beijing, iso
 from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
+from evalroom.domain.identity import id_number_with_check
 from evalroom.domain.roles import Role
 from evalroom.schemas import AccountCreate
 from evalroom.services import accounts
@@ -32,20 +33,24 @@ from evalroom.storage.models import Venue
 pytestmark = pytest.mark.timeout(300)
 
 
-def operator(ctx: AppContext, venue_id: str) -> str:
-    username = f"op{uuid.uuid4().hex[:8]}"
+def staff(ctx: AppContext, role: Role, venue_id: str | None = None) -> str:
+    username = f"u{uuid.uuid4().hex[:8]}"
     with ctx.store.write() as tx:
         accounts.create_account(tx, "system:test", AccountCreate(
-            username=username, display_name="场地工作人员", role=Role.HALL_OPERATOR, venue_id=venue_id, password=PASSWORD))
+            username=username, display_name="工作人员", role=role, venue_id=venue_id, password=PASSWORD))
     return username
 
 
-def log_in(tab: Any, live: str, username: str) -> None:
+def operator(ctx: AppContext, venue_id: str) -> str:
+    return staff(ctx, Role.HALL_OPERATOR, venue_id)
+
+
+def log_in(tab: Any, live: str, username: str, heading: str = "场地工作人员控制台") -> None:
     tab.goto(f"{live}/")
     tab.get_by_label("用户名").fill(username)
     tab.get_by_label("密码").fill(PASSWORD)
     tab.get_by_role("button", name="登录").click()
-    expect(tab.get_by_role("heading", name="场地工作人员控制台")).to_be_visible()
+    expect(tab.get_by_role("heading", name=heading, exact=True)).to_be_visible()
 
 
 def clean(tab: Any) -> None:
@@ -63,7 +68,8 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.on("dialog", lambda dialog: dialog.accept("不再需要第二个副场"))
-    log_in(page, live, operator(ctx, world.host_venue_id))
+    host_username = operator(ctx, world.host_venue_id)
+    log_in(page, live, host_username)
 
     def blind() -> None:
         html = page.content() + page.locator("body").inner_text()
@@ -167,4 +173,110 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
                 if x in guest_html]
     expect(page.locator("#prep-offers-body")).to_contain_text("已确认", timeout=20_000)  # by the session's events
     blind()
+    guest.context.close()
+
+    # --- the committee: a plan that breaks the rules (every problem on its field, nothing saved), then one ---
+    # that keeps them: the host's expert and the confirmed guest request's, one representative of the tenderer.
+    committee_url = f"/api/v1/sessions/{session['id']}/committee"
+    page.locator("#cm-type").select_option("works")
+    expect(page.locator("#cm-rule")).to_contain_text("至少 5 人")
+    page.locator("#cm-total").fill("4")
+    page.locator("#cm-quota-0").fill(f"{SPECIALTY}:1")
+    page.locator("#cm-quota-1").fill(f"{SPECIALTY}:1")
+    page.locator("#cm-tenderer").fill(good["tenderer"])
+    page.locator("#cm-bidders").fill("\n".join(b["name"] for b in good["bidders"]))
+    page.locator("#cm-plan-form button[type=submit]").click()
+    expect(page.locator("#cm-total")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#cm-quotas")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#cm-quotas-error")).to_contain_text("add up to 2 experts")
+    assert client.get(committee_url, headers=admin).status_code == 404
+    page.locator("#cm-type").select_option("negotiation")
+    expect(page.locator("#cm-rule")).to_contain_text("至少 3 人")
+    page.locator("#cm-total").fill("3")
+    page.locator("#cm-reps").fill("1")
+    page.locator("#cm-plan-form button[type=submit]").click()
+    expect(page.locator("#cm-plan-form [data-form-status]")).to_have_text("方案已保存。")
+    planned = ok(client.get(committee_url, headers=admin))
+    assert [(q["venue"], q["specialties"]) for q in planned["plan"]["quotas"]] == [
+        ("host", {SPECIALTY: 1}), (f"offer:{offer['offer_id']}", {SPECIALTY: 1})]
+    assert (planned["plan"]["total"], planned["plan"]["representatives"]) == (3, 1)
+    page.locator("#cm-rep-name").fill("招标人代表甲")
+    page.locator("#cm-rep-id").fill("37010219800101")  # too short
+    page.locator("#cm-rep-form button[type=submit]").click()
+    expect(page.locator("#cm-rep-id")).to_have_attribute("aria-invalid", "true")
+    page.locator("#cm-rep-id").fill(id_number_with_check("37010219800101001"))
+    page.locator("#cm-rep-form button[type=submit]").click()
+    expect(page.locator("#cm-rep-form [data-form-status]")).to_have_text("已指定。")
+
+    # --- the draw: commit, draw, reveal; before check-in the page checks the seed against the commitment ----
+    page.locator("#cm-draw").click()
+    expect(page.locator("#cm-draw-status")).to_have_text("已抽取。")
+    (drawn,) = ok(client.get(committee_url, headers=admin))["draws"]
+    row = page.locator(f'#cm-draws-body tr[data-draw="{drawn["draw_id"]}"]')
+    expect(row).to_contain_text("抽中 2 名")
+    expect(row).to_contain_text(drawn["commitment"])
+    expect(row).to_contain_text(drawn["seed"])
+    row.get_by_role("button", name="验证").click()
+    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", "commitment")
+    blind()
+    clean(page)
+
+    # --- on the day: check-in opens an hour before the start, and the page recomputes the whole draw --------
+    ctx.clock.advance(beijing(3, 8) - ctx.clock.now())  # the login of three days ago has lapsed
+    admin = token_for(Role.COORDINATOR_ADMIN)  # and the test's own token
+    log_in(page, live, host_username)
+    page.locator("#session-select").select_option(session["id"])
+    page.locator("#ctl-open").click()
+    expect(page.locator("#check-in-state")).to_contain_text("已开放")
+    row.get_by_role("button", name="验证").click()
+    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", "match")
+    expect(row).to_contain_text("2 名专家与记录完全一致")
+    clean(page)
+    screenshot(page, "operator-committee", page.locator("#cm"))
+    # The check has teeth: a record whose picks were swapped (as served to this page only) does not pass.
+    record_path = f"**/api/v1/sessions/{session['id']}/committee/draws/{drawn['draw_id']}"
+
+    def swapped(route: Any) -> None:
+        record = route.fetch().json()
+        picks = record["events"][1]["payload"]["picks"]
+        picks[0]["expert_id"], picks[1]["expert_id"] = picks[1]["expert_id"], picks[0]["expert_id"]
+        route.fulfill(json=record)
+
+    page.route(record_path, swapped)
+    row.get_by_role("button", name="验证").click()
+    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", "mismatch")
+    expect(row).to_contain_text("the logged picks differ from the recomputed ones")
+    page.unroute(record_path)
+
+    # --- the admin records that a drawn expert declined: empty reason refused, then the replacement is drawn --
+    admin_tab = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+    admin_tab.on("pageerror", lambda err: errors.append(str(err)))
+    log_in(admin_tab, live, staff(ctx, Role.COORDINATOR_ADMIN), heading="调度平台管理")
+    admin_tab.locator("#sessions-body tr", has_text=code).get_by_role("button", name="委员会").click()
+    members = admin_tab.locator("#cp-members tr[data-member]")
+    expect(members).to_have_count(3)  # two experts drawn, one representative named
+    declining = members.filter(has=admin_tab.get_by_role("button", name="拒绝参加")).first
+    name = declining.locator("th").inner_text()
+    declining.get_by_role("button", name="拒绝参加").click()
+    admin_tab.locator("#cp-vacate-form button[type=submit]").click()
+    expect(admin_tab.locator("#cp-reason")).to_have_attribute("aria-invalid", "true")
+    assert len(ok(client.get(committee_url, headers=admin))["draws"]) == 1
+    admin_tab.locator("#cp-reason").fill("专家电话告知：临时出差")
+    admin_tab.locator("#cp-vacate-form button[type=submit]").click()
+    expect(admin_tab.locator("#cp-status")).to_have_text(f"已记录 {name}；补抽 1 次。")
+    expect(members).to_have_count(4)
+    expect(admin_tab.locator("#cp-members tr", has_text=name)).to_contain_text("拒绝参加（专家电话告知：临时出差）")
+    replacement = admin_tab.locator("#cp-draws tr[data-draw]").nth(1)
+    expect(replacement).to_contain_text("补抽")
+    replacement.get_by_role("button", name="验证").click()
+    expect(replacement.locator("[data-verdict]")).to_have_attribute("data-verdict", "match")
+    clean(admin_tab)
+    screenshot(admin_tab, "admin-committee", admin_tab.locator("#cp"))
+    expect(page.locator("#cm-draws-body tr[data-draw]")).to_have_count(2)  # the host's page, by the events
+    # The coordinator's own recomputation, from the database, agrees.
+    verified = run_evalroom("verify-draw", "--data", str(ctx.settings.data_dir), "--session", session["id"],
+                            env={"EVALROOM_DATABASE_URL": ctx.settings.effective_database_url})
+    draws = ok(client.get(committee_url, headers=admin))["draws"]
+    assert [d["purpose"] for d in draws] == ["initial", "replacement"]
+    assert verified.returncode == 0 and all(d["draw_id"] in verified.stdout for d in draws), verified.stdout + verified.stderr
     assert errors == []

@@ -1,5 +1,6 @@
 // The admin's people: staff accounts (create, disable and enable, unlock, a new password) and the sessions across
-// the coordinator, filtered by state, day and host venue, each with its supervisors and a form to assign one.
+// the coordinator, filtered by state, day and host venue, each with its supervisors and a form to assign one, and
+// a button that opens its committee (js/admin-committee.js).
 
 import { api } from "./api.js";
 import * as i18n from "./i18n.js";
@@ -13,6 +14,7 @@ let sessions = [];
 let supervisors = {}; // session id → its supervisors
 let resetting = null; // the account whose new password is being typed
 let assigning = null; // the session a supervisor is being assigned to
+let openCommittee = null; // (session) => shows its committee
 
 const venueName = (id) => (shared.venues.find((v) => v.id === id) || { name: id }).name;
 
@@ -98,7 +100,9 @@ async function showSessions() {
       s.id in supervisors ? supervisors[s.id].map((x) => `${x.display_name}（${t(`level.${x.level}`)}）`).join("，") || "—"
         : t("ad.filter_to_see"), " ",
       el("button", { type: "button", class: "secondary", onclick: () => askAssign(s) },
-        t("ad.assign"), el("span", { class: "visually-hidden" }, ` ${s.code}`)))), "ad.none");
+        t("ad.assign"), el("span", { class: "visually-hidden" }, ` ${s.code}`)), " ",
+      el("button", { type: "button", class: "secondary", onclick: () => openCommittee(s) },
+        t("cp.open"), el("span", { class: "visually-hidden" }, ` ${s.code}`)))), "ad.none");
 }
 
 async function loadSessions() {
@@ -123,9 +127,11 @@ function askAssign(s) {
   $("assign-h").focus();
 }
 
-export function start(reloadAll, fail) {
+/** ``committee(session)`` opens a session's committee (js/admin-committee.js). */
+export function start(reloadAll, fail, committee) {
   reload = reloadAll;
   failed = fail;
+  openCommittee = committee;
   $("ac-role").addEventListener("change", venueRowShown);
   venueRowShown();
   onSubmit($("account-form"), (f) => {

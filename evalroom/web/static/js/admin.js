@@ -1,12 +1,14 @@
 // The coordinator admin's page (docs/web.md, "The admin's page"): the coordinator's status, then one feature
 // module per part of the job — regions with their CAs and the recognition list, venues with their site-agent
 // keys, rooms and seats (js/admin-registry.js); staff accounts and the sessions' supervisors
-// (js/admin-people.js); the expert pools (js/admin-pools.js). This module loads what several of them show
+// (js/admin-people.js), a session's committee with declines, voids and the draws' checks (js/admin-committee.js);
+// the expert pools (js/admin-pools.js). This module loads what several of them show
 // (regions, venues, accounts), and reloads it after any change; every rule stays on the server.
 
 import { api, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
 import "./admin-text.js";
+import * as committee from "./admin-committee.js";
 import * as people from "./admin-people.js";
 import * as pools from "./admin-pools.js";
 import * as registry from "./admin-registry.js";
@@ -25,6 +27,7 @@ async function reload() {
   }
   registry.show(shared);
   people.show(shared);
+  committee.show(shared);
   pools.show(shared);
 }
 
@@ -102,7 +105,8 @@ async function start() {
   }
   $("who").textContent = t("ad.who", { subject: me.subject });
   registry.start(reload, failed);
-  people.start(reload, failed);
+  people.start(reload, failed, committee.open);
+  committee.start(failed);
   pools.start(reload, failed);
   await Promise.all([status(), reload()]);
 }

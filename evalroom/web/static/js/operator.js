@@ -13,6 +13,7 @@ import "./operator-text.js";
 import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
+import * as forming from "./operator-committee.js";
 import * as prep from "./operator-prep.js";
 import * as signing from "./operator-signing.js";
 
@@ -107,7 +108,8 @@ const refreshSession = coalesced(async () => {
   const [afterwards, preparing] = hosted ? await Promise.all([after.load(session, status, committee), prep.load(session)])
     : [null, null];
   if (id !== chosen) return; // another session was chosen meanwhile
-  view = { session, status, committee, after: afterwards, prep: preparing };
+  view = { session, status, committee, after: afterwards, prep: preparing,
+    forming: hosted ? { session, committee, offers: preparing && preparing.offers } : null };
   sessions = sessions.map((s) => (s.id === id ? session : s)); // the chooser shows its state too
   renderSessions();
   renderSession();
@@ -391,6 +393,7 @@ function choose(id) {
   leaveRoom();
   after.render(null);
   prep.render(null);
+  forming.render(null);
   signing.render(null);
   $("session").hidden = true;
   $("conn").textContent = "";
@@ -424,6 +427,7 @@ function renderSession() {
   renderCommittee(committee);
   after.render(view.after);
   prep.render(view.prep);
+  forming.render(view.forming);
   renderLive();
 }
 
@@ -597,6 +601,7 @@ $("refresh").addEventListener("click", () => refreshAll().catch(report));
 
 prep.init({ call, refreshAll: () => refreshAll(), refreshSession: () => refreshSession() });
 signing.init({ call, refreshSession: () => refreshSession() });
+forming.init({ call, refreshSession: () => refreshSession() });
 after.init({ call, bytes: (path) => call(path, undefined, apiBytes), el, when, fieldError, reload: () => refreshSession() });
 
 async function boot() {
