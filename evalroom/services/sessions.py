@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from evalroom.clock import format_time
 from evalroom.config import Settings
@@ -26,16 +27,29 @@ from evalroom.services.access import (
     reader_kind,
 )
 from evalroom.services.committee import committee_event_view
+from evalroom.services.evaluation import participants
+from evalroom.services.inventory import check_venue_scope
 from evalroom.services.offers import event_view_for
 from evalroom.services.ratings import after_event_view
 from evalroom.services.supervision import supervision_event_view
-from evalroom.storage.models import Account, EvalSession, SessionSupervisor, Venue
+from evalroom.storage.models import (
+    Account,
+    CommitteeMember,
+    EvalSession,
+    Offer,
+    Room,
+    Seat,
+    SessionFault,
+    SessionSupervisor,
+    Venue,
+)
 from evalroom.storage.store import Store, Tx, read_events
 
 __all__ = [
     "assign_supervisor",
     "create_session",
     "get_session",
+    "guest_sessions",
     "list_sessions",
     "open_check_in",
     "session_events",
@@ -149,6 +163,60 @@ def list_sessions(store: Store, principal: Principal) -> list[EvalSession]:
 def get_session(store: Store, principal: Principal, session_id: str) -> EvalSession:
     with store.read() as s:
         return check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+
+
+GUEST_VIEW_DAYS = 1
+"""How long after its scheduled end an ended session stays in its guests' list (the next morning's questions)."""
+_AT_THE_VENUE = ("checked_in", "seated")
+
+
+def guest_sessions(store: Store, principal: Principal, venue_id: str) -> list[dict[str, Any]]:
+    """The sessions ``venue_id`` lends seats to, as the venue takes part in each: for its operators (and admins).
+
+    A guest venue knows nothing of a session before its check-in opens (四不知: its offer names day, times, seats
+    and specialties only), and cannot read the session itself (``can_read_session`` is the host's). From
+    check-in on its operators seat the session's experts at their venue and watch them, so they see here the
+    session's code, title, state, phase and window, which venues are online (their own by name, the others by
+    role), the members checked in at their venue (as the host sees them), how many drawn for it are still to
+    come, and the faults at their venue. Nothing of the project, the scores or the other venues' members.
+    Cost: the venue's confirmed offers and, per session listed, its members and faults at this venue."""
+    check_venue_scope(principal, venue_id)
+    with store.read() as s:
+        if s.get(Venue, venue_id) is None:
+            raise NotFoundError("venue", venue_id)
+        since = store.clock.now() - timedelta(days=GUEST_VIEW_DAYS)
+        found = s.scalars(select(EvalSession).join(Offer, Offer.session_id == EvalSession.id).where(
+            Offer.guest_venue_id == venue_id, Offer.state == "confirmed", EvalSession.host_venue_id != venue_id,
+            EvalSession.check_in_opened_at.is_not(None), EvalSession.state != "archived",
+            EvalSession.scheduled_end > since).order_by(EvalSession.scheduled_start, EvalSession.id).distinct())
+        return [_as_guest_sees(s, session, venue_id) for session in found]
+
+
+def _as_guest_sees(s: Session, session: EvalSession, venue_id: str) -> dict[str, Any]:
+    members = s.execute(select(CommitteeMember, Seat, Room).outerjoin(Seat, Seat.id == CommitteeMember.seat_id)
+                        .outerjoin(Room, Room.id == Seat.room_id)
+                        .where(CommitteeMember.session_id == session.id, CommitteeMember.venue_id == venue_id)
+                        .order_by(CommitteeMember.created_at, CommitteeMember.id)).all()
+    order = participants(s, session)
+    venues = {v.id: v for v in s.scalars(select(Venue).where(Venue.id.in_(order)))}
+    faults = s.scalars(select(SessionFault).where(SessionFault.session_id == session.id,
+                                                  SessionFault.venue_id == venue_id)
+                       .order_by(SessionFault.started_at, SessionFault.id))
+    return {
+        "session_id": session.id, "code": session.code, "title": session.title, "state": session.state,
+        "phase": session.phase, "scheduled_start": format_time(session.scheduled_start),
+        "scheduled_end": format_time(session.scheduled_end),
+        "check_in_opened_at": format_time(session.check_in_opened_at),
+        "venues": [{"venue_id": v if v == venue_id else None, "online": venues[v].online,
+                    "role": "host" if v == session.host_venue_id else "guest"} for v in order],
+        "members": [{"member_id": m.id, "name": m.name, "kind": m.kind, "specialty": m.specialty, "state": m.state,
+                     "seat": f"{room.code}/{seat.code}" if seat else None}
+                    for m, seat, room in members if m.state in _AT_THE_VENUE],
+        "expected": sum(1 for m, _, _ in members if m.state == "drawn"),
+        "faults": [{"id": f.id, "cause": f.cause, "detail": f.detail, "started_at": format_time(f.started_at),
+                    "fixed_at": format_time(f.fixed_at) if f.fixed_at else None, "outcome": f.outcome}
+                   for f in faults],
+    }
 
 
 def open_check_in(tx: Tx, settings: Settings, principal: Principal, session_id: str) -> EvalSession:

@@ -28,6 +28,7 @@ from committee_world import (
     API,
     HOST_AREA,
     PASSWORD,
+    TITLE,
     CommitteeWorld,
     build,
     draw,
@@ -147,6 +148,13 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
     assert confirmed["state"] == "confirmed" and len(confirmed["seat_codes"]) == 2
     expect(row.locator("td").nth(5)).to_have_text("、".join(confirmed["seat_codes"]))
 
+    # The session this venue lends seats to, now that check-in is open: its state, and two experts to come.
+    taking_part = page.locator(f'#guest-list article[data-session="{w.session_id}"]')
+    expect(taking_part).to_contain_text(TITLE)
+    expect(taking_part).to_contain_text("等待开始")
+    expect(taking_part.locator("dd").nth(4)).to_have_text("2")
+    expect(taking_part).to_contain_text("尚无委员在本场地签到。")
+
     # A guest venue hosts no session here: nothing to control, and the project is not shown.
     expect(page.locator("#sessions-none")).to_be_visible()
     expect(page.locator("#session")).to_be_hidden()
@@ -175,6 +183,10 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
     first_code = code.inner_text()
     checked = next(m for m in members(w, "checked_in") if m["member_id"] == member["member_id"])
     assert checked["seat"] == w.guest_seats[0]
+    seated_here = taking_part.locator(f'tr[data-member="{member["member_id"]}"]')
+    expect(seated_here).to_contain_text(w.guest_seats[0])
+    expect(seated_here).to_contain_text("已签到")
+    expect(taking_part.locator("dd").nth(4)).to_have_text("1")
     screenshot(page, "operator-guest-checkin")
     assert accessibility_violations(page) == []
     assert ok(expert_login(w, first_code))["role"] == "expert"
@@ -249,6 +261,21 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     expect(page.locator("#live-status")).to_have_text("本场地实时画面：1 路。")
     screenshot(page, "operator-host-session")
     assert accessibility_violations(page) == []
+
+    # The guest venue's operator watches their own venue's seats in the running session, not the host's.
+    guest_seat = open_seat(browser, live, w, next(m for m in members(w, "seated") if m["venue_id"] == w.guest_venue_id))
+    guest_code = ok(client.get(f"{API}/venues/{w.guest_venue_id}", headers=w.admin()))["code"]
+    guest_page = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+    guest_errors = page_errors(guest_page)
+    log_in(guest_page, live, operator_account(w, w.guest_venue_id))
+    expect(guest_page.locator(f'#guest-list article[data-session="{w.session_id}"]')).to_contain_text("评审中")
+    guest_tiles = guest_page.locator("#live-tiles figure")
+    expect(guest_tiles).to_have_count(1, timeout=30_000)
+    assert guest_tiles.first.get_attribute("data-publisher").startswith(f"{guest_code}/seat-")
+    assert accessibility_violations(guest_page) == []
+    guest_page.context.close()
+    guest_seat.context.close()
+    assert guest_errors == []
 
     # Another operator suspends from their console: this page follows over its websocket, without a reload.
     ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "suspend", "reason": "网络检修"}))

@@ -490,6 +490,31 @@ def test_check_in_at_the_members_venue_by_id_card(w: CommitteeWorld) -> None:
 
 
 # --- the expert's login -----------------------------------------------------------------------------------
+def test_a_guest_venue_sees_the_session_it_lends_seats_to_from_check_in_on(w: CommitteeWorld) -> None:
+    url = f"{API}/venues/{w.guest_venue_id}/guest-sessions"
+    draw(w)
+    # Before check-in opens the guest knows nothing of the session (四不知).
+    assert ok(w.client.get(url, headers=w.guest_op())) == []
+    refused(w.client.get(url, headers=w.host_op()), 404, "not_found")  # another venue's list
+    open_check_in(w)
+    host_members = [m for m in members(w) if m["venue_id"] == w.host_venue_id]
+    guest_members = [m for m in members(w) if m["venue_id"] == w.guest_venue_id]
+    (seen,) = ok(w.client.get(url, headers=w.guest_op()))
+    assert (seen["session_id"], seen["title"], seen["state"]) == (w.session_id, TITLE, "waiting")
+    assert (seen["members"], seen["expected"]) == ([], 2)
+    assert [(v["role"], v["venue_id"]) for v in seen["venues"]] == [("host", None), ("guest", w.guest_venue_id)]
+    ok(check_in(w, guest_members[0], seat=w.guest_seats[0]))
+    (seen,) = ok(w.client.get(url, headers=w.guest_op()))
+    assert [(m["name"], m["state"], m["seat"]) for m in seen["members"]] == [
+        (guest_members[0]["name"], "checked_in", w.guest_seats[0])]
+    assert seen["expected"] == 1
+    text = json.dumps(seen, ensure_ascii=False)
+    assert w.host_venue_id not in text and not any(m["name"] in text for m in host_members)
+    # The host lends no seats to its own session; the admin reads any venue's list.
+    assert ok(w.client.get(f"{API}/venues/{w.host_venue_id}/guest-sessions", headers=w.host_op())) == []
+    assert [x["session_id"] for x in ok(w.client.get(url, headers=w.admin()))] == [w.session_id]
+
+
 def test_the_login_code_works_once_expires_and_binds_the_token_to_session_and_seat(w: CommitteeWorld) -> None:
     ctx, client = w.ctx, w.client
     draw(w)

@@ -154,6 +154,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/venues/{venue_id}/rooms"): MANAGERS,
     ("GET", "/api/v1/venues/{venue_id}/rooms"): VENUE_READERS,
     ("GET", "/api/v1/venues/{venue_id}/calendar"): VENUE_READERS,
+    ("GET", "/api/v1/venues/{venue_id}/guest-sessions"): MANAGERS,
     ("POST", "/api/v1/venues/{venue_id}/credentials"): ADMIN,
     ("GET", "/api/v1/venues/{venue_id}/credentials"): ADMIN,
     ("DELETE", "/api/v1/venues/{venue_id}/credentials/{credential_id}"): ADMIN,
@@ -850,6 +851,8 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         ("POST", "/api/v1/venues/{venue_id}/rooms"): lambda c, h: c.post(
             f"/api/v1/venues/{host}/rooms", headers=h, json={"code": unique_code("R"), "name": "x", "kind": "shared"}),
         ("GET", "/api/v1/venues/{venue_id}/rooms"): lambda c, h: c.get(f"/api/v1/venues/{host}/rooms", headers=h),
+        ("GET", "/api/v1/venues/{venue_id}/guest-sessions"): lambda c, h: c.get(
+            f"/api/v1/venues/{host}/guest-sessions", headers=h),
         ("GET", "/api/v1/venues/{venue_id}/calendar"): lambda c, h: c.get(
             f"/api/v1/venues/{host}/calendar", headers=h,
             params={"from": start.isoformat(), "to": (start + timedelta(days=1)).isoformat()}),

@@ -1,12 +1,13 @@
 """Venues (trading centres): the registry, their rooms, calendar and site-agent credentials.
 
 Admins manage venues and credentials; a venue's own operators manage its rooms; its operators and site agent
-read its rooms and calendar. Another venue's operator gets 404 for all of it, as if it did not exist.
+read its rooms and calendar; its operators, the sessions it lends seats to once their check-in has opened.
+Another venue's operator gets 404 for all of it, as if it did not exist.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
@@ -22,7 +23,7 @@ from evalroom.schemas import (
     VenueCreate,
     VenuePublic,
 )
-from evalroom.services import inventory, offers, registry
+from evalroom.services import inventory, offers, registry, sessions
 
 router = APIRouter(prefix="/venues", tags=["registry"])
 VenueReader = Annotated[Principal, Depends(require(Role.COORDINATOR_ADMIN, Role.HALL_OPERATOR, Role.SITE_AGENT))]
@@ -59,6 +60,12 @@ def create_room(ctx: Ctx, principal: VenueManager, venue_id: VenueId, body: Room
 @router.get("/{venue_id}/rooms", summary="Rooms and seats with device states and whether each seat is usable")
 def list_rooms(ctx: Ctx, principal: VenueReader, venue_id: VenueId) -> list[RoomPublic]:
     return inventory.list_rooms(ctx.store, principal, venue_id)
+
+
+@router.get("/{venue_id}/guest-sessions",
+            summary="Sessions this venue lends seats to, from their check-in on, as the venue takes part (its operators)")
+def guest_sessions(ctx: Ctx, principal: VenueManager, venue_id: VenueId) -> list[dict[str, Any]]:
+    return sessions.guest_sessions(ctx.store, principal, venue_id)
 
 
 @router.get("/{venue_id}/calendar", summary="Live seat bookings overlapping a period (at most 92 days)")

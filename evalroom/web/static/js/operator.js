@@ -1,11 +1,13 @@
 // The hall operator's console (docs/web.md): the venue and its link, offers to answer, rooms and seat devices,
 // check-in with the one-time login code, and — for the sessions hosted here — the session live with every
 // venue's connectivity, the committee and the host's controls, and the work after it (js/operator-after.js:
-// publication and objections, fee batches, ratings). The server decides everything; the page shows what it
-// answers, refusals included.
+// publication and objections, fee batches, ratings), the host's preparation and forming of the committee
+// (js/operator-prep.js, js/operator-committee.js); and the sessions this venue lends seats to, from their check-in
+// on (js/operator-guest.js). The server decides everything; the page shows what it answers, refusals included.
 //
-// What is not a session event (rooms, offers, the venue's link) is polled every POLL_MS and on "refresh"; the
-// chosen session follows its event stream (js/live.js), reloading on each burst of events.
+// What is not a session event (rooms, offers, the venue's link, the sessions it is a guest of) is polled every
+// POLL_MS and on "refresh"; the chosen session follows its event stream (js/live.js), reloading on each burst of
+// events.
 
 import { api, apiBytes, ApiError, setToken, token } from "./api.js";
 import * as i18n from "./i18n.js";
@@ -14,6 +16,7 @@ import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
 import * as forming from "./operator-committee.js";
+import * as guest from "./operator-guest.js";
 import * as prep from "./operator-prep.js";
 import * as signing from "./operator-signing.js";
 
@@ -29,6 +32,7 @@ let venue = null;
 let rooms = [];
 let offers = [];
 let sessions = [];
+let guestSessions = []; // GET /venues/{id}/guest-sessions: the sessions this venue lends seats to, from check-in on
 let chosen = null; // the chosen session's id
 let view = null; // {session, status, committee, after} of the chosen session
 let stream = null;
@@ -84,12 +88,15 @@ function fieldError(input, errorId, message) {
 
 // --- loading -------------------------------------------------------------------------------------------------
 const refreshAll = coalesced(async () => {
-  [venue, rooms, offers, sessions] = await Promise.all([
-    call(`/venues/${me.venue_id}`), call(`/venues/${me.venue_id}/rooms`), call("/offers"), call("/sessions")]);
+  [venue, rooms, offers, sessions, guestSessions] = await Promise.all([
+    call(`/venues/${me.venue_id}`), call(`/venues/${me.venue_id}/rooms`), call("/offers"), call("/sessions"),
+    call(`/venues/${me.venue_id}/guest-sessions`)]);
   renderVenue();
   renderOffers();
   renderRooms();
   renderSessions();
+  guest.render(guestSessions, venue.name);
+  renderLive();
   if (chosen) await refreshSession();
   $("refreshed").textContent = t("op.refreshed", { time: when(new Date().toISOString(), { timeStyle: "medium" }) });
 });
@@ -306,6 +313,7 @@ $("checkin-form").addEventListener("submit", async (event) => {
   if (answer.checked_in) {
     remember(answer.member);
     $("checkin-form").reset();
+    refreshAll().catch(report); // the member shows in the session this venue takes part in
   }
   renderResult(true);
   if (chosen) refreshSession();
@@ -519,11 +527,18 @@ function renderCommittee(committee) {
 // --- the venue's live view -----------------------------------------------------------------------------------
 // While the chosen session runs, the page joins its media room (js/media.js) and watches this venue's own
 // publishers — its rooms' cameras and its seats, named "<venue code>/…" —, as the desk's view of the hall.
+/** The session whose room the live view is in: the chosen hosted one while it runs, else the running session
+ * this venue is a guest of (js/operator-guest.js). */
+function liveSession() {
+  if (view && ["evaluating", "suspended"].includes(view.status.state)) return view.session.id;
+  return guest.running(guestSessions);
+}
+
 function renderLive() {
-  $("live").hidden = !chosen;
-  const running = view && ["evaluating", "suspended"].includes(view.status.state);
-  if (running && !room) joinRoom(chosen);
-  if (!running && room) leaveRoom();
+  const target = liveSession();
+  $("live").hidden = !chosen && !target;
+  if (room && room.sessionId !== target) leaveRoom();
+  if (target && !room) joinRoom(target);
   liveStatus();
 }
 
@@ -583,6 +598,7 @@ $("lang").addEventListener("click", () => {
   renderOffers();
   renderRooms();
   renderSessions();
+  guest.render(guestSessions, venue.name);
   renderDesk();
   renderResult();
   renderLive();
