@@ -196,6 +196,26 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
     expect(page.locator("#checkin-result")).to_contain_text("的新登录码")
     expect(code).not_to_have_text(first_code)
     assert ok(expert_login(w, code.inner_text()))["role"] == "expert"
+
+    # A fault the site agent cannot see, marked by hand: no reason is refused at the field (nothing marked);
+    # with one the seat is unusable for it; cleared, usable again.
+    def fault_of(seat_code: str) -> str | None:
+        rooms = ok(client.get(f"{API}/venues/{w.guest_venue_id}/rooms", headers=w.admin()))
+        return next(s["fault"] for r in rooms for s in r["seats"] if s["code"] == seat_code)
+
+    a05 = page.locator('tr[data-seat="R1/A-05"]')
+    a05.get_by_role("button", name="标记故障").click()
+    page.locator("#fault-form button[type=submit]").click()
+    expect(page.locator("#fm-reason")).to_have_attribute("aria-invalid", "true")
+    assert fault_of("A-05") is None
+    page.locator("#fm-reason").fill("座椅损坏")
+    page.locator("#fault-form button[type=submit]").click()
+    expect(a05.locator("td").nth(5)).to_contain_text("座椅损坏")
+    assert fault_of("A-05") == "座椅损坏"
+    assert accessibility_violations(page) == []
+    a05.get_by_role("button", name="清除故障标记").click()
+    expect(a05.locator("td").nth(5)).to_have_text("可用")
+    assert fault_of("A-05") is None
     assert errors == []
 
 

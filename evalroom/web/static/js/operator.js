@@ -15,6 +15,7 @@ import "./operator-text.js";
 import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
+import * as faults from "./fault-marks.js";
 import * as forming from "./operator-committee.js";
 import * as guest from "./operator-guest.js";
 import * as prep from "./operator-prep.js";
@@ -225,12 +226,14 @@ function renderRooms() {
   }
   $("rooms-list").replaceChildren(...rooms.map((room) => el("table", { class: "devices", dataset: { room: room.code } },
     el("caption", {}, t("op.room_caption", { name: room.name, code: room.code, kind: t(`room.${room.kind}`) }),
-      room.fault ? el("span", { class: "bad" }, " ", t("op.reason_room_fault", { reason: room.fault })) : null),
+      room.fault ? el("span", { class: "bad" }, " ", t("op.reason_room_fault", { reason: room.fault })) : null, " ",
+      faults.control("room", room, room.code)),
     el("thead", {}, el("tr", {},
       el("th", { scope: "col" }, t("op.seat_col")),
       ...DEVICES.map((d) => el("th", { scope: "col" }, t(`device.${d}`))),
       el("th", { scope: "col" }, t("op.usable_col")),
-      el("th", { scope: "col" }, t("op.reported_col")))),
+      el("th", { scope: "col" }, t("op.reported_col")),
+      el("th", { scope: "col" }, t("op.fault_col")))),
     el("tbody", {}, ...room.seats.map((seat) => el("tr", { dataset: { seat: `${room.code}/${seat.code}` } },
       el("th", { scope: "row" }, seat.code),
       ...DEVICES.map((d) => {
@@ -239,7 +242,8 @@ function renderRooms() {
       }),
       el("td", { class: seat.usable ? "ok" : "bad" },
         seat.usable ? t("op.usable") : t("op.unusable", { reasons: seat.unusable_reasons.map(reasonText).join("；") })),
-      el("td", {}, when(seat.devices_reported_at))))))));
+      el("td", {}, when(seat.devices_reported_at)),
+      el("td", {}, faults.control("seat", seat, `${room.code}/${seat.code}`))))))));
   renderSeatChoice();
 }
 
@@ -618,6 +622,7 @@ $("refresh").addEventListener("click", () => refreshAll().catch(report));
 prep.init({ call, refreshAll: () => refreshAll(), refreshSession: () => refreshSession() });
 signing.init({ call, refreshSession: () => refreshSession() });
 forming.init({ call, refreshSession: () => refreshSession() });
+faults.init({ call, reload: () => refreshAll() });
 after.init({ call, bytes: (path) => call(path, undefined, apiBytes), el, when, fieldError, reload: () => refreshSession() });
 
 async function boot() {
