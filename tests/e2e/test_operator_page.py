@@ -470,3 +470,39 @@ def test_the_host_records_a_deemed_agreement_and_seals_the_report(ctx: AppContex
     kinds = [e["kind"] for e in events(w)]
     assert "signing.deemed_agreed" in kinds, kinds
     assert errors == []
+
+
+@SQLITE_ONLY
+def test_the_host_corrects_a_score_after_the_report_for_an_allowed_cause(ctx: AppContext, client: Any, live: str,
+                                                                          page: Any) -> None:
+    """In report signing, the host's page corrects a member's score: a value that is no number is refused at its
+    field (the report stays at version 1); with a cause the rules allow and a reason, the member's sheet gets a
+    new version with that cause and the report a new version, which the signing part then names."""
+    w = build(ctx, client)
+    experts, _ = to_report_signing(w)
+    member = sorted(experts)[0]
+    errors = page_errors(page)
+    log_in(page, live, operator_account(w, w.host_venue_id))
+    form = page.locator("#correction-form")
+    expect(form).to_be_visible()
+    expect(page.locator("#rc-cause option")).to_have_count(4)
+    page.locator("#rc-member").select_option(member)
+    page.locator("#rc-bid").select_option("L1/B1")
+    page.locator("#rc-criterion").select_option("T1")
+    page.locator("#rc-value").fill("十五")
+    page.locator("#rc-reason").fill("汇总表誊写错误")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#rc-value")).to_have_attribute("aria-invalid", "true")
+    assert ok(client.get(w.url("/status"), headers=w.host_op()))["signing"]["report_version"] == 1
+    page.locator("#rc-value").fill("15")
+    page.locator("#rc-cause").select_option("sum_error")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-form-status]")).to_have_text("已更正，评标报告已生成新版本。")
+    expect(page.locator("#signing-state")).to_contain_text("第 2 版报告")
+    assert ok(client.get(w.url("/status"), headers=w.host_op()))["signing"]["report_version"] == 2
+    *_, corrected = ok(client.get(w.url(f"/sheets/detailed_review/{member}"), headers=w.admin()))
+    assert (corrected["version"], corrected["cause"], corrected["reason"]) == (2, "sum_error", "汇总表誊写错误")
+    assert corrected["content"]["scores"]["L1/B1"]["T1"] in ("15", "15.00"), corrected
+    assert accessibility_violations(page) == []
+    screenshot(page, "operator-report-correction", page.locator("#signing-part"))
+    assert errors == []

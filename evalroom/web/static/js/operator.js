@@ -17,6 +17,7 @@ import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
 import * as faults from "./fault-marks.js";
 import * as forming from "./operator-committee.js";
+import * as corrections from "./operator-corrections.js";
 import * as guest from "./operator-guest.js";
 import * as prep from "./operator-prep.js";
 import * as signing from "./operator-signing.js";
@@ -436,6 +437,7 @@ function renderSession() {
   renderConnectivity(status);
   renderControls(session, status);
   signing.render(session.id, status, session.host_venue_id === me.venue_id);
+  corrections.render(session, status, committee, session.host_venue_id === me.venue_id).catch(report);
   renderCommittee(committee);
   after.render(view.after);
   prep.render(view.prep);
@@ -622,6 +624,7 @@ $("refresh").addEventListener("click", () => refreshAll().catch(report));
 prep.init({ call, refreshAll: () => refreshAll(), refreshSession: () => refreshSession() });
 signing.init({ call, refreshSession: () => refreshSession() });
 forming.init({ call, refreshSession: () => refreshSession() });
+corrections.init({ call, refreshSession: () => refreshSession() });
 faults.init({ call, reload: () => refreshAll() });
 after.init({ call, bytes: (path) => call(path, undefined, apiBytes), el, when, fieldError, reload: () => refreshSession() });
 
