@@ -1,34 +1,57 @@
-"""The coordinator admin's page in Chromium, from an empty database whose only account is the first admin, made
-with ``evalroom account create``: the admin sets up two regions with their CA certificates (PEM and DER) and
-CRLs and puts both on the recognition list, registers both venues with a site-agent key, a room and a seat,
-creates the venues' operators and both supervisors, imports both pools (a file with errors first: every error
-shown by row, nothing imported), finds an expert and suspends them with a reason, and assigns a supervisor to a
-session. Every form's bad input shows the server's error at its field and changes nothing. The test reads the
-API only to check what the page did, never to act. axe-core on every state."""
+"""From an empty database to a drawn committee, through the pages only, in Chromium. The database's only account
+is the first admin, made with ``evalroom account create``. The admin sets up two regions with their CA
+certificates (PEM and DER) and CRLs and puts both on the recognition list, registers both venues (a site-agent
+key, a room and a seat at the host; at the guest the key a real ``evalroom site-agent`` then links with and
+reports its seats), creates the venues' operators and both supervisors, imports both pools (a file with errors
+first: every error shown by row, nothing imported) and suspends an expert with a reason. The host's operator
+creates a session, imports the tender (a broken file first) and asks for guest seats; the guest's operator
+confirms on their page, neither page naming the other side; the admin assigns the session's supervisors; the
+host plans and draws the committee, checks the draw in the browser (the seed against its commitment, then,
+once check-in is open, the whole draw), and ``evalroom verify-draw`` agrees. Every form's bad input shows the
+server's error at its field and changes nothing. The test reads the API only to check what the pages did,
+never to act. axe-core on every state."""
 
 # ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from committee_world import GUEST_AREA, HOST_AREA, PASSWORD, expert_row, unique_code
-from conftest import SQLITE_ONLY, ok
+from conftest import SQLITE_ONLY, ok, run_evalroom
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
+from page_steps import (
+    ask_for_seats,
+    check_draw,
+    choose_session,
+    import_tender,
+    log_in,
+    new_session,
+    page_text,
+    plan_committee,
+    refused_tender,
+)
 from playwright.sync_api import expect
+from servers import write_inventory
+from session_world import project_doc
+from timebase import soon_on_one_day
 from web_world import accessibility_violations, browser, live, page, screenshot  # noqa: F401 - fixtures
 
 from evalroom.api.context import AppContext
+from evalroom.clock import SystemClock
 from evalroom.domain.roles import Principal, Role
 from signing.pki import issue_crl, issue_region_ca
 
@@ -43,6 +66,35 @@ def first_admin(ctx: AppContext) -> str:
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert made.returncode == 0, made.stderr
     return "admin"
+
+
+@pytest.fixture
+def clock() -> SystemClock:
+    """The wall clock: a real site agent links to this coordinator, and its signed messages must be on time."""
+    return SystemClock()
+
+
+@contextlib.contextmanager
+def site_agent(directory: Path, venue_code: str, key: Path, url: str) -> Iterator[None]:
+    """``evalroom site-agent`` for a venue, with the key the admin registered, reporting room R1 with four
+    working seats (single-project); stopped on leaving."""
+    directory.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVALROOM_")}
+    with (directory / "agent.log").open("a") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evalroom", "site-agent", "--venue", venue_code, "--coordinator", url,
+             "--key", str(key), "--inventory", str(write_inventory(directory / "rooms.toml", 4, kind="single")),
+             "--state-dir", str(directory / "state"), "--ping-interval", "1", "--ping-timeout", "5"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def clean(tab: Any) -> None:
@@ -60,8 +112,9 @@ def choose(tab: Any, input_id: str, path: Path) -> None:
 
 
 @SQLITE_ONLY
-def test_an_admin_sets_up_the_coordinator_from_the_browser(ctx: AppContext, client: TestClient, live: str,
-                                                            page: Any, tmp_path: Path) -> None:
+def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppContext, client: TestClient,
+                                                                       live: str, browser: Any, page: Any,
+                                                                       tmp_path: Path) -> None:
     username = first_admin(ctx)
     admin = {"Authorization": "Bearer " + ctx.tokens.issue(Principal(role=Role.COORDINATOR_ADMIN, subject="checker")).token}
     errors: list[str] = []
@@ -253,11 +306,68 @@ def test_an_admin_sets_up_the_coordinator_from_the_browser(ctx: AppContext, clie
     clean(page)
     screenshot(page, "admin-pools", page.locator("#pools"))
 
-    # --- a session hosted at 济南 gets its supervisors from the page ----------------------------------------
-    start = ctx.clock.now() + timedelta(days=2)
-    session = ok(client.post("/api/v1/sessions", headers=admin, json={
-        "code": unique_code("S"), "title": "某道路工程施工招标", "host_venue_id": host_id,
-        "scheduled_start": start.isoformat(), "scheduled_end": (start + timedelta(hours=4)).isoformat()}), 201)
+    # --- the guest venue's site agent: its key registered here, then it links and reports its seats ----------
+    key = tmp_path / "guest-key.pem"
+    made = run_evalroom("site-key", "--out", str(key))
+    public = next(line.split()[-1] for line in made.stdout.splitlines() if line.startswith("public key:"))
+    page.locator("#venues-body tr", has_text=venue_codes["guest"]).get_by_role("button", name="密钥与评标室").click()
+    page.locator("#cred-label").fill("西安现场代理")
+    page.locator("#cred-key").fill(public)
+    page.locator("#cred-form button[type=submit]").click()
+    expect(page.locator("#creds-body")).to_contain_text("使用中")
+    with site_agent(tmp_path / "guest-agent", venue_codes["guest"], key, live):
+        deadline = time.monotonic() + 60
+        while not any(seat["usable"] for room in ok(client.get(f"/api/v1/venues/{guest_id}/rooms", headers=admin))
+                      for seat in room["seats"]):
+            assert time.monotonic() < deadline, (tmp_path / "guest-agent" / "agent.log").read_text()
+            time.sleep(0.5)
+        preparing(ctx, client, admin, live, browser, page, tmp_path, venue_codes, host_id, guest_id, accounts, errors)
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("h1")).to_have_text("Coordinator administration")
+    clean(page)
+    assert errors == []
+
+
+def preparing(ctx: AppContext, client: TestClient, admin: dict[str, str], live: str, browser: Any, page: Any,
+              tmp_path: Path, venue_codes: dict[str, str], host_id: str, guest_id: str,
+              accounts: dict[str, dict[str, Any]], errors: list[str]) -> None:
+    """The session's preparation, with the guest's site agent linked: the host's operator, the guest's, and the
+    admin (``page``) for the supervisors."""
+    def tab(username: str) -> Any:
+        opened = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
+        opened.on("pageerror", lambda err: errors.append(str(err)))
+        log_in(opened, live, username)
+        return opened
+
+    # --- the host's operator: a session starting within the hour, the tender (a broken file first), seats ---
+    host = tab("jn-op")
+    code, title = unique_code("S"), "某道路工程施工招标"
+    start, end = soon_on_one_day(datetime.now(UTC), timedelta(minutes=30), timedelta(hours=8))
+    new_session(host, code, title, start, end)
+    session = next(x for x in ok(client.get("/api/v1/sessions", headers=admin)) if x["code"] == code)
+    assert session["host_venue_id"] == host_id
+    choose_session(host, session["id"])
+    paths = refused_tender(host, project_doc(bidders=[{"code": "B1", "name": ""}]), tmp_path / "broken.json")
+    assert any("bidders[0].name" in path for path in paths), paths
+    assert client.get(f"/api/v1/sessions/{session['id']}/project", headers=admin).status_code == 404
+    doc = project_doc()
+    import_tender(host, doc, tmp_path / "tender.json")
+    ask_for_seats(host, 2, "B01")
+    (offer,) = ok(client.get(f"/api/v1/sessions/{session['id']}/offers", headers=admin))
+    assert offer["guest_venue_id"] == guest_id, "the coordinator drew the only venue that can lend the seats"
+    guest_secrets = [guest_id, venue_codes["guest"], "西安公共资源交易中心"]
+    assert not [x for x in guest_secrets if x in page_text(host)]
+
+    # --- the guest's operator confirms on their page, which names nothing of the session -------------------
+    guest = tab("xa-op")
+    guest.locator(f'tr[data-offer="{offer["offer_id"]}"]').get_by_role("button", name="确认").click()
+    expect(guest.locator("#offers-status")).to_contain_text("已确认")
+    assert not [x for x in (code, session["id"], title, doc["name"], host_id, venue_codes["host"],
+                            "济南公共资源交易中心") if x in page_text(guest)]
+    expect(host.locator("#prep-offers-body")).to_contain_text("已确认", timeout=20_000)
+    assert not [x for x in guest_secrets if x in page_text(host)]
+
+    # --- the admin assigns the session's supervisors ------------------------------------------------------
     page.get_by_role("button", name="刷新").click()
     row = page.locator("#sessions-body tr", has_text=session["code"])
     row.get_by_role("button", name="指派").click()
@@ -281,8 +391,20 @@ def test_an_admin_sets_up_the_coordinator_from_the_browser(ctx: AppContext, clie
     clean(page)
     screenshot(page, "admin-sessions", page.locator("#sessions"))
 
-    # English, and nothing the scripts threw on the way.
-    page.get_by_role("button", name="English").click()
-    expect(page.locator("h1")).to_have_text("Coordinator administration")
-    clean(page)
-    assert errors == []
+    # --- the host plans and draws the committee; the browser's check and verify-draw agree ---------------
+    plan_committee(host, "works", 5, ["B01:3", "B01:2"], doc["tenderer"], [b["name"] for b in doc["bidders"]])
+    host.locator("#cm-draw").click()
+    expect(host.locator("#cm-draw-status")).to_have_text("已抽取。")
+    (drawn,) = ok(client.get(f"/api/v1/sessions/{session['id']}/committee", headers=admin))["draws"]
+    assert (drawn["outcome"], drawn["members"]) == ("drawn", 5)
+    check_draw(host, drawn["draw_id"], "commitment")
+    assert not [x for x in guest_secrets if x in page_text(host)]
+    host.locator("#ctl-open").click()
+    expect(host.locator("#check-in-state")).to_contain_text("已开放")
+    check_draw(host, drawn["draw_id"], "match")
+    clean(host)
+    verified = run_evalroom("verify-draw", "--data", str(ctx.settings.data_dir), "--session", session["id"],
+                            env={"EVALROOM_DATABASE_URL": ctx.settings.effective_database_url})
+    assert verified.returncode == 0 and drawn["draw_id"] in verified.stdout, verified.stdout + verified.stderr
+    host.context.close()
+    guest.context.close()

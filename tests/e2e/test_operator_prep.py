@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import PASSWORD, SPECIALTY, SQLITE_ONLY, TokenFor, World, ok, run_evalroom
+from page_steps import check_draw, log_in, page_text
 from playwright.sync_api import expect
 from session_world import project_doc
 from timebase import beijing, iso
@@ -45,14 +46,6 @@ def operator(ctx: AppContext, venue_id: str) -> str:
     return staff(ctx, Role.HALL_OPERATOR, venue_id)
 
 
-def log_in(tab: Any, live: str, username: str, heading: str = "场地工作人员控制台") -> None:
-    tab.goto(f"{live}/")
-    tab.get_by_label("用户名").fill(username)
-    tab.get_by_label("密码").fill(PASSWORD)
-    tab.get_by_role("button", name="登录").click()
-    expect(tab.get_by_role("heading", name=heading, exact=True)).to_be_visible()
-
-
 def clean(tab: Any) -> None:
     assert accessibility_violations(tab) == []
 
@@ -72,8 +65,7 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
     log_in(page, live, host_username)
 
     def blind() -> None:
-        html = page.content() + page.locator("body").inner_text()
-        assert not [x for x in secrets_of_guests if x in html]
+        assert not [x for x in secrets_of_guests if x in page_text(page)]
 
     # --- a new session: a bad code first --------------------------------------------------------------------
     before = len(ok(client.get("/api/v1/sessions", headers=admin)))
@@ -168,7 +160,7 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
     expect(guest.locator("#offers-status")).to_contain_text("已确认")
     with ctx.store.read() as s:
         host = s.get(Venue, world.host_venue_id)
-    guest_html = guest.content() + guest.locator("body").inner_text()
+    guest_html = page_text(guest)
     assert not [x for x in (code, session["id"], "某市政道路工程施工招标", good["name"], host.name, host.code)
                 if x in guest_html]
     expect(page.locator("#prep-offers-body")).to_contain_text("已确认", timeout=20_000)  # by the session's events
@@ -212,12 +204,10 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
     page.locator("#cm-draw").click()
     expect(page.locator("#cm-draw-status")).to_have_text("已抽取。")
     (drawn,) = ok(client.get(committee_url, headers=admin))["draws"]
-    row = page.locator(f'#cm-draws-body tr[data-draw="{drawn["draw_id"]}"]')
+    row = check_draw(page, drawn["draw_id"], "commitment")
     expect(row).to_contain_text("抽中 2 名")
     expect(row).to_contain_text(drawn["commitment"])
     expect(row).to_contain_text(drawn["seed"])
-    row.get_by_role("button", name="验证").click()
-    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", "commitment")
     blind()
     clean(page)
 
@@ -228,8 +218,7 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
     page.locator("#session-select").select_option(session["id"])
     page.locator("#ctl-open").click()
     expect(page.locator("#check-in-state")).to_contain_text("已开放")
-    row.get_by_role("button", name="验证").click()
-    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", "match")
+    check_draw(page, drawn["draw_id"], "match")
     expect(row).to_contain_text("2 名专家与记录完全一致")
     clean(page)
     screenshot(page, "operator-committee", page.locator("#cm"))
