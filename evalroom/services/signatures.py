@@ -215,12 +215,16 @@ def register_webauthn(tx: Tx, settings: Settings, principal: Principal, session_
 
 def reset_factors(tx: Tx, principal: Principal, session_id: str, member_id: str) -> dict[str, Any]:
     """Remove a member's second factors (a lost phone, a broken authenticator): by an operator of the member's
-    own venue, who checks the person's identity as at check-in."""
-    session = check_can_read_session(principal, tx.session.get(EvalSession, session_id, with_for_update=True), session_id)
+    own venue, who checks the person's identity as at check-in. A guest venue's operator cannot read the
+    session (the host's scope), but resets the members seated at their own venue all the same."""
+    session = tx.session.get(EvalSession, session_id, with_for_update=True)
     member = tx.session.get(CommitteeMember, member_id)
-    if member is None or member.session_id != session.id:
-        raise NotFoundError("member", member_id)
-    if principal.role is not Role.HALL_OPERATOR or principal.venue_id != member.venue_id:
+    at_own_venue = (session is not None and member is not None and member.session_id == session.id
+                    and principal.role is Role.HALL_OPERATOR and principal.venue_id == member.venue_id)
+    if not at_own_venue:
+        session = check_can_read_session(principal, session, session_id)
+        if member is None or member.session_id != session.id:
+            raise NotFoundError("member", member_id)
         raise ForbiddenError("only an operator of the member's venue resets their second factors")
     removed = 0
     for kind in ("totp", "webauthn"):

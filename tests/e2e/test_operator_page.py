@@ -245,7 +245,7 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     page.get_by_role("button", name="开放签到").click()
     expect(page.locator("#controls-status")).to_have_text("已开放签到。")
     expect(page.locator("#check-in-state")).to_contain_text("已开放")
-    seat_everyone(w)  # the experts check in at both venues and declare
+    experts = seat_everyone(w)  # the experts check in at both venues and declare
     expect(page.locator("#committee-body tr")).to_have_count(5)  # followed live: committee events
     expect(page.locator("#committee-body tr", has_text="本场地")).to_have_count(3)
 
@@ -293,6 +293,17 @@ def test_the_host_operator_sees_every_venue_and_starts_the_session(ctx: AppConte
     expect(guest_tiles).to_have_count(1, timeout=30_000)
     assert guest_tiles.first.get_attribute("data-publisher").startswith(f"{guest_code}/seat-")
     assert accessibility_violations(guest_page) == []
+    # A guest member lost their phone: their venue's operator resets the second factor from the same view.
+    # (the other guest member: the first is logged in at the seat page, which replaced their first token)
+    lost = [m for m in members(w, "seated") if m["venue_id"] == w.guest_venue_id][1]
+    ok(client.post(w.url("/factors/totp"), headers=experts[lost["member_id"]]), 201)
+    guest_page.on("dialog", lambda dialog: dialog.accept())
+    guest_page.locator(f'#guest-list tr[data-member="{lost["member_id"]}"]').get_by_role(
+        "button", name="重置第二因素").click()
+    expect(guest_page.locator("#guest-status")).to_have_text(
+        f"已重置 {lost['name']} 的第二因素（作废 1 个），请其在本人页面重新登记。")
+    assert any(e["kind"] == "signing.factors_reset" and e["payload"]["member_id"] == lost["member_id"]
+               for e in events(w))
     guest_page.context.close()
     guest_seat.context.close()
     assert guest_errors == []

@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from signing_world import (
 )
 
 from evalroom.config import Settings
+from evalroom.domain.roles import Principal, Role
 from evalroom.signing_client import SeatSigner, SigningRefused
 from signing.canonical import canonical_json
 from signing.cms import sign_detached
@@ -230,6 +232,26 @@ def test_wrong_codes_are_counted_and_lock_the_factor(w: CommitteeWorld, signing:
     assert refused(post(w, "/signing/authorisations", experts[member], locked), 403,
                    "factor_refused")["details"] == [{"reason": "locked"}]
     assert "signing.factor_locked" in [e["kind"] for e in events(w)]
+
+
+@SQLITE_ONLY
+def test_a_lost_factor_is_reset_by_an_operator_of_the_members_own_venue(w: CommitteeWorld, signing: Any) -> None:
+    experts, _, _, signers = signing
+    guest_member = next(m["member_id"] for m in members(w, "seated") if m["venue_id"] == w.guest_venue_id)
+    url = w.url(f"/members/{guest_member}/factors")
+    elsewhere = w.headers(Principal(role=Role.HALL_OPERATOR, subject="far-op", venue_id=str(uuid.uuid4())))
+    before = snapshot(w.ctx)
+    refused(w.client.delete(url, headers=w.host_op()), 403, "forbidden")  # the host, not the member's venue
+    refused(w.client.delete(url, headers=elsewhere), 404, "not_found")  # knows nothing of the session
+    assert snapshot(w.ctx) == before
+    # The guest venue's operator cannot read the session, yet resets the member seated at their venue.
+    assert ok(w.client.delete(url, headers=w.guest_op())) == {"member_id": guest_member, "removed": 1}
+    _, digest = signers[guest_member].fetch("sheet", "review")
+    body = {"document": "sheet", "phase": "review", "sha256": digest,
+            "factor": {"kind": "totp", "code": signers[guest_member].totp.code()}}
+    assert refused(post(w, "/signing/authorisations", experts[guest_member], body), 403,
+                   "factor_refused")["details"] == [{"reason": "not_enrolled"}]
+    assert "signing.factors_reset" in [e["kind"] for e in events(w)]
 
 
 @SQLITE_ONLY

@@ -16,6 +16,7 @@ import { coalesced, EventStream } from "./live.js";
 import { MediaRoom, tile } from "./media.js";
 import * as after from "./operator-after.js";
 import * as faults from "./fault-marks.js";
+import { resetButton } from "./factor-reset.js";
 import * as forming from "./operator-committee.js";
 import * as corrections from "./operator-corrections.js";
 import * as guest from "./operator-guest.js";
@@ -97,7 +98,7 @@ const refreshAll = coalesced(async () => {
   renderOffers();
   renderRooms();
   renderSessions();
-  guest.render(guestSessions, venue.name);
+  guest.render(guestSessions, venue.name, call);
   renderLive();
   if (chosen) await refreshSession();
   $("refreshed").textContent = t("op.refreshed", { time: when(new Date().toISOString(), { timeStyle: "medium" }) });
@@ -526,7 +527,9 @@ function renderCommittee(committee) {
       el("td", {}, t(`member.${m.state}`)),
       el("td", {}, m.seat || "—"),
       el("td", {}, t(mine ? "op.this_venue" : "op.other_venue")),
-      el("td", {}, mine ? codeButton(m) : null));
+      el("td", { class: "buttons" }, ...(mine ? [codeButton(m), resetButton(view.session.id, m, call, (text) => {
+        $("committee-status").textContent = text;
+      })] : [])));
   }));
 }
 
@@ -604,7 +607,7 @@ $("lang").addEventListener("click", () => {
   renderOffers();
   renderRooms();
   renderSessions();
-  guest.render(guestSessions, venue.name);
+  guest.render(guestSessions, venue.name, call);
   renderDesk();
   renderResult();
   renderLive();
