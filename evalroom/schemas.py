@@ -458,6 +458,11 @@ class ExpertPublic(BaseModel):
     ratings: list[dict[str, Any]] = Field(default_factory=list, description="Every rating of the expert, newest "
                                           "first: session_id, session_code, rater, score, comment, rated_at")
     rating_average: str | None = Field(default=None, description="The mean of the ratings, two places, half up")
+    sessions: list[dict[str, Any]] = Field(default_factory=list, description="One expert's record only: their "
+                                           "committee places here, newest first (session_id, session_code, "
+                                           "scheduled_start, session_state, member_state, vacancy_reason)")
+    flags: list[dict[str, Any]] = Field(default_factory=list, description="One expert's record only: what "
+                                        "supervisors flagged (session_code, level, text, created_at), newest first")
 
 
 class PlanQuota(Request):

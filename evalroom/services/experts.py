@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from evalroom.auth.sealing import Sealer
+from evalroom.clock import format_time
 from evalroom.domain.avoidance import CreditStatus, ExpertFacts
 from evalroom.domain.expert_rows import ExpertRow, parse_expert_file
 from evalroom.domain.identity import mask_id_number
@@ -27,7 +28,7 @@ from evalroom.domain.specialties import SpecialtyTree
 from evalroom.errors import ApiError, ErrorCode, NotFoundError
 from evalroom.schemas import ExpertPublic, ExpertUpdate, ImportResult
 from evalroom.services.ratings import rating_summary
-from evalroom.storage.models import Expert, ExpertEvaluation, Region
+from evalroom.storage.models import CommitteeMember, EvalSession, Expert, ExpertEvaluation, Region, SupervisionMark
 from evalroom.storage.store import Store, Tx
 
 __all__ = ["ID_CONTEXT", "covered_specialties", "covering_regions", "get_expert", "import_experts", "list_experts", "pool_facts",
@@ -154,13 +155,34 @@ def list_experts(store: Store, region_id: str, today: date) -> list[ExpertPublic
         return [_public(e, recent.get(e.id, []), rated.get(e.id, ([], None))) for e in experts]
 
 
+RECORD_SESSIONS = 50
+"""How many of an expert's committee places (newest first) their record lists."""
+
+
 def get_expert(store: Store, expert_id: str, today: date) -> ExpertPublic:
+    """One expert's record, for the coordinator admin: beside the pool's facts, their places on committees here
+    (drawn, seated, declined, voided …) and what the sessions' supervisors flagged about them — the history a
+    pool keeper weighs before suspending or lifting a suspension."""
     with store.read() as s:
         expert = s.get(Expert, expert_id)
         if expert is None:
             raise NotFoundError("expert", expert_id)
         recent = _recent(s, Expert.id == expert.id, today - timedelta(days=RECENT_DAYS))
-        return _public(expert, recent.get(expert.id, []), rating_summary(s, [expert.id]).get(expert.id, ([], None)))
+        record = _public(expert, recent.get(expert.id, []), rating_summary(s, [expert.id]).get(expert.id, ([], None)))
+        places = s.execute(select(CommitteeMember, EvalSession).join(EvalSession, EvalSession.id == CommitteeMember.session_id)
+                           .where(CommitteeMember.expert_id == expert.id)
+                           .order_by(EvalSession.scheduled_start.desc(), CommitteeMember.id).limit(RECORD_SESSIONS)).all()
+        flags = s.execute(select(SupervisionMark, EvalSession.code)
+                          .join(CommitteeMember, CommitteeMember.id == SupervisionMark.member_id)
+                          .join(EvalSession, EvalSession.id == SupervisionMark.session_id)
+                          .where(CommitteeMember.expert_id == expert.id, SupervisionMark.kind == "expert_flag")
+                          .order_by(SupervisionMark.created_at.desc(), SupervisionMark.id)).all()
+        record.sessions = [{"session_id": e.id, "session_code": e.code, "scheduled_start": format_time(e.scheduled_start),
+                            "session_state": e.state, "member_state": m.state, "vacancy_reason": m.vacancy_reason}
+                           for m, e in places]
+        record.flags = [{"session_code": code, "level": f.level, "text": f.text, "created_at": format_time(f.created_at)}
+                        for f, code in flags]
+        return record
 
 
 def update_expert(tx: Tx, actor: str, expert_id: str, data: ExpertUpdate) -> Expert:

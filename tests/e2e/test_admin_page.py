@@ -406,5 +406,14 @@ def preparing(ctx: AppContext, client: TestClient, admin: dict[str, str], live: 
     verified = run_evalroom("verify-draw", "--data", str(ctx.settings.data_dir), "--session", session["id"],
                             env={"EVALROOM_DATABASE_URL": ctx.settings.effective_database_url})
     assert verified.returncode == 0 and drawn["draw_id"] in verified.stdout, verified.stdout + verified.stderr
+    # The admin's record of a drawn guest expert lists this committee place.
+    drawn_guest = next(m for m in ok(client.get(f"/api/v1/sessions/{session['id']}/committee", headers=admin))["members"]
+                       if m["venue_id"] == guest_id)
+    page.locator("#pool-search").fill(drawn_guest["name"])
+    expect(page.locator("#pool-body tr")).to_have_count(1)
+    page.locator("#pool-body").get_by_role("button", name="查看").click()
+    expect(page.locator("#expert-sessions")).to_contain_text(f"{code}：已抽中")
+    expect(page.locator("#expert-flags")).to_have_text("暂无。")
+    clean(page)
     host.context.close()
     guest.context.close()

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from committee_world import build
+from committee_world import build, members
 from conftest import SQLITE_ONLY, ok, refused, snapshot
 from fastapi.testclient import TestClient
 from media_world import ffprobe_duration, publish, until
@@ -81,6 +81,14 @@ def test_marks_warnings_reach_every_venue_and_notes_stay_with_the_overseers(ctx:
     assert {e["kind"]: e for e in events_of(w, w.admin())}["supervision.expert_flagged"]["payload"]["text"]
     marks = ok(client.get(w.url("/marks"), headers=w.admin()))
     assert [m["kind"] for m in marks] == ["annotation", "warning", "expert_flag"]
+    # The expert's record shows the flag and their place on this committee, for the admin who keeps the pool.
+    flagged = next(m for m in members(w) if m["member_id"] == member)
+    record = ok(client.get(f"/api/v1/experts/{flagged['expert_id']}", headers=w.admin()))
+    assert [(f["level"], f["text"]) for f in record["flags"]] == [("primary", "评审期间多次离开座位")]
+    assert [(x["session_id"], x["member_state"]) for x in record["sessions"]] == [(w.session_id, "seated")]
+    others = ok(client.get(f"/api/v1/experts/{next(m['expert_id'] for m in members(w) if m['member_id'] != member)}",
+                           headers=w.admin()))
+    assert others["flags"] == []
     refused(client.get(w.url("/marks"), headers=w.host_op()), 403, "forbidden")
 
 

@@ -5,7 +5,8 @@
 
 import { api, ApiError } from "./api.js";
 import * as i18n from "./i18n.js";
-import { $, el, fileText, onSubmit, rows } from "./ui.js";
+import "./committee-text.js";
+import { $, el, fileText, onSubmit, rows, when } from "./ui.js";
 
 const t = i18n.t;
 let failed = () => {};
@@ -66,8 +67,16 @@ async function openExpert(id, focus = true) {
     ...fact("ad.credit", t(`credit.${x.credit_status}`) + (x.credit_reason ? `：${x.credit_reason}` : "")),
     ...fact("ad.punished", t(x.punished ? "ad.yes" : "ad.no")),
     ...fact("ad.unavailable", x.unavailable.map(([a, b]) => `${a} – ${b}`).join("，") || "—"));
-  $("expert-recent").replaceChildren(...(x.recent_evaluations.length ? x.recent_evaluations.map((e) =>
-    el("li", {}, `${e.date} ${e.tenderer}`)) : [el("li", { class: "muted" }, t("ad.none"))]));
+  const list = (id, items, line) => $(id).replaceChildren(...(items.length ? items.map((i) => el("li", {}, line(i)))
+    : [el("li", { class: "muted" }, t("ad.none"))]));
+  list("expert-recent", x.recent_evaluations, (e) => `${e.date} ${e.tenderer}`);
+  list("expert-sessions", x.sessions, (p) => `${when(p.scheduled_start)} ${p.session_code}：${t(`cp.state.${p.member_state}`)}`
+    + (p.vacancy_reason ? `（${p.vacancy_reason}）` : ""));
+  $("expert-rating-average").textContent = x.rating_average ? t("ad.rating_average", { average: x.rating_average,
+    n: x.ratings.length }) : "";
+  list("expert-ratings", x.ratings, (r) => `${when(r.rated_at)} ${r.session_code || ""} ${t(`ad.rater.${r.rater}`)}：`
+    + `${r.score}${r.comment ? `（${r.comment}）` : ""}`);
+  list("expert-flags", x.flags, (f) => `${when(f.created_at)} ${f.session_code} ${t(`level.${f.level}`)}：${f.text}`);
   $("cr-status").value = x.credit_status === "active" ? "suspended" : "active";
   if (focus) $("expert-h").focus();
 }
