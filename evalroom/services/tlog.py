@@ -51,7 +51,7 @@ from signing.tlog import EMPTY_ROOT, ProofError, consistency_proof, inclusion_pr
 
 __all__ = ["PUBLIC_KINDS", "LogKey", "add_cosignature", "append_pending", "checkpoint", "is_logged", "leaf_data",
            "leaves", "load_or_create_log_key", "proof_consistency", "proof_inclusion", "record_alarm",
-           "session_proofs"]
+           "session_proofs", "witnessed"]
 
 PUBLIC_KINDS = frozenset({
     # the events whose payload is public; of every other event of a session, the leaf holds its hash only
@@ -190,6 +190,11 @@ COSIGN_WINDOW = 1000
 on a log whose witnesses have stopped (the metrics then say +Inf)."""
 
 
+_recent = (select(LogCheckpoint.size, LogCheckpoint.note, LogCheckpoint.created_at)
+           .order_by(LogCheckpoint.size.desc()).limit(COSIGN_WINDOW).subquery())
+"""The newest :data:`COSIGN_WINDOW` checkpoints, where witness cosignatures are looked for."""
+
+
 @dataclass(frozen=True)
 class LogState:
     """The log as the admin's status page and the metrics report it."""
@@ -211,17 +216,30 @@ def log_state(s: Session) -> LogState:
     the first, so a second one is a witness's cosignature (signing/note.py)."""
     head = s.get(LogHead, 1)
     newest = s.execute(select(LogCheckpoint.created_at).order_by(LogCheckpoint.size.desc()).limit(1)).first()
-    recent = (select(LogCheckpoint.size, LogCheckpoint.note, LogCheckpoint.created_at)
-              .order_by(LogCheckpoint.size.desc()).limit(COSIGN_WINDOW).subquery())
-    cosigned = s.execute(select(recent.c.size, recent.c.note, recent.c.created_at)
-                         .where(recent.c.note.like(f"%\n{DASH}%\n{DASH}%"))
-                         .order_by(recent.c.size.desc()).limit(1)).first()
+    cosigned = s.execute(select(_recent.c.size, _recent.c.note, _recent.c.created_at)
+                         .where(_recent.c.note.like(f"%\n{DASH}%\n{DASH}%"))
+                         .order_by(_recent.c.size.desc()).limit(1)).first()
     return LogState(size=head.size if head else 0, cursor=head.cursor_seq if head else 0,
                     checkpoint_at=newest.created_at if newest else None,
                     cosigned_size=cosigned.size if cosigned else None,
                     cosigned_at=cosigned.created_at if cosigned else None,
                     cosignatures=sum(1 for line in cosigned.note.split("\n") if line.startswith(DASH)) - 1
                     if cosigned else 0)
+
+
+def witnessed(s: Session) -> dict[str, tuple[int, datetime]]:
+    """For each name that cosigned one of the newest :data:`COSIGN_WINDOW` checkpoints (a venue's code), the
+    newest such checkpoint's size and time: whether each venue's witness keeps up. Signature lines are
+    ``— <name> <signature>``; the coordinator's own (the first) is not a witness's. Added at verification
+    (:func:`add_cosignature`), so a name here signed with the venue's key."""
+    found: dict[str, tuple[int, datetime]] = {}
+    for size, note, created_at in s.execute(select(_recent.c.size, _recent.c.note, _recent.c.created_at)
+                                            .where(_recent.c.note.like(f"%\n{DASH}%\n{DASH}%"))
+                                            .order_by(_recent.c.size.desc())):
+        lines = [line for line in note.split("\n") if line.startswith(DASH)]
+        for line in lines[1:]:
+            found.setdefault(line[len(DASH):].split(" ", 1)[0], (size, created_at))
+    return found
 
 
 def _size(s: Session) -> int:

@@ -321,6 +321,8 @@ def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppC
                       for seat in room["seats"]):
             assert time.monotonic() < deadline, (tmp_path / "guest-agent" / "agent.log").read_text()
             time.sleep(0.5)
+        page.locator("#status-refresh").click()  # the status view: the guest's agent is linked
+        expect(page.locator(f'#status-venues-body tr[data-venue="{guest_id}"]')).to_contain_text("在线")
         preparing(ctx, client, admin, live, browser, page, tmp_path, venue_codes, host_id, guest_id, accounts, errors)
     page.get_by_role("button", name="English").click()
     expect(page.locator("h1")).to_have_text("Coordinator administration")

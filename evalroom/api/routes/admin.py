@@ -19,7 +19,7 @@ from evalroom.api.deps import Admin, Ctx
 from evalroom.auth.sealing import SEALING_KEY_FILE
 from evalroom.clock import format_time
 from evalroom.services.tlog import KEY_FILE as LOG_KEY_FILE
-from evalroom.services.tlog import log_state
+from evalroom.services.tlog import log_state, witnessed
 from evalroom.storage import migrate
 from evalroom.storage.models import Venue
 
@@ -52,6 +52,7 @@ async def status(ctx: Ctx, _admin: Admin, request: Request) -> dict[str, Any]:
         with ctx.store.read() as s:
             log = log_state(s)
             venues = list(s.scalars(select(Venue).order_by(Venue.code)))
+            seen = witnessed(s)
         return {
             "database": {"backend": ctx.engine.url.get_backend_name(), "schema": migrate.head_revision(),
                          "chain_head": ctx.store.head()[0]},
@@ -61,7 +62,9 @@ async def status(ctx: Ctx, _admin: Admin, request: Request) -> dict[str, Any]:
                     "cosigned_at": format_time(log.cosigned_at) if log.cosigned_at else None,
                     "cosignatures": log.cosignatures},
             "venues": [{"id": v.id, "code": v.code, "name": v.name, "online": v.online,
-                        "last_heartbeat_at": format_time(v.last_heartbeat_at) if v.last_heartbeat_at else None}
+                        "last_heartbeat_at": format_time(v.last_heartbeat_at) if v.last_heartbeat_at else None,
+                        "witnessed_size": seen[v.code][0] if v.code in seen else None,
+                        "witnessed_at": format_time(seen[v.code][1]) if v.code in seen else None}
                        for v in venues],
         }
 

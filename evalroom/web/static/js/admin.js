@@ -65,6 +65,12 @@ async function status() {
   const online = s.venues.filter((v) => v.online);
   $("st-venues").textContent = t("ad.venues_value", { online: online.length, total: s.venues.length })
     + (online.length ? `（${online.map((v) => v.code).join("，")}）` : "");
+  rows($("status-venues-body"), s.venues, (v) => el("tr", { dataset: { venue: v.id } },
+    el("th", { scope: "row" }, `${v.code} ${v.name}`),
+    el("td", {}, el("span", { class: v.online ? "ok" : "bad" }, t(v.online ? "ad.online" : "ad.offline"))),
+    el("td", {}, when(v.last_heartbeat_at)),
+    el("td", {}, v.witnessed_size === null ? t("ad.witnessed_none")
+      : t("ad.witnessed_value", { size: v.witnessed_size, at: when(v.witnessed_at) }))), "ad.none");
   rows($("keys-body"), s.keys, (k) => el("tr", {},
     el("td", {}, t(`key.${k.kind}`) + (k.kind === "token" && k.active ? t("ad.key_active") : "")),
     el("td", { class: "mono" }, k.id), el("td", {}, when(k.made_at)), el("td", {}, age(k.made_at))), "ad.none");
