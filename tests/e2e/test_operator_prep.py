@@ -262,10 +262,19 @@ def test_the_host_prepares_a_session_and_the_guest_confirms_blind(ctx: AppContex
     clean(admin_tab)
     screenshot(admin_tab, "admin-committee", admin_tab.locator("#cp"))
     expect(page.locator("#cm-draws-body tr[data-draw]")).to_have_count(2)  # the host's page, by the events
+    # A conflict of interest found later voids a member: replaced by the last expert the pool has.
+    voiding = members.filter(has=admin_tab.get_by_role("button", name="拒绝参加")).first
+    voided = voiding.locator("th").inner_text()
+    voiding.get_by_role("button", name="作废").click()
+    admin_tab.locator("#cp-reason").fill("发现与投标人存在利害关系")
+    admin_tab.locator("#cp-vacate-form button[type=submit]").click()
+    expect(admin_tab.locator("#cp-status")).to_have_text(f"已记录 {voided}；补抽 1 次。")
+    expect(admin_tab.locator("#cp-members tr", has_text=voided)).to_contain_text("已作废（发现与投标人存在利害关系）")
+    expect(admin_tab.locator("#cp-draws tr[data-draw]")).to_have_count(3)
     # The coordinator's own recomputation, from the database, agrees.
     verified = run_evalroom("verify-draw", "--data", str(ctx.settings.data_dir), "--session", session["id"],
                             env={"EVALROOM_DATABASE_URL": ctx.settings.effective_database_url})
     draws = ok(client.get(committee_url, headers=admin))["draws"]
-    assert [d["purpose"] for d in draws] == ["initial", "replacement"]
+    assert [d["purpose"] for d in draws] == ["initial", "replacement", "replacement"]
     assert verified.returncode == 0 and all(d["draw_id"] in verified.stdout for d in draws), verified.stdout + verified.stderr
     assert errors == []
