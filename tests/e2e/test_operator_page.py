@@ -213,6 +213,7 @@ def test_a_guest_operator_confirms_an_offer_and_checks_an_expert_in(ctx: AppCont
     expect(a05.locator("td").nth(5)).to_contain_text("座椅损坏")
     assert fault_of("A-05") == "座椅损坏"
     assert accessibility_violations(page) == []
+    screenshot(page, "operator-fault-mark", page.locator("#rooms"))
     a05.get_by_role("button", name="清除故障标记").click()
     expect(a05.locator("td").nth(5)).to_have_text("可用")
     assert fault_of("A-05") is None
