@@ -40,10 +40,15 @@ async function check(d, readRecord) {
   showCheck(d.draw_id);
 }
 
-/** Fill ``tbody`` (five columns: draw, outcome, commitment, seed, check) with ``draws``; ``readRecord(draw)``
- * answers the draw's record. */
-export function renderDraws(tbody, draws, readRecord) {
-  rows(tbody, draws, (d, i) => el("tr", { dataset: { draw: d.draw_id } },
+const COLUMNS = ["cm.draw_purpose", "cm.draw_outcome", "cm.commitment", "cm.seed", "cm.check"];
+
+/** Show ``draws`` in ``container`` as a table (labelled by the element its ``data-labelledby`` names; its body
+ * ``<container id>-body``); ``readRecord(draw)`` answers the draw's record. */
+export function renderDraws(container, draws, readRecord) {
+  const body = el("tbody", { id: `${container.id}-body` });
+  container.replaceChildren(el("table", { "aria-labelledby": container.dataset.labelledby },
+    el("thead", {}, el("tr", {}, ...COLUMNS.map((key) => el("th", { scope: "col" }, t(key))))), body));
+  rows(body, draws, (d, i) => el("tr", { dataset: { draw: d.draw_id } },
     el("td", {}, t("cm.draw_n", { n: i + 1 }), " ", t(`cm.purpose.${d.purpose}`)),
     el("td", {}, d.outcome === "drawn" ? t("cm.drawn_n", { n: d.members }) : d.outcome ? t("cm.failed") : t("cm.pending")),
     el("td", { class: "mono hash" }, d.commitment), el("td", { class: "mono hash" }, d.seed || "—"),

@@ -150,7 +150,7 @@ export function render(data) {
   const reps = committee ? committee.plan.representatives : 0;
   $("cm-rep-form").hidden = !committee || reps === 0;
   $("cm-rep-count").textContent = committee ? t("cm.rep_count", { n: reps }) : "";
-  renderDraws($("cm-draws-body"), committee ? committee.draws : [],
+  renderDraws($("cm-draws"), committee ? committee.draws : [],
     (d) => io.call(`/sessions/${session.id}/committee/draws/${d.draw_id}`));
   $("cm-draw").disabled = !committee;
 }
