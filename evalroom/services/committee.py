@@ -708,7 +708,10 @@ def committee_view(store: Store, principal: Principal, session_id: str) -> dict[
             "draws": [_draw_view(s, d) for d in drawn],
             "chair_member_id": committee.chair_member_id,
             "election": {"round": committee.election_round, "candidates": committee.election_candidates or [],
-                         "votes_cast": len(votes)},
+                         "votes_cast": len(votes),
+                         # a member's own vote of the round: a page knows whether to ask for it (not for whom)
+                         "voted": principal.role is Role.EXPERT and any(v.voter_member_id == principal.subject
+                                                                        for v in votes)},
         }
 
 

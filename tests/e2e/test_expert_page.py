@@ -257,3 +257,50 @@ def test_a_dropped_websocket_reconnects_and_shows_what_happened_meanwhile(ctx: A
     expect(page.locator("#warnings")).to_contain_text("请关闭手机")
     assert page.evaluate("window.notReloaded") is True
     assert others  # the committee around the browser's member was seated through the API
+
+
+@SQLITE_ONLY
+def test_an_expert_votes_for_the_chair_and_again_among_the_tied(ctx: AppContext, client: Any, live: str,
+                                                                page: Any) -> None:
+    """The first phase on the page: round 1 with every member standing (the browser's member votes for
+    themself, the others through the API: 2-2-1), round 2 among the two tied, and the chair's name once elected."""
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    page.goto(f"{live}/expert")
+    page.get_by_label("一次性登录码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_label(re.compile("本人确认")).check()
+    page.get_by_role("button", name="提交承诺").click()
+    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    venues_online(w)
+    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    names = {m["member_id"]: m["name"] for m in members(w, "seated")}
+    o1, o2, o3, o4 = sorted(others)
+
+    def vote(voter: str, candidate: str) -> None:
+        ok(client.post(w.url("/chair/votes"), headers=others[voter], json={"candidate_member_id": candidate}))
+
+    expect(page.locator("#chair-round")).to_contain_text("第 1 轮")
+    expect(page.locator("#chair-candidates input")).to_have_count(5)
+    for voter, candidate in ((o1, o1), (o2, o1), (o3, o2), (o4, o2)):
+        vote(voter, candidate)
+    expect(page.locator("#chair-round")).to_contain_text("已投 4/5 票")  # by the session's events
+    page.get_by_role("button", name="投票").click()
+    expect(page.locator("#chair-status")).to_have_text("请选择一名候选人。")  # nothing chosen: nothing sent
+    page.get_by_label(f"{names[mine['member_id']]}（本人）").check()
+    page.get_by_role("button", name="投票").click()
+
+    # A 2-2-1 split: only the two tied stand in round 2.
+    expect(page.locator("#chair-round")).to_contain_text("第 2 轮：上一轮得票最多者票数相同")
+    expect(page.locator("#chair-candidates input")).to_have_count(2)
+    expect(page.locator("#chair-status")).to_have_text("")
+    expect(page.locator("#chair-candidates")).to_contain_text(names[o1])
+    expect(page.locator("#chair-candidates")).to_contain_text(names[o2])
+    assert accessibility_violations(page) == []
+    screenshot(page, "expert-chair-round2", page.locator("#chair"))
+    for voter, candidate in ((o1, o1), (o2, o1), (o3, o2), (o4, o2)):
+        vote(voter, candidate)
+    page.get_by_label(names[o1]).check()
+    page.get_by_role("button", name="投票").click()
+    expect(page.locator("#chair-name")).to_have_text(f"{names[o1]}（第 2 轮当选）")
+    expect(page.locator("#chair")).to_be_hidden()
+    assert ok(client.get(w.url("/committee"), headers=w.admin()))["chair_member_id"] == o1

@@ -760,7 +760,7 @@ def test_the_chair_is_elected_by_rounds_among_the_tied(w: CommitteeWorld) -> Non
     refused(vote(d, c), 409, "conflict")  # once per round
     closed = ok(vote(e, c))
     assert closed == {"round": 1, "votes_cast": 5, "voters": 5, "chair": None, "next_candidates": sorted([a, b])}
-    assert view(w)["election"] == {"round": 2, "candidates": sorted([a, b]), "votes_cast": 0}
+    assert view(w)["election"] == {"round": 2, "candidates": sorted([a, b]), "votes_cast": 0, "voted": False}
 
     # Round 2: only the tied stand.
     before = snapshot(ctx)
@@ -768,6 +768,8 @@ def test_the_chair_is_elected_by_rounds_among_the_tied(w: CommitteeWorld) -> Non
     assert snapshot(ctx) == before
     for voter, candidate in ((a, b), (b, b), (c, a), (d, b)):
         assert ok(vote(voter, candidate))["chair"] is None
+    # Each member's view says whether they have voted in this round, and to no one for whom.
+    assert (view(w, experts[a])["election"]["voted"], view(w, experts[e])["election"]["voted"]) == (True, False)
     elected = ok(vote(e, a))
     assert elected["round"] == 2 and elected["chair"] == b
     assert view(w)["chair_member_id"] == b

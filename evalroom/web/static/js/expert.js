@@ -4,6 +4,7 @@
 // committee rates the experts here.
 
 import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
+import * as chair from "./chair-election.js";
 import { keepRenewed } from "./renew.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
@@ -59,6 +60,7 @@ $("login-form").addEventListener("submit", async (event) => {
 async function start() {
   me = await api("/auth/me");
   keepRenewed((err) => showStatus("refused", err));
+  chair.init(me.session_id, () => refresh());
   $("login").hidden = true;
   $("session").hidden = false;
   stream = new EventStream(me.session_id, {
@@ -93,6 +95,7 @@ async function load() {
   const committee = await api(`/sessions/${sid}/committee`);
   const member = committee.members.find((m) => m.member_id === me.subject);
   $("seat").textContent = member && member.seat ? member.seat : "—";
+  chair.render(status, committee, me.subject);
   showRating(status, committee.members, member);
   const declaration = await api(`/sessions/${sid}/committee/declaration`);
   showDeclaration(declaration);
