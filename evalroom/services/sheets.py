@@ -455,9 +455,14 @@ def list_sheets(store: Store, principal: Principal, session_id: str, phase: str)
         revealed = _revealed(s, session_id, phase)
         visible = {m: r for m, r in rows.items() if revealed or (principal.role is Role.EXPERT
                                                                 and m == principal.subject)}
-        return {"phase": phase, "revealed": revealed, "submitted": sorted(rows),
-                "members": [m.id for m in evaluators(s, session_id)],
-                "sheets": [_sheet_view(r) for _, r in sorted(visible.items())]}
+        answer = {"phase": phase, "revealed": revealed, "submitted": sorted(rows),
+                  "members": [m.id for m in evaluators(s, session_id)],
+                  "sheets": [_sheet_view(r) for _, r in sorted(visible.items())]}
+        if phase == "review" and revealed:  # the committee's tally, by the rule (scoring.tally_review)
+            answer["outcome"] = [{"bid": o.bid, "passed": o.passed, "fail_votes": o.fail_votes,
+                                  "reasons": [{"member_id": m, "reason": r} for m, r in o.reasons]}
+                                 for o in review_outcome(s, session_id, load_project(s, session_id)).values()]
+        return answer
 
 
 def scoring_form(store: Store, principal: Principal, session_id: str) -> dict[str, Any]:

@@ -304,3 +304,61 @@ def test_an_expert_votes_for_the_chair_and_again_among_the_tied(ctx: AppContext,
     expect(page.locator("#chair-name")).to_have_text(f"{names[o1]}（第 2 轮当选）")
     expect(page.locator("#chair")).to_be_hidden()
     assert ok(client.get(w.url("/committee"), headers=w.admin()))["chair_member_id"] == o1
+
+
+@SQLITE_ONLY
+def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have(ctx: AppContext, client: Any,
+                                                                                 live: str, page: Any) -> None:
+    """The review on the page: bids left unmarked are refused each at its bid, a fail without a reason at its; marked
+    and sent, the page waits for the others (who submit through the API, two more failing B3); then the tally:
+    B3 rejected by three of five with each reason, the others passed."""
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    page.goto(f"{live}/expert")
+    page.get_by_label("一次性登录码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_label(re.compile("本人确认")).check()
+    page.get_by_role("button", name="提交承诺").click()
+    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
+    venues_online(w)
+    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    elect(w, experts)
+    move(w, "chair_election")
+    expect(page.get_by_role("heading", name="资格审查与符合性审查")).to_be_visible()
+    form = page.locator("#review-form")
+    expect(form.locator("fieldset[data-bid]")).to_have_count(len(BIDS))
+
+    form.locator('fieldset[data-bid="L1/B1"]').get_by_label("通过", exact=True).check()
+    form.get_by_role("button", name="提交审查结果").click()  # two bids not marked
+    expect(page.locator("#review-error")).to_contain_text("every bid must be marked")
+    for bid in ("L1/B2", "L1/B3"):
+        expect(form.locator(f'fieldset[data-bid="{bid}"] .error')).to_have_text("not marked")
+    for bid in BIDS:
+        form.locator(f'fieldset[data-bid="{bid}"]').get_by_label("通过", exact=True).check()
+    b3 = form.locator('fieldset[data-bid="L1/B3"]')
+    b3.get_by_label("不通过", exact=True).check()
+    form.get_by_role("button", name="提交审查结果").click()  # a fail without a reason
+    expect(b3.locator(".error")).to_have_text("reason required")
+    expect(form.locator('fieldset[data-bid="L1/B1"] .error')).to_have_text("")
+    assert ok(client.get(w.url("/sheets"), headers=w.admin(), params={"phase": "review"}))["submitted"] == []
+    b3.get_by_label("不通过的理由").fill("项目经理无注册建造师证书")
+    form.get_by_role("button", name="提交审查结果").click()
+    expect(page.locator("#review-status")).to_have_text("已提交，等待其他委员（1/5 人已提交）。")
+    assert accessibility_violations(page) == []
+
+    for i, (member_id, headers) in enumerate(sorted(others.items())):
+        marks = {b: {"passed": True} for b in BIDS}
+        if i < 2:
+            marks["L1/B3"] = {"passed": False, "reason": f"业绩证明不全（{i}）"}
+        ok(client.post(w.url("/review"), headers=headers, json={"marks": marks}))
+    tally = page.locator("#review-tally")
+    expect(tally).to_be_visible()
+    rejected = tally.locator('tr[data-bid="L1/B3"]')
+    expect(rejected).to_contain_text("否决")
+    expect(rejected.locator("td").nth(1)).to_have_text("3")
+    expect(rejected).to_contain_text("项目经理无注册建造师证书")
+    expect(rejected).to_contain_text("业绩证明不全（0）")
+    expect(tally.locator('tr[data-bid="L1/B1"]')).to_contain_text("通过")
+    expect(form).to_be_hidden()
+    assert accessibility_violations(page) == []
+    screenshot(page, "expert-review-tally", page.locator("#review"))

@@ -75,6 +75,12 @@ def test_a_whole_session_from_start_to_report(w: CommitteeWorld) -> None:
         ok(post(w, "/review", h[i], {"marks": marks}))
     revealed = [ev for ev in events(w) if ev["kind"] == "sheets.revealed"]
     assert revealed[-1]["payload"] == {"phase": "review", "rejected": ["L1/B3"]}
+    # Once all have submitted, every member reads the committee's tally with every fail's reason.
+    listed = ok(w.client.get(w.url("/sheets"), headers=h[1], params={"phase": "review"}))
+    tally = {o["bid"]: o for o in listed["outcome"]}
+    assert [(b, tally[b]["passed"], tally[b]["fail_votes"]) for b in BIDS] == [
+        ("L1/B1", True, 1), ("L1/B2", True, 0), ("L1/B3", False, 3)]
+    assert tally["L1/B1"]["reasons"] == [{"member_id": e[4], "reason": "投标保证金金额不足"}]
     move(w, "review")
 
     # A sheet for the rejected bid is not a sheet of this session's review.
