@@ -290,18 +290,27 @@ def request_extension(tx: Tx, settings: Settings, principal: Principal, session_
         tx.session.flush()
         tx.record(actor=principal.actor, kind="session.extension_requested", session_id=session_id,
                   payload={"member_id": member.id})
-    seated = {m.id for m in evaluators(tx.session, session_id)}
-    requests = len(seated & set(tx.session.scalars(select(ExtensionRequest.member_id).where(
-        ExtensionRequest.session_id == session_id))))
-    size = len(seated)
-    granted = states.extension_granted(requests, size)
-    if granted and not _extended(tx.session, session):
+    asked = extension_state(tx.session, session)
+    if asked["granted"] and not asked["extended"]:
         session.scheduled_end += timedelta(minutes=settings.extension_minutes)
         session.updated_at = tx.now()
-        record_change(tx, SYSTEM, session, "session.extended",
-                       {"scheduled_end": format_time(session.scheduled_end), "requests": requests, "members": size})
-    return {"requests": requests, "members": size, "granted": granted,
+        record_change(tx, SYSTEM, session, "session.extended", {"scheduled_end": format_time(session.scheduled_end),
+                                                                "requests": asked["requests"],
+                                                                "members": asked["members"]})
+    return {"requests": asked["requests"], "members": asked["members"], "granted": asked["granted"],
             "scheduled_end": format_time(session.scheduled_end)}
+
+
+def extension_state(s: Session, session: EvalSession, member_id: str | None = None) -> dict[str, Any]:
+    """How many of the members who evaluate have said the time is too short, of how many; whether that is more
+    than a third (``granted``) and whether the period was extended (once per session); with ``member_id``,
+    whether that member has said so."""
+    seated = {m.id for m in evaluators(s, session.id)}
+    asked = set(s.scalars(select(ExtensionRequest.member_id).where(ExtensionRequest.session_id == session.id)))
+    requests = len(seated & asked)
+    state = {"requests": requests, "members": len(seated), "granted": states.extension_granted(requests, len(seated)),
+             "extended": _extended(s, session)}
+    return state | ({"requested": member_id in asked} if member_id is not None else {})
 
 
 def _extended(s: Session, session: EvalSession) -> bool:

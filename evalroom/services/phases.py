@@ -25,7 +25,14 @@ from evalroom.domain.session_states import Phase, PhaseFacts, State
 from evalroom.errors import ApiError, ErrorCode
 from evalroom.services import offers, report, sheets, signatures
 from evalroom.services.access import check_can_read_session
-from evalroom.services.evaluation import chair_of, check_mover, participants, phase_facts, record_change
+from evalroom.services.evaluation import (
+    chair_of,
+    check_mover,
+    extension_state,
+    participants,
+    phase_facts,
+    record_change,
+)
 from evalroom.storage.models import EvalSession, SessionFault, Venue
 from evalroom.storage.store import Store, Tx
 
@@ -125,6 +132,7 @@ def session_status(store: Store, settings: Settings, principal: Principal, sessi
             "faults": [{"id": f.id, "venue_id": f.venue_id and named(f.venue_id), "cause": f.cause, "detail": f.detail,
                         "started_at": format_time(f.started_at), "fixed_at": _at(f.fixed_at),
                         "outcome": f.outcome} for f in faults],
+            "extension": extension_state(s, session, principal.subject if principal.role is Role.EXPERT else None),
             "postponement_permitted": session.state == State.WAITING and states.postponement_permitted(
                 session.scheduled_start, now, timedelta(hours=settings.postpone_after_hours), venues_ready=ready),
         }

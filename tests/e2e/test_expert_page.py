@@ -309,7 +309,8 @@ def test_an_expert_votes_for_the_chair_and_again_among_the_tied(ctx: AppContext,
 @SQLITE_ONLY
 def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have(ctx: AppContext, client: Any,
                                                                                  live: str, page: Any) -> None:
-    """The review on the page: bids left unmarked are refused each at its bid, a fail without a reason at its; marked
+    """"The time is too short" said from the page, extending with a second member's; then the review on the page:
+    bids left unmarked are refused each at its bid, a fail without a reason at its; marked
     and sent, the page waits for the others (who submit through the API, two more failing B3); then the tally:
     B3 rejected by three of five with each reason, the others passed."""
     w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
@@ -325,6 +326,17 @@ def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have
     elect(w, experts)
     move(w, "chair_election")
     expect(page.get_by_role("heading", name="资格审查与符合性审查")).to_be_visible()
+
+    # "The time is too short": the member's own request, then another's (2 of 5, more than a third) extends.
+    expect(page.locator("#extension-count")).to_contain_text("已有 0/5 位委员")
+    page.get_by_role("button", name="评审时间不够").click()
+    expect(page.locator("#extension-status")).to_have_text("您已提出评审时间不足。")
+    expect(page.locator("#extension-count")).to_contain_text("已有 1/5 位委员")
+    expect(page.get_by_role("button", name="评审时间不够")).to_be_hidden()
+    ok(client.post(w.url("/extension"), headers=next(iter(others.values()))))
+    expect(page.locator("#extension-status")).to_contain_text("评审时间已延长")
+    assert ok(client.get(w.url("/status"), headers=w.admin()))["extension"]["extended"] is True
+
     form = page.locator("#review-form")
     expect(form.locator("fieldset[data-bid]")).to_have_count(len(BIDS))
 

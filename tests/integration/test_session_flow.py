@@ -490,6 +490,12 @@ def test_more_than_a_third_asking_for_time_extends_the_period(w: CommitteeWorld)
     end = ok(w.client.get(w.url("/status"), headers=w.host_op()))["scheduled_end"]
     first, second = (experts[m] for m in sorted(experts)[:2])
     assert ok(post(w, "/extension", first))["granted"] is False  # 1 of 5: 3 > 5 is false
+    # The status counts the requests for everyone, and tells each member whether they asked.
+    extension = ok(w.client.get(w.url("/status"), headers=first))["extension"]
+    assert extension == {"requests": 1, "members": 5, "granted": False, "extended": False, "requested": True}
+    assert ok(w.client.get(w.url("/status"), headers=second))["extension"]["requested"] is False
+    assert "requested" not in ok(w.client.get(w.url("/status"), headers=w.host_op()))["extension"]
     granted = ok(post(w, "/extension", second))  # 2 of 5: 6 > 5
     assert granted["granted"] is True and granted["scheduled_end"] > end
     assert kinds(w).count("session.extended") == 1
+    assert ok(w.client.get(w.url("/status"), headers=w.host_op()))["extension"]["extended"] is True

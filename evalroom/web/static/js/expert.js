@@ -5,6 +5,7 @@
 
 import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
 import * as chair from "./chair-election.js";
+import * as extension from "./extension.js";
 import * as review from "./review.js";
 import { keepRenewed } from "./renew.js";
 import * as i18n from "./i18n.js";
@@ -63,6 +64,7 @@ async function start() {
   keepRenewed((err) => showStatus("refused", err));
   chair.init(me.session_id, () => refresh());
   review.init(me.session_id, () => refresh());
+  extension.init(me.session_id, () => refresh());
   $("login").hidden = true;
   $("session").hidden = false;
   stream = new EventStream(me.session_id, {
@@ -98,6 +100,7 @@ async function load() {
   const member = committee.members.find((m) => m.member_id === me.subject);
   $("seat").textContent = member && member.seat ? member.seat : "—";
   chair.render(status, committee, me.subject);
+  extension.render(status, Boolean(member && member.state === "seated"));
   await review.render(status, new Map(committee.members.map((m) => [m.member_id, m.name])));
   showRating(status, committee.members, member);
   const declaration = await api(`/sessions/${sid}/committee/declaration`);
