@@ -374,3 +374,44 @@ def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have
     expect(form).to_be_hidden()
     assert accessibility_violations(page) == []
     screenshot(page, "expert-review-tally", page.locator("#review"))
+
+
+@SQLITE_ONLY
+def test_an_expert_corrects_a_flagged_score_from_the_flag(ctx: AppContext, client: Any, live: str,
+                                                          page: Any) -> None:
+    """A flag on the member's objective item C1: the page's correction without a reason is refused at that
+    field (the sheet stays at version 1); with one, the sheet's version 2 carries the new value, cause "flag"."""
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    page.goto(f"{live}/expert")
+    page.get_by_label("一次性登录码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_label(re.compile("本人确认")).check()
+    page.get_by_role("button", name="提交承诺").click()
+    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
+    venues_online(w)
+    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    elect(w, experts)
+    move(w, "chair_election")
+    review_all_pass(w, experts)
+    move(w, "review")
+    rows = (("15", "8", "5"), ("16", "8", "5"), ("14", "7", "5"))
+    for member_id, headers in experts.items():
+        scored = {bid: dict(zip(("T1", "T2", "C1"), row, strict=True)) for bid, row in zip(BIDS, rows, strict=True)}
+        if member_id == mine["member_id"]:
+            scored["L1/B3"]["C1"] = "4"  # the objective item, unlike everyone else's
+        ok(client.post(w.url("/scores"), headers=headers, json={"scores": scored}))
+    flag = page.locator("#flag-list form[data-flag]")
+    expect(flag).to_have_count(1)
+    flag.get_by_label("更正为").fill("5")
+    flag.get_by_role("button", name="更正评分").click()
+    expect(flag.get_by_label("更正理由")).to_have_attribute("aria-invalid", "true")
+    history = ok(client.get(w.url(f"/sheets/detailed_review/{mine['member_id']}"), headers=w.admin()))
+    assert [h["version"] for h in history] == [1]
+    flag.get_by_label("更正理由").fill("误将一项业绩证明计为无效")
+    flag.get_by_role("button", name="更正评分").click()
+    expect(page.locator("#flag-list")).not_to_contain_text("更正为")  # resolved: no more forms on the flag
+    *_, corrected = ok(client.get(w.url(f"/sheets/detailed_review/{mine['member_id']}"), headers=w.admin()))
+    assert (corrected["version"], corrected["cause"]) == (2, "flag")
+    assert corrected["content"]["scores"]["L1/B3"]["C1"] == "5.00"
+    assert accessibility_violations(page) == []

@@ -6,6 +6,7 @@
 import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
 import * as chair from "./chair-election.js";
 import * as extension from "./extension.js";
+import { correctionForm } from "./flag-correction.js";
 import * as review from "./review.js";
 import { keepRenewed } from "./renew.js";
 import * as i18n from "./i18n.js";
@@ -352,7 +353,7 @@ async function showFlags(phase) {
   const flags = (await api(`/sessions/${me.session_id}/flags`)).filter((f) => f.member_id === me.subject);
   $("flags").hidden = !flags.length;
   const list = $("flag-list");
-  const typing = list.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
+  const typing = list.contains(document.activeElement) && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName);
   if (typing) return; // do not rebuild under the expert's fingers
   list.replaceChildren();
   for (const flag of flags) {
@@ -391,6 +392,7 @@ async function showFlags(phase) {
         }
       });
       box.append(form);
+      if (flag.criterion) box.append(correctionForm(flag, me.session_id, () => refresh()));
     }
     list.append(box);
   }
