@@ -69,6 +69,7 @@ __all__ = [
     "rejected_bids",
     "results",
     "review_outcome",
+    "ties_to_settle",
     "run_checks",
     "scoring_form",
     "settle_tie",
@@ -378,6 +379,25 @@ def open_ties(s: Session, session_id: str) -> int:
     """How many ties among the candidates every tie-break left standing and the committee has not settled."""
     r = results(s, session_id)
     return sum(len(scoring.open_ties(r.project, rows)) for rows in r.rows.values())
+
+
+def ties_to_settle(store: Store, principal: Principal, session_id: str) -> list[dict[str, Any]]:
+    """The ties every tie-break left standing among the candidates, which the committee must settle before it
+    recommends (:func:`scoring.open_ties`): per lot the tied bids with their bidders and final scores. Empty
+    before the detailed review's sheets are in."""
+    with store.read() as s:
+        check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
+        if not current_sheets(s, session_id, "detailed_review"):
+            return []
+        r = results(s, session_id)
+    out = []
+    for lot, rows in r.rows.items():
+        by_key = {row.bid.key: row for row in rows}
+        for group in scoring.open_ties(r.project, rows):
+            out.append({"lot": lot, "rank": by_key[group[0]].rank, "bids": [
+                {"bid": key, "bidder": r.project.bidders[by_key[key].bid.bidder], "final": str(by_key[key].final)}
+                for key in group]})
+    return out
 
 
 def settle_tie(tx: Tx, principal: Principal, session_id: str, lot: str, order: list[str], reason: str

@@ -18,7 +18,7 @@ from committee_world import CommitteeWorld, build, check_in, draw, members, open
 from conftest import SQLITE_ONLY, ok
 from pg import free_port
 from playwright.sync_api import expect
-from session_world import BIDS, elect, import_project, move, review_all_pass, venues_online
+from session_world import BIDS, elect, import_project, move, project_doc, review_all_pass, sheet, venues_online
 from signing_world import certificate_for, region_of, setup_pki, wait
 from web_world import (  # noqa: F401 - fixtures
     TOKEN_PIN,
@@ -415,3 +415,75 @@ def test_an_expert_corrects_a_flagged_score_from_the_flag(ctx: AppContext, clien
     assert (corrected["version"], corrected["cause"]) == (2, "flag")
     assert corrected["content"]["scores"]["L1/B3"]["C1"] == "5.00"
     assert accessibility_violations(page) == []
+
+
+@SQLITE_ONLY
+def test_the_chair_moves_the_phases_confirms_a_flag_and_settles_a_tie(ctx: AppContext, client: Any, live: str,
+                                                                      page: Any) -> None:
+    """The browser's member is elected chair (the others vote through the API): the chair's controls appear;
+    the chair leaves the election and the review phases from the page, confirms a flag another member
+    explained, is refused leaving the recommendation while B1 and B2 tie (same price, same scores), records the
+    committee's order without a reason (refused at the field) and with one, and then leaves it."""
+    doc = project_doc()
+    doc["lots"][0]["bids"][1]["price"] = doc["lots"][0]["bids"][0]["price"]
+    w = build(ctx, client)
+    import_project(w, doc)
+    draw(w)
+    open_check_in(w)
+    mine = members(w, "drawn")[0]
+    code = ok(check_in(w, mine))["login_code"]
+    others = {m["member_id"]: seat(w, m) for m in members(w, "drawn")}
+    page.goto(f"{live}/expert")
+    page.get_by_label("一次性登录码").fill(code)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_label(re.compile("本人确认")).check()
+    page.get_by_role("button", name="提交承诺").click()
+    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
+    venues_online(w)
+    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    for headers in experts.values():
+        ok(client.post(w.url("/chair/votes"), headers=headers, json={"candidate_member_id": mine["member_id"]}))
+    controls = page.locator("#chair-controls")
+    expect(controls).to_be_visible()
+    controls.get_by_role("button", name="结束本环节：推选组长").click()
+    expect(page.locator("#phase")).to_have_text("资格/符合性审查")
+    review_all_pass(w, experts)
+    controls.get_by_role("button", name="结束本环节：资格/符合性审查").click()
+    expect(page.locator("#phase")).to_have_text("详细评审")
+
+    # Everyone scores alike but one member's objective C1 of B3; that member explains; the chair confirms.
+    odd = sorted(others)[0]
+    for member_id, headers in experts.items():
+        scored = sheet("15", "7")
+        if member_id == odd:
+            scored["scores"]["L1/B3"]["C1"] = "4"
+        ok(client.post(w.url("/scores"), headers=headers, json=scored))
+    (flag,) = [f for f in ok(client.get(w.url("/flags"), headers=w.admin())) if f["member_id"] == odd]
+    ok(client.post(w.url(f"/flags/{flag['id']}/explanation"), headers=experts[odd], json={"text": "按业绩证明计分"}))
+    row = controls.locator(f'#cc-flags-body tr[data-flag="{flag["id"]}"]')
+    expect(row).to_contain_text("按业绩证明计分")
+    row.get_by_role("button", name="确认").click()
+    expect(row).to_contain_text("已确认")
+    assert next(f for f in ok(client.get(w.url("/flags"), headers=w.admin())) if f["id"] == flag["id"])["confirmed_at"]
+    for phase in ("详细评审", "价格评分", "汇总"):
+        controls.get_by_role("button", name=f"结束本环节：{phase}").click()
+        expect(controls.get_by_role("button", name=re.compile("结束本环节"))).not_to_have_text(f"结束本环节：{phase}")
+    expect(page.locator("#phase")).to_have_text("推荐候选人")
+
+    # The tie: leaving is refused and says why; the order without a reason is refused at the field.
+    controls.get_by_role("button", name="结束本环节：推荐候选人").click()
+    expect(page.locator("#cc-status")).to_contain_text("tie")
+    tie = controls.locator('#cc-ties form[data-lot="L1"]')
+    tie.get_by_label("第 1 位").select_option("L1/B2")
+    tie.get_by_label("第 2 位").select_option("L1/B1")
+    tie.get_by_role("button", name="记录决定").click()
+    expect(tie.get_by_label("决定方式（如：抽签）")).to_have_attribute("aria-invalid", "true")
+    assert ok(client.get(w.url("/ties"), headers=w.admin())) != []
+    tie.get_by_label("决定方式（如：抽签）").fill("经评标委员会抽签决定")
+    tie.get_by_role("button", name="记录决定").click()
+    expect(page.locator("#cc-ties-part")).to_be_hidden()
+    assert ok(client.get(w.url("/ties"), headers=w.admin())) == []
+    assert accessibility_violations(page) == []
+    controls.get_by_role("button", name="结束本环节：推荐候选人").click()
+    expect(page.locator("#phase")).to_have_text("签署评标报告")

@@ -209,6 +209,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/sessions/{session_id}/flags/{flag_id}/confirm"): EXPERT,
     ("PUT", "/api/v1/sessions/{session_id}/dissent"): EXPERT,
     ("POST", "/api/v1/sessions/{session_id}/ties"): EXPERT,
+    ("GET", "/api/v1/sessions/{session_id}/ties"): SESSION_READERS,
     ("POST", "/api/v1/sessions/{session_id}/report/corrections"): MOVERS,
     ("GET", "/api/v1/sessions/{session_id}/scoring-form"): SESSION_READERS,
     ("GET", "/api/v1/sessions/{session_id}/report"): SESSION_READERS,
@@ -960,6 +961,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
             f"{url}/dissent", headers=member_headers(h, lambda: first_member(c)),
             json={"text": "本人认为乙公司技术方案更优，保留意见。"}))[1],
         ("POST", "/api/v1/sessions/{session_id}/ties"): settle_tie,
+        ("GET", "/api/v1/sessions/{session_id}/ties"): lambda c, h: c.get(f"{url}/ties", headers=h),
         ("POST", "/api/v1/sessions/{session_id}/report/corrections"): correct_report,
         ("GET", "/api/v1/sessions/{session_id}/report"): lambda c, h: (at(c, "report_signing"), c.get(
             f"{url}/report", headers=h))[1],

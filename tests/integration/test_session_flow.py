@@ -298,6 +298,9 @@ def test_a_tie_among_the_candidates_waits_for_the_committee_to_settle_it(w: Comm
     for leave in ("detailed_review", "price_scoring", "summary"):
         move(w, leave)
     assert ok(w.client.get(w.url("/status"), headers=w.host_op()))["open_ties"] == 1
+    (tie,) = ok(w.client.get(w.url("/ties"), headers=experts[chair]))
+    assert (tie["lot"], tie["rank"], [b["bid"] for b in tie["bids"]]) == ("L1", 1, ["L1/B1", "L1/B2"])
+    assert tie["bids"][0]["bidder"] == "投标人甲公司" and tie["bids"][0]["final"] == tie["bids"][1]["final"]
     err = refused(post(w, "/phase", w.host_op(), {"leave": "recommendation"}), 409, "invalid_transition")
     assert "tie" in err["message"]
     settle = {"lot": "L1", "order": ["L1/B2", "L1/B1"], "reason": "经评标委员会抽签决定"}
@@ -307,6 +310,7 @@ def test_a_tie_among_the_candidates_waits_for_the_committee_to_settle_it(w: Comm
     assert wrong["details"] == [{"lot": "L1", "tie": ["L1/B1", "L1/B2"], "message": "an open tie"}]
     assert snapshot(w.ctx) == before
     ok(post(w, "/ties", experts[chair], settle))
+    assert ok(w.client.get(w.url("/ties"), headers=w.host_op())) == []  # settled
     move(w, "recommendation")
     twin = json.loads(w.client.get(w.url("/report"), headers=w.host_op()).content)
     result = twin["results"][0]

@@ -165,6 +165,11 @@ def dissent(ctx: Ctx, principal: Expert, session_id: SessionId, body: DissentIn)
         return {"member_id": row.member_id, "text": row.text}
 
 
+@router.get(PREFIX + "/ties", summary="The ties left by every tie-break among the candidates, still to settle")
+def ties(ctx: Ctx, principal: Reader, session_id: SessionId) -> list[View]:
+    return sheets.ties_to_settle(ctx.store, principal, session_id)
+
+
 @router.post(PREFIX + "/ties", summary="Record how the committee settled a tie left by every tie-break (the chair)")
 def settle_tie(ctx: Ctx, principal: Expert, session_id: SessionId, body: TieSettle) -> View:
     with ctx.store.write() as tx:

@@ -5,6 +5,7 @@
 
 import { api, ApiError, resumeOrLogin, setToken, token } from "./api.js";
 import * as chair from "./chair-election.js";
+import * as chairControls from "./chair-controls.js";
 import * as extension from "./extension.js";
 import { correctionForm } from "./flag-correction.js";
 import * as review from "./review.js";
@@ -66,6 +67,7 @@ async function start() {
   chair.init(me.session_id, () => refresh());
   review.init(me.session_id, () => refresh());
   extension.init(me.session_id, () => refresh());
+  chairControls.init(me.session_id, () => refresh());
   $("login").hidden = true;
   $("session").hidden = false;
   stream = new EventStream(me.session_id, {
@@ -101,6 +103,7 @@ async function load() {
   const member = committee.members.find((m) => m.member_id === me.subject);
   $("seat").textContent = member && member.seat ? member.seat : "—";
   chair.render(status, committee, me.subject);
+  await chairControls.render(status, committee, me.subject);
   extension.render(status, Boolean(member && member.state === "seated"));
   await review.render(status, new Map(committee.members.map((m) => [m.member_id, m.name])));
   showRating(status, committee.members, member);
