@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from media_world import publish, subscribe
+from media_world import publish, subscribe, until
 
 from media.control import WorkerClient, WorkerError, WorkerProcess
 from media.manifest import read_manifest, verify_manifest
@@ -31,8 +31,8 @@ def test_a_sigkill_loses_at_most_the_open_segment(tmp_path: Path) -> None:
             await asyncio.wait_for(refused.connect(), 5)
         pub = await publish(client, ROOM, VENUE)
         sub = await subscribe(client, ROOM, VENUE, "venue-XA")
-        await asyncio.sleep(3.5)
-        assert len(sub.got["video"]) > 40
+        await asyncio.sleep(3.5)  # a few 1 s segments closed; then enough frames, however slow the machine
+        await until(lambda: len(sub.got["video"]) > 40, timeout=30, what="40 frames at the subscriber")
         feeds = await client.feeds(ROOM)
         assert {f["track"] for f in feeds} == {"video-1", "audio-1"}
         before_kill.extend(client.pending_records())
