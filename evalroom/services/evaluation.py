@@ -308,8 +308,10 @@ def extension_state(s: Session, session: EvalSession, member_id: str | None = No
     seated = {m.id for m in evaluators(s, session.id)}
     asked = set(s.scalars(select(ExtensionRequest.member_id).where(ExtensionRequest.session_id == session.id)))
     requests = len(seated & asked)
+    # Only a session with a request can have been extended: the status, read on every event burst, skips the
+    # scan of the session's events for all the others.
     state = {"requests": requests, "members": len(seated), "granted": states.extension_granted(requests, len(seated)),
-             "extended": _extended(s, session)}
+             "extended": bool(asked) and _extended(s, session)}
     return state | ({"requested": member_id in asked} if member_id is not None else {})
 
 
