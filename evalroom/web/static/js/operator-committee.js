@@ -52,21 +52,32 @@ function ruleText(projectType) {
 }
 
 // --- the plan ------------------------------------------------------------------------------------------------
+let filled = { venues: null, version: null }; // what the form shows: typed values survive reloads on events
+
 function fillPlanForm(committee, offers) {
   const form = $("cm-plan-form");
-  if (form.contains(document.activeElement)) return; // what is being typed stays
   const type = $("cm-type");
   if (type.options.length !== rules.length) {
     type.replaceChildren(...rules.map((r) => el("option", { value: r.project_type }, `${r.name}（${r.project_type}）`)));
   }
   const plan = committee && committee.plan;
-  const quotas = new Map((plan ? plan.quotas : []).map((q) => [q.venue, q.specialties]));
-  $("cm-quota-rows").replaceChildren(...venues(offers).map((v, i) => el("div", {},
-    el("label", { for: `cm-quota-${i}` }, v.label), " ",
-    el("input", { id: `cm-quota-${i}`, size: 24, dataset: { venue: v.venue }, value: quotas.has(v.venue) ? mix(quotas.get(v.venue)) : "",
-      "aria-describedby": `cm-quota-${i}-error` }),
-    el("span", { id: `cm-quota-${i}-error`, class: "error" }))));
-  if (!plan) return;
+  const rowsFor = venues(offers);
+  const key = rowsFor.map((v) => v.venue).join(" ");
+  if (key !== filled.venues) { // a guest request confirmed or cancelled: the rows change, typed mixes stay
+    const typed = new Map([...$("cm-quota-rows").querySelectorAll("input")].map((i) => [i.dataset.venue, i.value]));
+    $("cm-quota-rows").replaceChildren(...rowsFor.map((v, i) => el("div", {},
+      el("label", { for: `cm-quota-${i}` }, v.label), " ",
+      el("input", { id: `cm-quota-${i}`, size: 24, dataset: { venue: v.venue }, value: typed.get(v.venue) || "",
+        "aria-describedby": `cm-quota-${i}-error` }),
+      el("span", { id: `cm-quota-${i}-error`, class: "error" }))));
+    filled.venues = key;
+  }
+  if (!plan || committee.plan_version === filled.version) return;
+  filled.version = committee.plan_version; // a plan saved (here or elsewhere): the form shows it
+  const quotas = new Map(plan.quotas.map((q) => [q.venue, q.specialties]));
+  for (const input of $("cm-quota-rows").querySelectorAll("input")) {
+    input.value = quotas.has(input.dataset.venue) ? mix(quotas.get(input.dataset.venue)) : "";
+  }
   type.value = plan.project_type;
   for (const [name, value] of [["total", plan.total], ["representatives", plan.representatives],
     ["budget_yuan", plan.budget_yuan || ""]]) form.elements.namedItem(name).value = value;
@@ -136,6 +147,11 @@ function loadRules() {
 // --- rendering -----------------------------------------------------------------------------------------------
 /** ``data``: {session, committee, offers} of a session hosted here (offers null once it no longer waits), or null. */
 export function render(data) {
+  if (!data || !shown || data.session.id !== shown.session.id) { // another session: nothing typed carries over
+    filled = { venues: null, version: null };
+    $("cm-plan-form").reset();
+    $("cm-quota-rows").replaceChildren();
+  }
   shown = data && OPEN.includes(data.session.state) ? data : null;
   $("cm").hidden = !shown;
   if (!shown) return;
