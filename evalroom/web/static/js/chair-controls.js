@@ -52,6 +52,7 @@ const t = i18n.t;
 let sessionId = null;
 let reload = null;
 let leaving = null; // the phase the button leaves
+let tiesShown = null; // the ties the forms are for
 
 async function confirmFlag(flag) {
   try {
@@ -114,7 +115,11 @@ export async function render(status, committee, myId) {
     el("td", {}, f.confirmed_at ? t("cc.confirmed") : el("button", { type: "button", class: "secondary",
       onclick: () => confirmFlag(f) }, t("cc.confirm"), el("span", { class: "visually-hidden" }, ` ${f.bid} ${name(f.member_id)}`)))),
   "cc.none");
-  $("cc-ties").replaceChildren(...ties.map(tieForm));
+  const key = JSON.stringify(ties);
+  if (key !== tiesShown) { // rebuilt only when the ties change: an order being chosen survives other events
+    tiesShown = key;
+    $("cc-ties").replaceChildren(...ties.map(tieForm));
+  }
   $("cc-ties-part").hidden = ties.length === 0;
 }
 
