@@ -115,7 +115,7 @@ export async function render(status, committee, myId) {
     el("td", {}, f.confirmed_at ? t("cc.confirmed") : el("button", { type: "button", class: "secondary",
       onclick: () => confirmFlag(f) }, t("cc.confirm"), el("span", { class: "visually-hidden" }, ` ${f.bid} ${name(f.member_id)}`)))),
   "cc.none");
-  const key = JSON.stringify(ties);
+  const key = JSON.stringify([i18n.lang, ties]);
   if (key !== tiesShown) { // rebuilt only when the ties change: an order being chosen survives other events
     tiesShown = key;
     $("cc-ties").replaceChildren(...ties.map(tieForm));

@@ -352,12 +352,15 @@ function lock(sheet) {
 }
 
 // --- flags and explanations ----------------------------------------------------------------------------------
+let flagsShown = null; // the flags (and phase) the list was built for
 async function showFlags(phase) {
   const flags = (await api(`/sessions/${me.session_id}/flags`)).filter((f) => f.member_id === me.subject);
   $("flags").hidden = !flags.length;
   const list = $("flag-list");
   const typing = list.contains(document.activeElement) && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName);
-  if (typing) return; // do not rebuild under the expert's fingers
+  const key = JSON.stringify([i18n.lang, phase, flags]);
+  if (typing || key === flagsShown) return; // do not rebuild under the expert's fingers, nor for nothing new
+  flagsShown = key;
   list.replaceChildren();
   for (const flag of flags) {
     const box = document.createElement("div");
