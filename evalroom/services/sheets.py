@@ -69,12 +69,12 @@ __all__ = [
     "rejected_bids",
     "results",
     "review_outcome",
-    "ties_to_settle",
     "run_checks",
     "scoring_form",
     "settle_tie",
     "submit_review",
     "submit_scores",
+    "ties_to_settle",
     "under_review",
 ]
 

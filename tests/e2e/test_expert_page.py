@@ -213,7 +213,7 @@ def test_an_expert_scores_with_the_keyboard_explains_a_flag_and_signs(ctx: AppCo
 @SQLITE_ONLY
 def test_a_dropped_websocket_reconnects_and_shows_what_happened_meanwhile(ctx: AppContext, client: Any, live: str,
                                                                          page: Any) -> None:
-    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    w, _mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
     held: list[Any] = []
     routes: list[Any] = []
     hold = {"on": False}
@@ -259,20 +259,29 @@ def test_a_dropped_websocket_reconnects_and_shows_what_happened_meanwhile(ctx: A
     assert others  # the committee around the browser's member was seated through the API
 
 
-@SQLITE_ONLY
-def test_an_expert_votes_for_the_chair_and_again_among_the_tied(ctx: AppContext, client: Any, live: str,
-                                                                page: Any) -> None:
-    """The first phase on the page: round 1 with every member standing (the browser's member votes for
-    themself, the others through the API: 2-2-1), round 2 among the two tied, and the chair's name once elected."""
-    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+def seated_at_the_page(page: Any, live: str, code: str) -> None:
+    """The browser's member logs in with their code and confirms the declaration: seated."""
     page.goto(f"{live}/expert")
     page.get_by_label("一次性登录码").fill(code)
     page.get_by_role("button", name="登录").click()
     page.get_by_label(re.compile("本人确认")).check()
     page.get_by_role("button", name="提交承诺").click()
     expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+
+
+def start_session(w: CommitteeWorld) -> None:
     venues_online(w)
-    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    ok(w.client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+
+
+@SQLITE_ONLY
+def test_an_expert_votes_for_the_chair_and_again_among_the_tied(ctx: AppContext, client: Any, live: str,
+                                                                page: Any) -> None:
+    """The first phase on the page: round 1 with every member standing (the browser's member votes for
+    themself, the others through the API: 2-2-1), round 2 among the two tied, and the chair's name once elected."""
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    seated_at_the_page(page, live, code)
+    start_session(w)
     names = {m["member_id"]: m["name"] for m in members(w, "seated")}
     o1, o2, o3, o4 = sorted(others)
 
@@ -314,15 +323,9 @@ def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have
     and sent, the page waits for the others (who submit through the API, two more failing B3); then the tally:
     B3 rejected by three of five with each reason, the others passed."""
     w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
-    page.goto(f"{live}/expert")
-    page.get_by_label("一次性登录码").fill(code)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_label(re.compile("本人确认")).check()
-    page.get_by_role("button", name="提交承诺").click()
-    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    seated_at_the_page(page, live, code)
     experts = {**others, mine["member_id"]: expert_headers(w, mine)}
-    venues_online(w)
-    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    start_session(w)
     elect(w, experts)
     move(w, "chair_election")
     expect(page.get_by_role("heading", name="资格审查与符合性审查")).to_be_visible()
@@ -382,15 +385,9 @@ def test_an_expert_corrects_a_flagged_score_from_the_flag(ctx: AppContext, clien
     """A flag on the member's objective item C1: the page's correction without a reason is refused at that
     field (the sheet stays at version 1); with one, the sheet's version 2 carries the new value, cause "flag"."""
     w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
-    page.goto(f"{live}/expert")
-    page.get_by_label("一次性登录码").fill(code)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_label(re.compile("本人确认")).check()
-    page.get_by_role("button", name="提交承诺").click()
-    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    seated_at_the_page(page, live, code)
     experts = {**others, mine["member_id"]: expert_headers(w, mine)}
-    venues_online(w)
-    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    start_session(w)
     elect(w, experts)
     move(w, "chair_election")
     review_all_pass(w, experts)
@@ -433,15 +430,9 @@ def test_the_chair_moves_the_phases_confirms_a_flag_and_settles_a_tie(ctx: AppCo
     mine = members(w, "drawn")[0]
     code = ok(check_in(w, mine))["login_code"]
     others = {m["member_id"]: seat(w, m) for m in members(w, "drawn")}
-    page.goto(f"{live}/expert")
-    page.get_by_label("一次性登录码").fill(code)
-    page.get_by_role("button", name="登录").click()
-    page.get_by_label(re.compile("本人确认")).check()
-    page.get_by_role("button", name="提交承诺").click()
-    expect(page.locator("#declaration-status")).to_have_text("已提交承诺，已入席。")
+    seated_at_the_page(page, live, code)
     experts = {**others, mine["member_id"]: expert_headers(w, mine)}
-    venues_online(w)
-    ok(client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
+    start_session(w)
     for headers in experts.values():
         ok(client.post(w.url("/chair/votes"), headers=headers, json={"candidate_member_id": mine["member_id"]}))
     controls = page.locator("#chair-controls")
@@ -453,7 +444,7 @@ def test_the_chair_moves_the_phases_confirms_a_flag_and_settles_a_tie(ctx: AppCo
     expect(page.locator("#phase")).to_have_text("详细评审")
 
     # Everyone scores alike but one member's objective C1 of B3; that member explains; the chair confirms.
-    odd = sorted(others)[0]
+    odd = min(others)
     for member_id, headers in experts.items():
         scored = sheet("15", "7")
         if member_id == odd:

@@ -492,7 +492,7 @@ def test_the_host_corrects_a_score_after_the_report_for_an_allowed_cause(ctx: Ap
     new version with that cause and the report a new version, which the signing part then names."""
     w = build(ctx, client)
     experts, _ = to_report_signing(w)
-    member = sorted(experts)[0]
+    member = min(experts)
     errors = page_errors(page)
     log_in(page, live, operator_account(w, w.host_venue_id))
     form = page.locator("#correction-form")
