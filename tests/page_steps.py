@@ -15,6 +15,8 @@ from playwright.sync_api import expect
 from timebase import BEIJING
 
 OPERATOR_HEADING = "场地工作人员控制台"
+ANSWERED = 20_000
+"""How long a step waits for the server's answer to show (ms): a moved-clock run on two loaded cores is slow."""
 
 
 def log_in(tab: Any, live: str, username: str, heading: str = OPERATOR_HEADING) -> None:
@@ -22,7 +24,7 @@ def log_in(tab: Any, live: str, username: str, heading: str = OPERATOR_HEADING) 
     tab.get_by_label("用户名").fill(username)
     tab.get_by_label("密码").fill(PASSWORD)
     tab.get_by_role("button", name="登录").click()
-    expect(tab.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(tab.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=ANSWERED)
 
 
 def page_text(tab: Any) -> str:
@@ -41,12 +43,12 @@ def new_session(tab: Any, code: str, title: str, start: datetime, end: datetime)
     tab.locator("#ns-start").fill(local_start.strftime("%H:%M"))
     tab.locator("#ns-end").fill(local_end.strftime("%H:%M"))
     tab.locator("#new-session-form button[type=submit]").click()
-    expect(tab.locator("#new-session-form [data-form-status]")).to_have_text("已新建。")
+    expect(tab.locator("#new-session-form [data-form-status]")).to_have_text("已新建。", timeout=ANSWERED)
 
 
 def choose_session(tab: Any, session_id: str) -> None:
     tab.locator("#session-select").select_option(session_id)
-    expect(tab.locator("#session")).to_be_visible()
+    expect(tab.locator("#session")).to_be_visible(timeout=ANSWERED)
 
 
 def _choose_tender(tab: Any, doc: dict[str, Any], path: Path) -> None:
@@ -58,13 +60,13 @@ def _choose_tender(tab: Any, doc: dict[str, Any], path: Path) -> None:
 
 def import_tender(tab: Any, doc: dict[str, Any], path: Path) -> None:
     _choose_tender(tab, doc, path)
-    expect(tab.locator("#tender-form [data-form-status]")).to_have_text("已导入。")
+    expect(tab.locator("#tender-form [data-form-status]")).to_have_text("已导入。", timeout=ANSWERED)
 
 
 def refused_tender(tab: Any, doc: dict[str, Any], path: Path) -> list[str]:
     """Import a file the server refuses: the JSON paths of the errors the page lists."""
     _choose_tender(tab, doc, path)
-    expect(tab.locator("#tender-errors")).to_be_visible()
+    expect(tab.locator("#tender-errors")).to_be_visible(timeout=ANSWERED)
     return tab.locator("#tender-errors-body td.mono").all_inner_texts()
 
 
@@ -73,7 +75,7 @@ def ask_for_seats(tab: Any, seats: int, specialties: str) -> None:
     tab.locator("#of-seats").fill(str(seats))
     tab.locator("#of-specialties").fill(specialties)
     tab.locator("#offer-form button[type=submit]").click()
-    expect(tab.locator("#prep-offers-body tr[data-offer]")).to_have_count(before + 1)
+    expect(tab.locator("#prep-offers-body tr[data-offer]")).to_have_count(before + 1, timeout=ANSWERED)
 
 
 def plan_committee(tab: Any, project_type: str, total: int, quotas: list[str], tenderer: str, bidders: list[str],
@@ -87,12 +89,12 @@ def plan_committee(tab: Any, project_type: str, total: int, quotas: list[str], t
     tab.locator("#cm-tenderer").fill(tenderer)
     tab.locator("#cm-bidders").fill("\n".join(bidders))
     tab.locator("#cm-plan-form button[type=submit]").click()
-    expect(tab.locator("#cm-plan-form [data-form-status]")).to_have_text("方案已保存。")
+    expect(tab.locator("#cm-plan-form [data-form-status]")).to_have_text("方案已保存。", timeout=ANSWERED)
 
 
 def check_draw(tab: Any, draw_id: str, verdict: str) -> Any:
     """Press "check" on a draw's row and wait for the browser's verdict (``commitment``, ``match``); the row."""
     row = tab.locator(f'#cm-draws-body tr[data-draw="{draw_id}"]')
     row.get_by_role("button", name="验证").click()
-    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", verdict)
+    expect(row.locator("[data-verdict]")).to_have_attribute("data-verdict", verdict, timeout=ANSWERED)
     return row

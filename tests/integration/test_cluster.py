@@ -71,7 +71,10 @@ class Stream(threading.Thread):
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                with connect(_ws_url(self.base, self.session_id), open_timeout=5) as ws:
+                # No keepalive pings (as in evalroom/demo.py): websockets' sync client joins its receiving thread
+                # from its keepalive thread and from close() at once, which CPython 3.11 does not survive on a
+                # loaded machine ("release unlocked lock", seen in a moved-clock run).
+                with connect(_ws_url(self.base, self.session_id), open_timeout=5, ping_interval=None) as ws:
                     ws.send(json.dumps({"type": "subscribe", "token": self.token, "after": self.cursor}))
                     assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
                     while not self.stopping.is_set():
@@ -112,7 +115,7 @@ def test_two_coordinators_behind_a_balancer_share_events_one_leader_and_survive_
 
         # A write through the second coordinator reaches a stream on the first, by NOTIFY.
         head = http.get("/api/v1/events", headers=admin, params={"limit": 1000}).json()["next_after"]
-        with connect(_ws_url(first.base, sid), open_timeout=5) as ws:
+        with connect(_ws_url(first.base, sid), open_timeout=5, ping_interval=None) as ws:
             ws.send(json.dumps({"type": "subscribe", "token": token, "after": head}))
             assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
             sent = time.monotonic()
