@@ -21,6 +21,13 @@ ROOM, VENUE = "session-9", "venue-JN/room-R1"
 def test_a_sigkill_loses_at_most_the_open_segment(tmp_path: Path) -> None:
     recordings = tmp_path / "recordings"
     worker = WorkerProcess(recordings, tmp_path / "state", segment_seconds=1.0)
+    try:
+        _kill_and_restart(worker, recordings)
+    finally:  # a failed assertion must not leave a worker running after the test
+        worker.kill()
+
+
+def _kill_and_restart(worker: WorkerProcess, recordings: Path) -> None:
     worker.start()
     before_kill: list[dict[str, Any]] = []
 
