@@ -274,6 +274,19 @@ def start_session(w: CommitteeWorld) -> None:
     ok(w.client.post(w.url("/state"), headers=w.host_op(), json={"action": "start"}))
 
 
+def at_the_review(ctx: AppContext, client: Any, live: str, page: Any) -> tuple[
+        CommitteeWorld, dict[str, Any], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """The browser's member seated, the session started and the chair elected through the API: the review phase.
+    (world, the browser's member, the others' headers, everyone's headers)."""
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
+    seated_at_the_page(page, live, code)
+    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
+    start_session(w)
+    elect(w, experts)
+    move(w, "chair_election")
+    return w, mine, others, experts
+
+
 @SQLITE_ONLY
 def test_an_expert_votes_for_the_chair_and_again_among_the_tied(ctx: AppContext, client: Any, live: str,
                                                                 page: Any) -> None:
@@ -322,12 +335,7 @@ def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have
     bids left unmarked are refused each at its bid, a fail without a reason at its; marked
     and sent, the page waits for the others (who submit through the API, two more failing B3); then the tally:
     B3 rejected by three of five with each reason, the others passed."""
-    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
-    seated_at_the_page(page, live, code)
-    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
-    start_session(w)
-    elect(w, experts)
-    move(w, "chair_election")
+    w, _mine, others, _experts = at_the_review(ctx, client, live, page)
     expect(page.get_by_role("heading", name="资格审查与符合性审查")).to_be_visible()
 
     # "The time is too short": the member's own request, then another's (2 of 5, more than a third) extends.
@@ -384,12 +392,7 @@ def test_an_expert_corrects_a_flagged_score_from_the_flag(ctx: AppContext, clien
                                                           page: Any) -> None:
     """A flag on the member's objective item C1: the page's correction without a reason is refused at that
     field (the sheet stays at version 1); with one, the sheet's version 2 carries the new value, cause "flag"."""
-    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client)
-    seated_at_the_page(page, live, code)
-    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
-    start_session(w)
-    elect(w, experts)
-    move(w, "chair_election")
+    w, mine, _others, experts = at_the_review(ctx, client, live, page)
     review_all_pass(w, experts)
     move(w, "review")
     rows = (("15", "8", "5"), ("16", "8", "5"), ("14", "7", "5"))
