@@ -34,10 +34,12 @@ from typing import Any
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, WrapMode, XPos, YPos
 
+from signing.pades import SignatureBox, add_signature_fields
+
 # fontTools logs every subsetting step at INFO; a report is not the place to hear about them.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
-__all__ = ["default_font_path", "render_report_pdf"]
+__all__ = ["SEAL_FIELD", "default_font_path", "member_field", "render_report_pdf"]
 
 _FAMILY = "NotoSansCJKsc"
 _BEIJING = timezone(timedelta(hours=8))
@@ -65,6 +67,11 @@ _TIE_BREAKS = {"lower_price": "投标报价低者优先", "higher_technical": "�
                "higher_commercial": "商务得分高者优先"}
 _ROUNDING = {"ROUND_HALF_UP": "四舍五入", "ROUND_HALF_EVEN": "四舍六入五成双", "ROUND_DOWN": "舍去尾数"}
 _CN_DIGITS = "零一两三四五六七八九"
+SEAL_FIELD = "coordinator-seal"
+"""The signature field of the coordinator's seal."""
+_SIGN_ROW_MM = 24.0
+"""A signatory's row on the signature page: room for five lines of the 7 pt appearance."""
+_SEAL_MM = (82.0, 30.0)
 _BID_COLUMNS = {"comprehensive": 8, "lowest_price": 6}
 """Bid columns in one score-sheet table, beside the criterion: eight scores fit across the page, six amounts."""
 _MEMBER_COLUMNS = {"comprehensive": 10, "lowest_price": 6}
@@ -80,6 +87,13 @@ def default_font_path() -> Path:
     return Path(spec.submodule_search_locations[0]) / "fonts" / "NotoSansCJKsc-Regular.otf"
 
 
+def member_field(member_id: str) -> str:
+    """The signature field of a committee member: the name every signer (the seat signer, the signing client)
+    fills, so each signature lands in its signatory's box. Only letters, digits and hyphens: a dot would make a
+    hierarchical field name."""
+    return "member-" + re.sub(r"[^A-Za-z0-9-]", "-", member_id[:8])
+
+
 def render_report_pdf(report: Mapping[str, Any], *, font_path: Path | None = None) -> bytes:
     """Lay out a report JSON twin (``evalroom-report-v1``) as an A4 PDF with the font embedded.
 
@@ -92,7 +106,7 @@ def render_report_pdf(report: Mapping[str, Any], *, font_path: Path | None = Non
     pdf.add_page()
     for section in _SECTIONS:
         section(pdf, doc)
-    return bytes(pdf.output())
+    return add_signature_fields(bytes(pdf.output()), pdf.signature_boxes, doc.created)
 
 
 # --- reading the JSON twin ------------------------------------------------------------------------------------
@@ -224,6 +238,16 @@ class _ReportPdf(FPDF):
         self.set_creator("evalroom")
         self.set_title(f"评标报告 {_text(doc.project.get('code'), '')} {_text(doc.project.get('name'), '')}".strip())
         self.set_subject(f"评标会话 {_text(doc.session.get('code'), '')}".strip())
+        self.signature_boxes: list[SignatureBox] = []
+
+    def place_signature(self, field: str, x: float, y: float, w: float, h: float, label: str) -> None:
+        """Keep a signature field's place (mm from the top left, here) as the PDF's points from the lower
+        left, 1 mm inside the drawn box. A name already placed (a repeated member id) gets no second field."""
+        if any(b.field == field for b in self.signature_boxes):
+            return
+        k, top = self.k, self.h
+        box = (round((x + 1) * k), round((top - y - h + 1) * k), round((x + w - 1) * k), round((top - y - 1) * k))
+        self.signature_boxes.append(SignatureBox(field, self.page - 1, box, label))
 
     def header(self) -> None:
         with self.local_context(font_size_pt=8, text_color=(90, 90, 90), draw_color=(150, 150, 150)):
@@ -564,18 +588,53 @@ def _corrections(pdf: FPDF, doc: _Report) -> None:
            (18, 16, 28, 16, 16, 22, 38, 26), "LCLRRLLC")
 
 
-def _signatures(pdf: FPDF, doc: _Report) -> None:
+def _signatures(pdf: _ReportPdf, doc: _Report) -> None:
+    """The signature page: a row per signatory whose right-hand box is their signature field, then the seal's
+    box. The boxes are laid out by hand (not as a table) because their places must be known to put the fields
+    there; each row has a fixed height, room for the appearance's four or five lines."""
     pdf.add_page()
     _heading(pdf, "签字页")
     _para(pdf, "评标委员会成员对本报告签字确认。对评标结论持有异议的成员可以书面方式阐述其不同意见和理由"
-               "（见“八、保留意见”）；拒绝签字且不陈述不同意见和理由的，视为同意评标结论。")
-    rows = [[str(i), _text(s.get("name")), _text(s.get("venue")), "组长" if s.get("role") == "chair" else "成员", "", ""]
-            for i, s in enumerate(_maps(doc.raw.get("signatories")), 1)]
-    if not rows:
+               "（见“八、保留意见”）；拒绝签字且不陈述不同意见和理由的，视为同意评标结论。签字框中显示签字人、"
+               "签字时间及其数字证书，由签字人的电子签名覆盖。")
+    signatories = _maps(doc.raw.get("signatories"))
+    if not signatories:
         _para(pdf, _NONE)
-        return
-    _table(pdf, ["序号", "姓名", "场地", "职务", "签字", "日期"], rows, (12, 34, 50, 16, 44, 24), "CLLCCC",
-           min_height=16)
+    heads, widths = ("序号", "姓名", "场地", "职务", "签字"), (10.0, 30.0, 44.0, 14.0, _WIDTH - 98.0)
+
+    def heading() -> None:
+        with pdf.local_context(font_size_pt=_TABLE_PT, fill_color=(232, 232, 232)):
+            for head, width in zip(heads, widths, strict=True):
+                pdf.cell(width, 7, head, border=1, align="C", fill=True)
+            pdf.ln(7)
+
+    if signatories:
+        heading()
+    for number, signatory in enumerate(signatories, 1):
+        if pdf.will_page_break(_SIGN_ROW_MM):
+            pdf.add_page()
+            heading()
+        x, y = pdf.l_margin, pdf.get_y()
+        texts = (str(number), _text(signatory.get("name")), _text(signatory.get("venue")),
+                 "组长" if signatory.get("role") == "chair" else "成员")
+        with pdf.local_context(font_size_pt=_TABLE_PT):
+            for text, width, align in zip(texts, widths, "CLLC", strict=False):
+                pdf.rect(x, y, width, _SIGN_ROW_MM)
+                pdf.set_xy(x + 1, y + 2)
+                pdf.multi_cell(width - 2, _LINE_MM, text, align=align, wrapmode=WrapMode.CHAR)
+                x += width
+        pdf.rect(x, y, widths[-1], _SIGN_ROW_MM)
+        pdf.place_signature(member_field(str(signatory.get("member_id", number))), x, y, widths[-1], _SIGN_ROW_MM,
+                            f"签字：{_text(signatory.get('name'))}")
+        pdf.set_xy(pdf.l_margin, y + _SIGN_ROW_MM)
+    pdf.ln(6)
+    if pdf.will_page_break(_SEAL_MM[1] + 8):
+        pdf.add_page()
+    _para(pdf, "交易平台电子签章（含可信时间戳）：", size=9)
+    x, y = pdf.l_margin + _WIDTH - _SEAL_MM[0], pdf.get_y()
+    with pdf.local_context(draw_color=(190, 190, 190)):
+        pdf.rect(x, y, *_SEAL_MM)
+    pdf.place_signature(SEAL_FIELD, x, y, *_SEAL_MM, "交易平台电子签章")
 
 
 _SECTIONS = (_cover, _committee, _review, _sheets, _flags, _price, _results, _candidates, _dissent, _corrections,

@@ -37,6 +37,7 @@ from pyhanko.sign.signers import Signer
 from pyhanko.sign.signers.pdf_signer import SigningError
 
 from evalroom.clock import Clock, SystemClock
+from evalroom.report_pdf import default_font_path
 from signing.cms import sign_detached
 from signing.pades import dissent_reason, sign_pdf
 from signing.tokens import PinRefused, Pkcs11Token, SoftKeyStore
@@ -92,7 +93,7 @@ class SignRequest(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the hash the page showed the expert")
     pin: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200, description="report: the signer's name, as on the report")
-    location: str = Field(default="", max_length=200)
+    location: str = Field(default="", max_length=200, description="report: the signer's venue, shown in their box")
     field: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$", description="report: the signature field")
     dissent: str | None = Field(default=None, max_length=20000, description="report: the recorded dissent")
 
@@ -147,7 +148,7 @@ def create_signer_app(source: KeySource, origins: Sequence[str], clock: Clock | 
                         return _error(422, "invalid_input", "a report signature needs name and field")
                     reason = dissent_reason(body.dissent) if body.dissent else "同意评标结果"
                     signature = sign_pdf(data, signer, body.field, name=body.name, reason=reason,
-                                         location=body.location, at=clock.now())
+                                         location=body.location, at=clock.now(), font=default_font_path())
         except PinRefused as exc:
             return _error(403, "pin_locked" if exc.reason == "locked" else "pin_refused", str(exc),
                           reason=exc.reason, remaining=exc.remaining)

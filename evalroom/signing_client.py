@@ -24,6 +24,7 @@ import pyotp
 from pyhanko.sign.signers import Signer
 
 from evalroom.clock import SystemClock
+from evalroom.report_pdf import default_font_path, member_field
 from signing.cms import sign_detached
 from signing.factors import TOTP_STEP_SECONDS, TOTP_WINDOW
 from signing.pades import dissent_reason, sign_pdf
@@ -116,9 +117,9 @@ class SeatSigner:
         for _ in range(attempts):
             pdf, digest = self.fetch("report")
             auth = self.authorise("report", None, digest)
-            signed = sign_pdf(pdf, self.signer, f"member-{self.member_id[:8]}", name=self.name,
+            signed = sign_pdf(pdf, self.signer, member_field(self.member_id), name=self.name,
                               reason=dissent_reason(dissent) if dissent else "同意评标结果",
-                              location=self.location, at=self.now())
+                              location=self.location, at=self.now(), font=default_font_path())
             r = self.client.post(f"{self.session_url}/signatures/report", headers={
                 **self.headers, "Content-Type": "application/pdf"}, params={"authorisation": auth["authorisation"]},
                 content=signed)

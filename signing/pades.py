@@ -8,6 +8,12 @@ certificate, with a signature time-stamp from the coordinator's own time-stampin
 an external TSA's ``HTTPTimeStamper`` fits in its place): the trusted time that archived signatures are
 judged at.
 
+Signatures are visible where the document has a place for them: the report is rendered with one empty signature
+field per signatory and one for the seal (:func:`add_signature_fields`), and each signer fills their own with an
+appearance stream that names them (:func:`appearance_text`): name, venue, time, the certificate's issuer and
+serial, and 保留意见 for a dissenter. The appearance is part of the signer's own revision, so it is covered by
+their signature, and any reader shows and prints it. A field the document lacks is added invisible, as before.
+
 Verification reports, per signature: intact and valid (pyHanko, over the revision it covers), whether the
 document was only extended after it by further signatures (``coverage``), the time-stamp's time when there is
 one, and the signer's trust at that time (or now) from the regional trust store.
@@ -20,26 +26,36 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
+from pathlib import Path
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import DummyTimeStamper, TimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.pki import Issued
 from signing.trust import TrustStore
 
-__all__ = ["DISSENT_PREFIX", "PdfSignatureCheck", "dissent_reason", "local_tsa", "sign_pdf", "verify_pdf"]
+__all__ = ["DISSENT_PREFIX", "PdfSignatureCheck", "SignatureBox", "add_signature_fields", "appearance_text",
+           "dissent_reason", "local_tsa", "sign_pdf", "verify_pdf"]
 
 DISSENT_PREFIX = "保留意见："
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+_SEAL_RED = (0.78, 0.06, 0.06)
 
 
 def dissent_reason(text: str) -> str:
@@ -95,17 +111,115 @@ class _PdfSignerAt(signers.PdfSigner):
         return session
 
 
-def sign_pdf(pdf: bytes, signer: signers.Signer, field_name: str, *, name: str, reason: str, location: str,
-             at: dt.datetime, timestamper: TimeStamper | None = None) -> bytes:
-    """Add one PAdES signature (a new field ``field_name``) as an incremental update, signed at ``at`` (the
-    signer's clock; a time-stamp, when there is one, carries its TSA's time)."""
+@dataclass
+class _MetadataAt(DocumentMetadata):
+    """Document metadata whose modification date is a given time. pyHanko sets ``last_modified`` to ``"now"``
+    on every write and then reads the machine's clock for the Info dictionary's ``/ModDate``; this maps that
+    ``"now"`` to the writer's own time, so the file says what the injected clock says."""
+
+    at: dt.datetime | None = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "last_modified" and value == "now" and getattr(self, "at", None) is not None:
+            value = self.at
+        super().__setattr__(name, value)
+
+
+def _writer(pdf: bytes, at: dt.datetime) -> IncrementalPdfFileWriter:
+    """An incremental update of ``pdf`` whose metadata carry ``at``, not the machine's time."""
     if at.tzinfo is None:
         raise ValueError(f"'at' must be timezone-aware (got {at!r})")
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    writer._meta = _MetadataAt(**vars(writer._meta), at=at)  # the one place pyHanko reads its clock
+    return writer
+
+
+@dataclass(frozen=True)
+class SignatureBox:
+    """Where a signature goes: a field name, its 0-based page and its rectangle in PDF points (x1, y1, x2, y2,
+    from the page's lower left), and the name a screen reader announces for it."""
+
+    field: str
+    page: int
+    box: tuple[int, int, int, int]
+    label: str
+
+
+def add_signature_fields(pdf: bytes, boxes: list[SignatureBox], at: dt.datetime) -> bytes:
+    """``pdf`` with an empty, printable signature field at each box (an incremental update dated ``at``).
+
+    Deterministic, as the report must be: the revision's file identifier, which pyHanko draws at random, is
+    a hash of the file and the boxes instead."""
+    if not boxes:
+        return pdf
+    writer = _writer(pdf, at)
+    revision_id = hashlib.sha256(pdf + repr(boxes).encode()).digest()[:16]
+    writer._document_id = generic.ArrayObject([writer._document_id[0], generic.ByteStringObject(revision_id)])
+    for b in boxes:
+        fields.append_signature_field(writer, fields.SigFieldSpec(b.field, on_page=b.page, box=b.box,
+                                                                  readable_field_name=b.label))
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=2)
+def _font_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
+class _Font(GlyphAccumulatorFactory):
+    """pyHanko's OpenType font for appearances, read from memory: its own factory opens the font file for every
+    signature and never closes it."""
+
+    def create_font_engine(self, writer, obj_stream=None) -> GlyphAccumulator:  # type: ignore[no-untyped-def]
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(writer=writer, font_handle=BytesIO(_font_bytes(self.font_file)),
+                                font_size=self.font_size, obj_stream=obj_stream)
+
+
+def _certificate_line(signer: signers.Signer) -> str:
+    cert = signer.signing_cert
+    if cert is None:
+        return ""
+    issuer = cert.issuer.native.get("common_name") or cert.issuer.human_friendly
+    return f"证书 {issuer} · 序列号 {cert.serial_number:X}"
+
+
+def appearance_text(*, name: str, location: str, at: dt.datetime, reason: str, certificate: str,
+                    seal: bool = False) -> str:
+    """What a signature's box shows, one fact per line: who (the name, the venue), when (Beijing time, as the
+    report prints its times), with which certificate, and 保留意见 for a dissenter. A seal says it is one."""
+    when = at.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S") + "（北京时间）"
+    lines = (["电子签章", name, f"签章时间 {when}", certificate] if seal else
+             [f"{name}  {location}".strip(), f"签字时间 {when}", certificate,
+              *(["保留意见（见报告“八、保留意见”）"] if reason.startswith(DISSENT_PREFIX) else [])])
+    return "\n".join(line for line in lines if line)
+
+
+def sign_pdf(pdf: bytes, signer: signers.Signer, field_name: str, *, name: str, reason: str, location: str,
+             at: dt.datetime, timestamper: TimeStamper | None = None, font: Path | None = None,
+             seal: bool = False) -> bytes:
+    """Add one PAdES signature as an incremental update, signed at ``at`` (the signer's clock; a time-stamp,
+    when there is one, carries its TSA's time).
+
+    If the document has a field ``field_name`` with a place on a page, the signature fills it, and with
+    ``font`` (an OpenType font with the CJK glyphs) its box shows :func:`appearance_text`, in red for a
+    ``seal``; otherwise an invisible field of that name is added."""
     meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sha256", name=name, reason=reason,
                                         location=location, subfilter=fields.SigSeedSubFilter.PADES)
+    style = None
+    if font is not None:
+        text = appearance_text(name=name, location=location, at=at, reason=reason,
+                               certificate=_certificate_line(signer), seal=seal)
+        colour = _SEAL_RED if seal else None
+        style = TextStampStyle(
+            stamp_text=text.replace("%", "%%"), border_width=2 if seal else 0, border_color=colour,
+            text_box_style=TextBoxStyle(font=_Font(str(font)), font_size=7, text_color=colour))
     out = BytesIO()
-    pdf_signer = _PdfSignerAt(meta, signer=signer, timestamper=timestamper, at=at)
-    asyncio.run(pdf_signer.async_sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), output=out))
+    pdf_signer = _PdfSignerAt(meta, signer=signer, timestamper=timestamper, at=at, stamp_style=style)
+    asyncio.run(pdf_signer.async_sign_pdf(_writer(pdf, at), output=out))
     return out.getvalue()
 
 

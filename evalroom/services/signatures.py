@@ -57,6 +57,7 @@ from evalroom.config import Settings
 from evalroom.domain.roles import Principal, Role
 from evalroom.domain.session_states import Phase, State
 from evalroom.errors import ApiError, ErrorCode, ForbiddenError, NotFoundError
+from evalroom.report_pdf import SEAL_FIELD, default_font_path, member_field
 from evalroom.services.access import check_can_read_session
 from evalroom.services.evaluation import check_mover, evaluators, seated_member
 from evalroom.services.seal import CoordinatorSeal
@@ -522,9 +523,15 @@ def sign_sheet(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id: 
 
 
 def _pdf_verification(check: PdfSignatureCheck, now: datetime) -> dict[str, Any]:
+    """The checks at acceptance, and what the signature's box shows of its certificate (the report preview
+    shows the signature page from these, without verifying the file again)."""
+    certificate = x509.load_der_x509_certificate(check.certificate)
+    issuer = certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     return {"intact": check.intact, "valid": check.valid, "trusted": check.trusted,
             "revocation": check.revocation, "coverage": check.coverage, "at": format_time(now),
-            "timestamp": format_time(check.timestamp) if check.timestamp else None}
+            "timestamp": format_time(check.timestamp) if check.timestamp else None, "field": check.field,
+            "issuer": str(issuer[0].value) if issuer else certificate.issuer.rfc4514_string(),
+            "serial": f"{certificate.serial_number:X}"}
 
 
 def _accept_revision(tx: Tx, seal: CoordinatorSeal, report: Report, before: bytes, after: bytes
@@ -566,6 +573,10 @@ def sign_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id:
                                                    "or another signature added first): fetch it and authorise again")
     check, revision = _accept_revision(tx, seal, report, before, pdf)
     problems = _signer_problems(tx.session, session, member, check.certificate, check.region)
+    if check.field != member_field(member.id):
+        # The report has a box per member: a signature in another's box would print under their name.
+        problems.append(f"a member signs in their own box, the field {member_field(member.id)!r}, "
+                        f"not {check.field!r}")
     dissent = tx.session.get(Dissent, (session.id, member.id))
     dissent_sha = None
     if dissent is not None:
@@ -673,8 +684,9 @@ def seal_report(tx: Tx, seal: CoordinatorSeal, principal: Principal, session_id:
         raise ApiError(ErrorCode.SIGNATURES_MISSING, f"{len(missing)} member(s) have not signed everything", missing)
     before = report_pdf(tx.session, report)
     now = tx.now()
-    after = sign_pdf(before, seal.signer, "coordinator-seal", name=seal.name, location=seal.code,
-                     reason=f"评标报告 v{report.version} 封存 / sealed", at=now, timestamper=seal.timestamper)
+    after = sign_pdf(before, seal.signer, SEAL_FIELD, name=seal.name, location=seal.code,
+                     reason=f"评标报告 v{report.version} 封存 / sealed", at=now, timestamper=seal.timestamper,
+                     font=default_font_path(), seal=True)
     check, revision = _accept_revision(tx, seal, report, before, after)
     record = SignatureRecord(
         id=str(uuid.uuid4()), session_id=session.id, member_id=None, document_kind="seal", document_ref=report.id,
@@ -696,7 +708,9 @@ def list_signatures(store: Store, principal: Principal, session_id: str) -> list
         check_can_read_session(principal, s.get(EvalSession, session_id), session_id)
         rows = list(s.scalars(select(SignatureRecord).where(SignatureRecord.session_id == session_id)
                               .order_by(SignatureRecord.created_at, SignatureRecord.revision)))
-        return [signature_view(r) for r in rows]
+        versions = dict(s.execute(select(Report.id, Report.version).where(Report.session_id == session_id)).all())
+        return [{**signature_view(r), **({"report_version": versions.get(r.document_ref)}
+                                         if r.document_kind != "sheet" else {})} for r in rows]
 
 
 def sheet_signature(store: Store, principal: Principal, session_id: str, signature_id: str) -> bytes:

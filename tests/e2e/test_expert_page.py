@@ -16,6 +16,7 @@ import pyotp
 import pytest
 from committee_world import CommitteeWorld, build, check_in, draw, members, open_check_in, seat
 from conftest import SQLITE_ONLY, ok
+from cryptography.x509.oid import NameOID
 from pg import free_port
 from playwright.sync_api import expect
 from session_world import BIDS, elect, import_project, move, project_doc, review_all_pass, sheet, venues_online
@@ -201,10 +202,21 @@ def test_an_expert_scores_with_the_keyboard_explains_a_flag_and_signs(ctx: AppCo
         expect(page.locator("#report-body")).to_contain_text(DISSENT)
         expect(page.locator("#report-pdf")).to_be_visible()
         expect(page.get_by_role("button", name="签署评标报告（附保留意见）")).to_be_visible()
+        own_box = page.locator(f'#report-signatures tr[data-member="{mine["member_id"]}"]')
+        expect(own_box).to_contain_text("待签字")
         screenshot(page, "expert-report-signing")
         assert accessibility_violations(page) == []
         sign("签署评标报告（附保留意见）")
         expect(page.locator("#signed")).to_contain_text("已签署：签署评标报告（附保留意见）")
+        # The preview's signature page shows the signature in the member's box as the PDF does, without a reload.
+        expect(own_box).to_have_attribute("data-signed", "true")
+        issuer = ca.intermediate.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        expect(own_box).to_contain_text(f"证书 {issuer}")
+        expect(own_box).to_contain_text(f"{issued.certificate.serial_number:X}")
+        expect(own_box).to_contain_text("保留意见（见报告“八、保留意见”）")
+        expect(page.locator("#report-signatures tr[data-signed=true]")).to_have_count(1)
+        screenshot(page, "expert-report-signature-page", page.locator("#report"))
+        assert accessibility_violations(page) == []
     report = [s for s in ok(client.get(w.url("/signatures"), headers=w.admin())) if s["document"] == "report"]
     assert [(s["member_id"], s["dissent_sha256"] is not None) for s in report] == [(mine["member_id"], True)]
     assert report[0]["verification"]["intact"] and report[0]["verification"]["trusted"]

@@ -35,6 +35,7 @@ from signing_world import (
 
 from evalroom.config import Settings
 from evalroom.domain.roles import Principal, Role
+from evalroom.report_pdf import member_field
 from evalroom.signing_client import SeatSigner, SigningRefused
 from signing.canonical import canonical_json
 from signing.cms import sign_detached
@@ -371,13 +372,17 @@ def test_a_report_signature_must_add_exactly_one_valid_signature(w: CommitteeWor
         return w.client.post(w.url("/signatures/report"), headers={**experts[member], "Content-Type": "application/pdf"},
                              params={"authorisation": auth["authorisation"]}, content=body)
 
-    signed = sign_pdf(pdf, seat.signer, "m", name="x", reason="同意", location="seat", at=w.ctx.clock.now())
+    signed = sign_pdf(pdf, seat.signer, member_field(member), name="x", reason="同意", location="seat",
+                      at=w.ctx.clock.now())
+    # Valid, but in another member's box: the printed page would show it under their name.
+    elsewhere = sign_pdf(pdf, seat.signer, member_field(dissenter), name="x", reason="同意", location="seat",
+                         at=w.ctx.clock.now())
     flipped = bytearray(signed)
     flipped[len(pdf) + (len(signed) - len(pdf)) // 2] ^= 0x01  # a byte inside the new revision
-    for body in (bytes(flipped), pdf):  # a byte flipped; nothing added
+    for body, problem in ((bytes(flipped), ""), (pdf, "incremental update"), (elsewhere, "own box")):
         auth = seat.authorise("report", None, digest)
         before = snapshot(w.ctx)
-        refused(hand_in(body, auth), 422, "signature_rejected")
+        assert problem in str(refused(hand_in(body, auth), 422, "signature_rejected")["details"])
         assert snapshot(w.ctx) == before
     # The dissenter must attach the dissent.
     with pytest.raises(SigningRefused) as bare:

@@ -9,6 +9,7 @@ import * as chairControls from "./chair-controls.js";
 import * as extension from "./extension.js";
 import { correctionForm } from "./flag-correction.js";
 import * as review from "./review.js";
+import { renderSignaturePage } from "./signature-page.js";
 import { keepRenewed } from "./renew.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
@@ -112,7 +113,7 @@ async function load() {
   await showScoring(status.phase);
   me.name = member ? member.name : "";
   await showFlags(status.phase);
-  const report = await showReport(status.phase);
+  const report = await showReport(status);
   await showSigning(status, report);
   i18n.apply();
 }
@@ -407,9 +408,11 @@ async function showFlags(phase) {
 // --- the report and dissent ----------------------------------------------------------------------------------
 const AFTER_SCORING = ["summary", "recommendation", "report_signing"];
 let pdfUrl = null;
+let shownReport = null; // the report last shown: its signatories name the venue a report signature shows
 
-async function showReport(phase) {
+async function showReport(status) {
   const sid = me.session_id;
+  const phase = status.phase;
   $("dissent-form").hidden = !(phase === "summary" || phase === "recommendation");
   let report = null;
   if (AFTER_SCORING.includes(phase) || phase === null) {
@@ -419,15 +422,20 @@ async function showReport(phase) {
     });
   }
   $("report").hidden = !report && $("dissent-form").hidden;
+  shownReport = report;
   if (!report) return null;
   renderReport(report);
-  if ($("report-pdf").dataset.version !== String(report.version)) {
+  // The signature page follows the signing: every signature is a new revision of the PDF, fetched again.
+  const signatures = (await api(`/sessions/${sid}/signatures`)).filter((s) => s.report_version === report.version);
+  renderSignaturePage($("report-signatures"), report, signatures, status.signing && status.signing.missing);
+  const revision = `${report.version}:${signatures.length}`;
+  if ($("report-pdf").dataset.revision !== revision) {
     const response = await fetch(`/api/v1/sessions/${sid}/report.pdf`, { headers: { Authorization: `Bearer ${token()}` } });
     if (pdfUrl) URL.revokeObjectURL(pdfUrl);
     pdfUrl = URL.createObjectURL(await response.blob());
     Object.assign($("report-pdf"), { href: pdfUrl, download: `report-${report.session.code}-v${report.version}.pdf`,
                                      hidden: false });
-    $("report-pdf").dataset.version = report.version;
+    $("report-pdf").dataset.revision = revision;
   }
   return report;
 }
@@ -645,6 +653,13 @@ async function showSigning(status, report) {
   }
 }
 
+// What a report signature's box shows as the place: the member's venue, as the report names it. The field is
+// the member's box on the signature page (evalroom.report_pdf.member_field: "member-" and the id's first 8).
+function venueOf(memberId) {
+  const signatory = shownReport && shownReport.signatories.find((s) => s.member_id === memberId);
+  return signatory ? signatory.venue : $("seat").textContent;
+}
+
 function choose(doc) {
   signing = doc;
   $("sign-what").textContent = describe(doc);
@@ -672,7 +687,7 @@ $("sign-form").addEventListener("submit", async (event) => {
   $("sign-status").textContent = "…";
   try {
     await doc.sign({ pin: $("sign-pin").value, code: $("sign-code").value.trim(), name: me.name,
-                     location: $("seat").textContent, field: `member-${me.subject.slice(0, 8)}`, dissent: doc.dissent });
+                     location: venueOf(me.subject), field: `member-${me.subject.slice(0, 8)}`, dissent: doc.dissent });
     $("sign-status").textContent = i18n.t("expert.signed", { what: describe(doc) });
     $("sign-pin").value = $("sign-code").value = "";
     signing = null;
