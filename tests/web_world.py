@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -105,8 +106,12 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def live(ctx: AppContext) -> Iterator[str]:
-    """A real coordinator serving the test's context on a free loopback port: its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx.settings, context=ctx), host="127.0.0.1", port=0,
+    """A real coordinator serving the test's context on loopback: its base URL. On a free port, or on the port
+    of the settings' public URL when they name one (WebAuthn's relying party is that URL's host, which must be
+    a name such as localhost, not an address)."""
+    public = ctx.settings.public_url
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx.settings, context=ctx), host="127.0.0.1",
+                                           port=urlsplit(public).port or 0 if public else 0,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -114,7 +119,7 @@ def live(ctx: AppContext) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the coordinator did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    yield public.rstrip("/") if public else f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     server.should_exit = True
     thread.join(15)
 

@@ -42,10 +42,13 @@ DISSENT = "本人认为投标人丙的技术方案更优，保留意见。"
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    """As conftest's, with the seat's signer on a port of its own (the pages' CSP allows exactly it)."""
+    """As conftest's, with the seat's signer on a port of its own (the pages' CSP allows exactly it), and the
+    coordinator at http://localhost (WebAuthn's relying party must be a host name, and the page a secure
+    context: loopback is one)."""
     return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
                                                 "environment": "development", "log_batch_seconds": 300,
-                                                "seat_signer_url": f"http://127.0.0.1:{free_port()}"})
+                                                "seat_signer_url": f"http://127.0.0.1:{free_port()}",
+                                                "public_url": f"http://localhost:{free_port()}"})
 
 
 def a_seat_waiting_for_its_expert(ctx: AppContext, client: Any) -> tuple[CommitteeWorld, dict[str, Any], str,
@@ -493,3 +496,86 @@ def test_the_chair_moves_the_phases_confirms_a_flag_and_settles_a_tie(ctx: AppCo
     assert accessibility_violations(page) == []
     controls.get_by_role("button", name="结束本环节：推荐候选人").click()
     expect(page.locator("#phase")).to_have_text("签署评标报告")
+
+
+def virtual_authenticator(page: Any) -> Any:
+    """Chromium's virtual WebAuthn authenticator (DevTools protocol) on the page's browser context: a platform
+    authenticator that verifies the user and is touched at once. Its credentials, for a test to read."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
+        "isUserVerified": True, "automaticPresenceSimulation": True}})["authenticatorId"]
+    return lambda: cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]
+
+
+# Run in the page, with its own modules and token: a WebAuthn factor for one document, presented for another
+# (or the same twice). Returns each answer's status and error code.
+PRESENT = """async ([asked, presented, times]) => {
+  const { api, ApiError } = await import("/static/js/api.js");
+  const { factorFor } = await import("/static/js/webauthn.js");
+  const { Signing } = await import("/static/js/signing.js");
+  const me = await api("/auth/me");
+  const ref = async (phase) => ({ document: "sheet", phase, sha256: await new Signing(me.session_id,
+                                  { document: "sheet", phase }).fetch() });
+  const factor = await factorFor(me.session_id, await ref(asked));
+  const body = { ...(await ref(presented)), factor };
+  const answers = [];
+  for (let i = 0; i < times; i++) {
+    try {
+      await api(`/sessions/${me.session_id}/signing/authorisations`, { method: "POST", body });
+      answers.push("authorised");
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      answers.push(`${err.code}:${(err.details[0] || {}).reason}`);
+    }
+  }
+  return answers;
+}"""
+
+
+@SQLITE_ONLY
+def test_an_expert_registers_a_security_key_and_signs_with_it(ctx: AppContext, client: Any, live: str, page: Any,
+                                                             tmp_path: Path) -> None:
+    """WebAuthn from the page, with Chromium's virtual authenticator: the member registers a key, then signs a
+    sheet choosing it as the second factor (no one-time code asked). The coordinator's challenge is bound to
+    the document's hash: an assertion made for the review sheet and presented for the detailed one is refused
+    (wrong_document), and one presented twice is refused the second time (its challenge is spent)."""
+    w, mine, _others, experts = at_the_review(ctx, client, live, page)
+    credentials = virtual_authenticator(page)
+    review_all_pass(w, experts)
+    move(w, "review")
+    for headers in experts.values():
+        ok(client.post(w.url("/scores"), headers=headers, json=sheet("15", "7")))
+    pki = setup_pki(w)
+    ca = pki.cas[region_of(w, mine)]
+    issued = certificate_for(w, ca, mine["name"], f"E-{mine['member_id'][:8]}")
+    with seat_signer(tmp_path / "seat", issued, [ca.intermediate.certificate], live,
+                     int(ctx.settings.seat_signer_url.rsplit(":", 1)[1])):
+        page.reload()
+        expect(page.locator("#signer-status")).to_contain_text("本席位签名设备就绪")
+        page.get_by_role("button", name="登记安全密钥（WebAuthn）").click()
+        expect(page.locator("#enrol-status")).to_have_text(re.compile("^安全密钥已登记"))
+        (credential,) = credentials()
+        factors = [e for e in ok(client.get(w.url("/events"), headers=w.admin(), params={"limit": 1000}))["events"]
+                   if e["kind"] == "signing.factor_registered"]
+        assert [(e["payload"]["member_id"], e["payload"]["kind"]) for e in factors] == [(mine["member_id"], "webauthn")]
+
+        # Bound to the document: made for one sheet, presented for the other; then the same presented twice.
+        assert page.evaluate(PRESENT, ["review", "detailed_review", 1]) == ["factor_refused:wrong_document"]
+        assert page.evaluate(PRESENT, ["review", "review", 2]) == ["authorised", "factor_refused:unknown_challenge"]
+
+        page.get_by_role("button", name="签署详细评审评分表").click()
+        expect(page.locator("#sign-hash")).to_have_text(re.compile("^[0-9a-f]{64}$"))
+        expect(page.get_by_label("安全密钥（WebAuthn）")).to_be_checked()  # chosen when the key was registered
+        expect(page.get_by_label("动态口令")).to_be_hidden()
+        page.get_by_label("证书 PIN 码").fill(TOKEN_PIN)
+        screenshot(page, "expert-sign-with-key", page.locator("#signing"))
+        assert accessibility_violations(page) == []
+        page.get_by_role("button", name="签署", exact=True).click()
+        expect(page.locator("#signed")).to_contain_text("已签署：签署详细评审评分表")
+    (signature,) = ok(client.get(w.url("/signatures"), headers=w.admin()))
+    assert (signature["member_id"], signature["document"]) == (mine["member_id"], "sheet")
+    evidence = signature["evidence"]
+    assert evidence["kind"] == "webauthn" and evidence["user_verified"] is True
+    assert evidence["credential_id"] == credential["credentialId"].replace("+", "-").replace("/", "_").rstrip("=")

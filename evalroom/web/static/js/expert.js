@@ -10,6 +10,7 @@ import * as extension from "./extension.js";
 import { correctionForm } from "./flag-correction.js";
 import * as review from "./review.js";
 import { renderSignaturePage } from "./signature-page.js";
+import * as webauthn from "./webauthn.js";
 import { keepRenewed } from "./renew.js";
 import * as i18n from "./i18n.js";
 import "./expert-text.js";
@@ -680,13 +681,43 @@ $("enrol").addEventListener("click", async () => {
   }
 });
 
+// The second factor for a signature: the one-time code, or the registered security key (WebAuthn). The code
+// field is asked for only with the code.
+function usingKey() {
+  return $("sign-factor-key").checked;
+}
+
+function showFactorChoice() {
+  $("sign-code-field").hidden = usingKey();
+  $("sign-code").required = !usingKey();
+}
+
+for (const id of ["sign-factor-code", "sign-factor-key"]) $(id).addEventListener("change", showFactorChoice);
+
+$("enrol-key").hidden = !webauthn.available();
+$("enrol-key").addEventListener("click", async () => {
+  $("enrol-status").textContent = i18n.t("expert.key_touch");
+  try {
+    await webauthn.register(me.session_id);
+    $("enrol-status").textContent = i18n.t("expert.key_enrolled");
+    $("sign-factor-key").checked = true;
+    showFactorChoice();
+  } catch (err) {
+    // A refusal of the browser's (cancelled, no authenticator: a DOMException) or of the coordinator's.
+    $("enrol-status").textContent = err instanceof DOMException ? i18n.t("expert.key_failed", { reason: err.message })
+      : err.message;
+  }
+});
+
 $("sign-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const doc = signing;
   if (!doc) return;
   $("sign-status").textContent = "…";
   try {
-    await doc.sign({ pin: $("sign-pin").value, code: $("sign-code").value.trim(), name: me.name,
+    const code = $("sign-code").value.trim();
+    const factor = usingKey() ? (ref) => webauthn.factorFor(me.session_id, ref) : async () => ({ kind: "totp", code });
+    await doc.sign({ pin: $("sign-pin").value, factor, name: me.name,
                      location: venueOf(me.subject), field: `member-${me.subject.slice(0, 8)}`, dissent: doc.dissent });
     $("sign-status").textContent = i18n.t("expert.signed", { what: describe(doc) });
     $("sign-pin").value = $("sign-code").value = "";
@@ -698,9 +729,11 @@ $("sign-form").addEventListener("submit", async (event) => {
     // A report that changed under us (another member signed first): fetch the new revision, show its hash,
     // and ask for a fresh code — a code is accepted once.
     if (err.code === "document_changed") await doc.fetch().then((hash) => ($("sign-hash").textContent = hash));
-    $("sign-status").textContent = err.message;
+    $("sign-status").textContent = err instanceof DOMException // the browser's own refusal of the key
+      ? i18n.t("expert.key_failed", { reason: err.message }) : err.message;
     $("sign-code").value = "";
-    (err.code && err.code.startsWith("pin") ? $("sign-pin") : $("sign-code")).focus();
+    (typeof err.code === "string" && err.code.startsWith("pin") ? $("sign-pin")
+      : usingKey() ? $("sign-factor-key") : $("sign-code")).focus();
   }
 });
 

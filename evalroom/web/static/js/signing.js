@@ -1,5 +1,6 @@
 // Signing at the seat (docs/signing.md, "Signing from the browser"): the page fetches the document from the
-// coordinator and shows its SHA-256, computed here from the bytes; the one-time code authorises that hash; the
+// coordinator and shows its SHA-256, computed here from the bytes; the second factor (a one-time code, or a
+// WebAuthn assertion over the coordinator's challenge for that hash, js/webauthn.js) authorises that hash; the
 // seat's local signer (evalroom seat-signer, on loopback: the key never leaves the seat) signs the same bytes
 // with the PIN; the signature goes back to the coordinator, which checks it all again.
 
@@ -65,7 +66,7 @@ function unbase64(text) {
 /**
  * One document to sign for the member of `sessionId`: `item` is {document: "sheet", phase} or
  * {document: "report"}. fetch() loads it and checks the stated hash against the bytes; sign() authorises with
- * the one-time code and signs with the PIN.
+ * the second factor — `factor(ref)` gives it for the document reference, once — and signs with the PIN.
  */
 export class Signing {
   constructor(sessionId, item) {
@@ -83,10 +84,10 @@ export class Signing {
     return computed;
   }
 
-  async sign({ pin, code, name, location, field, dissent }) {
+  async sign({ pin, factor, name, location, field, dissent }) {
     const ref = { document: this.item.document, phase: this.item.phase || null, sha256: this.sha256 };
     const auth = await api(`/sessions/${this.sid}/signing/authorisations`, {
-      method: "POST", body: { ...ref, factor: { kind: "totp", code } },
+      method: "POST", body: { ...ref, factor: await factor(ref) },
     });
     const kind = this.item.document;
     const signature = await signLocally({
