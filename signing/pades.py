@@ -245,6 +245,9 @@ class PdfSignatureCheck:
     """SHA-256 of the file up to the end of this signature's revision (what the signer handed in)."""
     signed_over_sha256: str = ""
     """SHA-256 of the file as it was before this signature's revision (what the signer authorised)."""
+    signing_time: dt.datetime | None = None
+    """The time the signer's software put in the signature (CMS signing-time): what its box shows; a claim,
+    unlike the time-stamp's."""
 
     @property
     def ok(self) -> bool:
@@ -282,7 +285,8 @@ def verify_pdf(pdf: bytes, trust: TrustStore, tsa_roots: list[x509.Certificate],
             revocation=verdict.revocation, signer=verdict.subject, region=verdict.region, timestamp=stamped,
             problems=tuple(problems), certificate=sig.signer_cert.dump(),
             reason=str(sig.sig_object.get("/Reason", "")), revision_sha256=hashlib.sha256(pdf[:end]).hexdigest(),
-            signed_over_sha256=hashlib.sha256(before).hexdigest() if before is not None else ""))
+            signed_over_sha256=hashlib.sha256(before).hexdigest() if before is not None else "",
+            signing_time=status.signer_reported_dt))
         previous_end = end
     return checks
 

@@ -530,6 +530,7 @@ def _pdf_verification(check: PdfSignatureCheck, now: datetime) -> dict[str, Any]
     return {"intact": check.intact, "valid": check.valid, "trusted": check.trusted,
             "revocation": check.revocation, "coverage": check.coverage, "at": format_time(now),
             "timestamp": format_time(check.timestamp) if check.timestamp else None, "field": check.field,
+            "signed_at": format_time(check.signing_time) if check.signing_time else None,
             "issuer": str(issuer[0].value) if issuer else certificate.issuer.rfc4514_string(),
             "serial": f"{certificate.serial_number:X}"}
 

@@ -1,15 +1,18 @@
-"""From an empty database to a drawn committee, through the pages only, in Chromium. The database's only account
-is the first admin, made with ``evalroom account create``. The admin sets up two regions with their CA
-certificates (PEM and DER) and CRLs and puts both on the recognition list, registers both venues (a site-agent
+"""From an empty database to a sealed, published evaluation, through the pages only, in Chromium. The database's
+only account is the first admin, made with ``evalroom account create``. The admin sets up two regions with their
+CA certificates (PEM and DER) and CRLs and puts both on the recognition list, registers both venues (a site-agent
 key, a room and a seat at the host; at the guest the key a real ``evalroom site-agent`` then links with and
 reports its seats), creates the venues' operators and both supervisors, imports both pools (a file with errors
 first: every error shown by row, nothing imported) and suspends an expert with a reason. The host's operator
 creates a session, imports the tender (a broken file first) and asks for guest seats; the guest's operator
 confirms on their page, neither page naming the other side; the admin assigns the session's supervisors; the
 host plans and draws the committee, checks the draw in the browser (the seed against its commitment, then,
-once check-in is open, the whole draw), and ``evalroom verify-draw`` agrees. Every form's bad input shows the
-server's error at its field and changes nothing. The test reads the API only to check what the pages did,
-never to act. axe-core on every state."""
+once check-in is open, the whole draw), and ``evalroom verify-draw`` agrees. Then the evaluation itself, with
+the host's site agent linked too (tests/evaluation_steps.py): check-in at both desks, five experts at their
+seats with camera and microphone, the chair, the review, scores and flags, the signatures (one with a security
+key), the seal, the publication and the evidence bundle, which ``evalroom verify`` accepts. Every form's bad
+input shows the server's error at its field and changes nothing. The test reads the API only to check what the
+pages did, never to act. axe-core on every state."""
 
 # ruff: noqa: F811 - the fixtures imported from web_world are the test functions' parameters of the same name
 
@@ -32,6 +35,7 @@ from committee_world import GUEST_AREA, HOST_AREA, PASSWORD, expert_row, unique_
 from conftest import SQLITE_ONLY, ok, run_evalroom
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from evaluation_steps import Prepared, evaluating
 from fastapi.testclient import TestClient
 from page_steps import (
     ask_for_seats,
@@ -44,6 +48,7 @@ from page_steps import (
     plan_committee,
     refused_tender,
 )
+from pg import free_port
 from playwright.sync_api import expect
 from servers import write_inventory
 from session_world import project_doc
@@ -52,10 +57,21 @@ from web_world import accessibility_violations, browser, live, page, screenshot 
 
 from evalroom.api.context import AppContext
 from evalroom.clock import SystemClock
+from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role
 from signing.pki import issue_crl, issue_region_ca
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(1200)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """As conftest's, with the seat's signer on a port of its own (the pages' CSP allows exactly it), and the
+    coordinator at http://localhost (WebAuthn's relying party must be a host name)."""
+    return load_settings(environ={}, overrides={"data_dir": tmp_path, "database_url": db_url,
+                                                "environment": "development", "log_batch_seconds": 300,
+                                                "seat_signer_url": f"http://127.0.0.1:{free_port()}",
+                                                "public_url": f"http://localhost:{free_port()}"})
 
 
 def first_admin(ctx: AppContext) -> str:
@@ -97,6 +113,15 @@ def site_agent(directory: Path, venue_code: str, key: Path, url: str) -> Iterato
                 proc.wait()
 
 
+def linked(client: TestClient, admin: dict[str, str], venue_id: str, agent: Path) -> None:
+    """Wait (a minute at most) until the venue's site agent has linked and reported a working seat."""
+    deadline = time.monotonic() + 60
+    while not any(seat["usable"] for room in ok(client.get(f"/api/v1/venues/{venue_id}/rooms", headers=admin))
+                  for seat in room["seats"]):
+        assert time.monotonic() < deadline, (agent / "agent.log").read_text()
+        time.sleep(0.5)
+
+
 def clean(tab: Any) -> None:
     assert accessibility_violations(tab) == []
 
@@ -112,7 +137,7 @@ def choose(tab: Any, input_id: str, path: Path) -> None:
 
 
 @SQLITE_ONLY
-def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppContext, client: TestClient,
+def test_from_an_empty_database_to_a_sealed_published_evaluation_through_the_pages(ctx: AppContext, client: TestClient,
                                                                        live: str, browser: Any, page: Any,
                                                                        tmp_path: Path) -> None:
     username = first_admin(ctx)
@@ -151,10 +176,11 @@ def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppC
 
     # --- each region's CA: a file that is no certificate is refused; root (PEM), intermediate (DER), CRL ------
     now = ctx.clock.now()
+    cas = {}
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate", encoding="utf-8")
     for key, code in codes.items():
-        ca = issue_region_ca(code[:2], now - timedelta(days=1))
+        ca = cas[key] = issue_region_ca(code[:2], now - timedelta(days=1))
         root, inter, crl = tmp_path / f"{key}-root.pem", tmp_path / f"{key}-intermediate.der", tmp_path / f"{key}.crl"
         root.write_bytes(ca.root.certificate.public_bytes(Encoding.PEM))
         inter.write_bytes(ca.intermediate.certificate.public_bytes(Encoding.DER))
@@ -171,15 +197,22 @@ def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppC
             page.locator("#cert-form button[type=submit]").click()
             expect(page.locator("#cert-form [data-form-status]")).to_have_text("已登记。")
             expect(page.locator("#certs-body")).to_contain_text(kind)
-        choose(page, "crl-file", crl)
-        page.locator("#crl-form button[type=submit]").click()
+        # Both CRLs: the root's (which covers the intermediate) and the intermediate's (its signers).
+        root_crl = tmp_path / f"{key}-root.crl"
+        root_crl.write_bytes(issue_crl(ca.root, [], now - timedelta(hours=1), now + timedelta(days=30))
+                             .public_bytes(Encoding.PEM))
+        for n, path in enumerate((root_crl, crl), 1):
+            choose(page, "crl-file", path)
+            page.locator("#crl-form button[type=submit]").click()
+            expect(page.locator("#crl-form [data-form-status]")).to_have_text("已登记。")
+            expect(page.locator("#crls-body tr")).to_have_count(n)
         expect(page.locator("#crls-body")).to_contain_text("是")
         clean(page)
         page.locator("#regions-body tr", has_text=code).get_by_role("button", name="列入互认").click()
         expect(page.locator("#regions-body tr", has_text=code)).to_contain_text("移出互认")
     screenshot(page, "admin-regions", page.locator("#regions"))
     trust = ok(client.get(f"/api/v1/regions/{regions[codes['host']]['id']}/trust", headers=admin))
-    assert sorted(c["kind"] for c in trust["certificates"]) == ["intermediate", "root"] and len(trust["crls"]) == 1
+    assert sorted(c["kind"] for c in trust["certificates"]) == ["intermediate", "root"] and len(trust["crls"]) == 2
     assert all(r["recognised"] for r in ok(client.get("/api/v1/regions", headers=admin)))
 
     # --- venues: a missing city is refused; both venues, a site key, a room and a seat at the host ----------
@@ -316,14 +349,29 @@ def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppC
     page.locator("#cred-form button[type=submit]").click()
     expect(page.locator("#creds-body")).to_contain_text("使用中")
     with site_agent(tmp_path / "guest-agent", venue_codes["guest"], key, live):
-        deadline = time.monotonic() + 60
-        while not any(seat["usable"] for room in ok(client.get(f"/api/v1/venues/{guest_id}/rooms", headers=admin))
-                      for seat in room["seats"]):
-            assert time.monotonic() < deadline, (tmp_path / "guest-agent" / "agent.log").read_text()
-            time.sleep(0.5)
+        linked(client, admin, guest_id, tmp_path / "guest-agent")
         page.locator("#status-refresh").click()  # the status view: the guest's agent is linked
         expect(page.locator(f'#status-venues-body tr[data-venue="{guest_id}"]')).to_contain_text("在线")
-        preparing(ctx, client, admin, live, browser, page, tmp_path, venue_codes, host_id, guest_id, accounts, errors)
+        prepared = preparing(ctx, client, admin, live, browser, page, tmp_path, venue_codes, host_id, guest_id,
+                             accounts, errors)
+        prepared.id_numbers = {row["name"]: row["id_number"] for rows_ in good.values() for row in rows_}
+        prepared.cas = {host_id: cas["host"], guest_id: cas["guest"]}
+        # The host's own site agent, for the day: its key registered here, as the guest's was.
+        host_key = tmp_path / "host-key.pem"
+        made = run_evalroom("site-key", "--out", str(host_key))
+        public = next(line.split()[-1] for line in made.stdout.splitlines() if line.startswith("public key:"))
+        page.locator("#venues-body tr", has_text=venue_codes["host"]).get_by_role("button", name="密钥与评标室").click()
+        page.locator("#cred-label").fill("济南现场代理")
+        page.locator("#cred-key").fill(public)
+        page.locator("#cred-form button[type=submit]").click()
+        expect(page.locator("#creds-body")).to_contain_text("使用中")
+        with site_agent(tmp_path / "host-agent", venue_codes["host"], host_key, live):
+            linked(client, admin, host_id, tmp_path / "host-agent")
+            page.locator("#status-refresh").click()
+            expect(page.locator(f'#status-venues-body tr[data-venue="{host_id}"]')).to_contain_text("在线")
+            evaluating(ctx, client, admin, live, browser, tmp_path, prepared, errors)
+        prepared.host.context.close()
+        prepared.guest.context.close()
     page.get_by_role("button", name="English").click()
     expect(page.locator("h1")).to_have_text("Coordinator administration")
     clean(page)
@@ -332,9 +380,9 @@ def test_from_an_empty_database_to_a_drawn_committee_through_the_pages(ctx: AppC
 
 def preparing(ctx: AppContext, client: TestClient, admin: dict[str, str], live: str, browser: Any, page: Any,
               tmp_path: Path, venue_codes: dict[str, str], host_id: str, guest_id: str,
-              accounts: dict[str, dict[str, Any]], errors: list[str]) -> None:
+              accounts: dict[str, dict[str, Any]], errors: list[str]) -> Prepared:
     """The session's preparation, with the guest's site agent linked: the host's operator, the guest's, and the
-    admin (``page``) for the supervisors."""
+    admin (``page``) for the supervisors. The operators' tabs stay open for the evaluation."""
     def tab(username: str) -> Any:
         opened = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
         opened.on("pageerror", lambda err: errors.append(str(err)))
@@ -417,5 +465,4 @@ def preparing(ctx: AppContext, client: TestClient, admin: dict[str, str], live: 
     expect(page.locator("#expert-sessions")).to_contain_text(f"{code}：已抽中")
     expect(page.locator("#expert-flags")).to_have_text("暂无。")
     clean(page)
-    host.context.close()
-    guest.context.close()
+    return Prepared(session, host, guest, doc, {}, {}, host_id, guest_id)

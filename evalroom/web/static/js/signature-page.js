@@ -56,7 +56,9 @@ function lines(...texts) {
 function box(signatory, record, unsigned) {
   if (record) {
     const v = record.verification || {};
-    return lines(`${signatory.name}  ${signatory.venue}`, t("sp.signed_at", { at: when(record.created_at, SECONDS) }),
+    // The time the signer's software signed at, as the box in the PDF shows it (accepted a moment later).
+    return lines(`${signatory.name}  ${signatory.venue}`,
+                 t("sp.signed_at", { at: when(v.signed_at || record.created_at, SECONDS) }),
                  v.serial && t("sp.certificate", { issuer: v.issuer, serial: v.serial }),
                  record.dissent_sha256 && t("sp.dissent"));
   }
