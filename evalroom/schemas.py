@@ -592,9 +592,17 @@ class PhaseChange(Request):
         Field(description="the phase the caller means to leave; a repeated request does not skip a phase")
 
 
+class ReviewItemMarkIn(Request):
+    passed: StrictBool
+    reason: Annotated[StrictStr, Field(max_length=1000)] = ""
+
+
 class ReviewMarkIn(Request):
     passed: StrictBool
     reason: Annotated[StrictStr, Field(max_length=1000)] = ""
+    items: Annotated[dict[CriterionCode, ReviewItemMarkIn] | None, Field(
+        max_length=60, description="per review item of the tender (its review_items), when it lists them: the "
+                                   "bid passes only when every item does, and each failed item has its reason")] = None
 
 
 class ReviewSubmit(Request):

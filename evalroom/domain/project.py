@@ -49,7 +49,9 @@ MAX_BIDS = 500
 MAX_CRITERIA = 400
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _TOP_KEYS = frozenset({"format", "code", "name", "kind", "tenderer", "method", "bidders", "lots", "criteria",
-                       "price_rule", "tie_break", "candidates", "deviation_threshold", "committee"})
+                       "price_rule", "tie_break", "candidates", "deviation_threshold", "committee", "review_items"})
+MAX_REVIEW_ITEMS = 60
+REVIEW_KINDS = ("qualification", "compliance")
 _CRITERION_KEYS = frozenset({"code", "name", "part", "max", "min", "objective", "children"})
 _RULE_KEYS = {"lowest_benchmark": frozenset({"kind", "points"}),
               "average_benchmark": frozenset({"kind", "points", "coefficient", "drop_extremes_from", "deduct_above",
@@ -71,6 +73,17 @@ class Criterion:
     """Objective items (facts in the bid, such as certificates held) must get the same score from everyone."""
     path: tuple[str, ...]
     """Names of the groups above the item, top first: where it sits in the criteria tree."""
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One pass-or-fail check of the qualification or compliance review (资格审查项, 符合性审查项), as the
+    tender lists them: e.g. "营业执照" or "投标有效期". Every bid is checked against every item."""
+
+    code: str
+    name: str
+    kind: str
+    """``qualification`` (资格) or ``compliance`` (符合性)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ class Project:
     committee_plan: Mapping[str, Any] | None
     """The committee plan (with the parties avoidance compares employers with) as the file gives it; the
     committee checks it (services/committee.py)."""
+    review_items: tuple[ReviewItem, ...] = ()
+    """The review's checks, item by item; none: each bid is passed or failed as a whole."""
 
     def bid(self, key: str) -> Bid | None:
         return next((b for b in self.bids if b.key == key), None)
@@ -341,6 +356,19 @@ def parse_project(doc: Any) -> Project:
     plan = top.get("committee")
     if plan is not None and not isinstance(plan, Mapping):
         problems.add("$.committee", "an object (the committee plan) or absent")
+    review_items: list[ReviewItem] = []
+    if "review_items" in top:
+        for i, raw in enumerate(_list(top.get("review_items"), "$.review_items", problems, limit=MAX_REVIEW_ITEMS)):
+            p = f"$.review_items[{i}]"
+            item = _obj(raw, p, problems)
+            problems.known(item, p, frozenset({"code", "name", "kind"}))
+            icode = problems.text(item, "code", p, code=True)
+            if any(icode == r.code for r in review_items):
+                problems.add(f"{p}.code", f"review item {icode!r} is listed twice")
+            kind_ = item.get("kind", "qualification") if item else "qualification"
+            if kind_ not in REVIEW_KINDS:
+                problems.add(f"{p}.kind", f"one of {list(REVIEW_KINDS)}")
+            review_items.append(ReviewItem(icode, problems.text(item, "name", p), str(kind_)))
 
     if problems.items:
         raise ApiError(ErrorCode.IMPORT_REJECTED, f"the project file has {len(problems.items)} problem(s); "
@@ -348,4 +376,4 @@ def parse_project(doc: Any) -> Project:
     return Project(code=code, name=name, kind=kind, method=str(method), tenderer=tenderer, lots=tuple(lots),
                    bidders=bidders, bids=tuple(bids), criteria=tuple(criteria), price_rule=price_rule,
                    tie_break=tuple(tie_break), candidates=candidates, deviation_threshold=threshold,
-                   committee_plan=plan)
+                   committee_plan=plan, review_items=tuple(review_items))

@@ -80,6 +80,15 @@ def _div(a: Decimal, b: Decimal) -> Decimal:
 class ReviewMark:
     passed: bool
     reason: str = ""
+    items: Mapping[str, ReviewMark] = field(default_factory=dict)
+    """Per review item, when the tender lists them (``Project.review_items``): each item's pass or fail."""
+
+    def fail_reason(self, project: Project) -> str:
+        """Why this bid failed, in the member's words: per failed item, its name and reason, when by item."""
+        if not self.items:
+            return self.reason.strip()
+        return "；".join(f"{item.name}：{self.items[item.code].reason.strip()}" for item in project.review_items
+                        if item.code in self.items and not self.items[item.code].passed)
 
 
 @dataclass(frozen=True)
@@ -101,10 +110,34 @@ def validate_review(project: Project, marks: Mapping[str, ReviewMark]) -> None:
     if missing:
         raise ApiError(ErrorCode.INVALID_INPUT, "every bid must be marked pass or fail",
                        [{"bid": k, "message": "not marked"} for k in missing])
+    if project.review_items:
+        _validate_items(project, marks)
+        return
+    if any(m.items for m in marks.values()):
+        raise ApiError(ErrorCode.INVALID_INPUT, "this tender lists no review items: mark each bid as a whole",
+                       [{"bid": k, "message": "no review items"} for k, m in sorted(marks.items()) if m.items])
     bare = sorted(k for k, m in marks.items() if not m.passed and not m.reason.strip())
     if bare:
         raise ApiError(ErrorCode.INVALID_INPUT, "a fail mark needs a written reason",
                        [{"bid": k, "message": "reason required"} for k in bare])
+
+
+def _validate_items(project: Project, marks: Mapping[str, ReviewMark]) -> None:
+    """By item: every item of every bid marked, a reason for each fail, and the bid passed exactly when all its
+    items are."""
+    codes = [item.code for item in project.review_items]
+    problems: list[dict[str, str]] = []
+    for bid, mark in sorted(marks.items()):
+        problems += [{"bid": bid, "item": c, "message": "not a review item of this tender"}
+                     for c in sorted(set(mark.items) - set(codes))]
+        problems += [{"bid": bid, "item": c, "message": "not marked"} for c in codes if c not in mark.items]
+        problems += [{"bid": bid, "item": c, "message": "reason required"} for c in codes
+                     if c in mark.items and not mark.items[c].passed and not mark.items[c].reason.strip()]
+        if set(codes) <= set(mark.items) and mark.passed != all(mark.items[c].passed for c in codes):
+            problems.append({"bid": bid, "message": "a bid passes exactly when every review item does"})
+    if problems:
+        raise ApiError(ErrorCode.INVALID_INPUT, "every review item of every bid must be marked pass or fail, "
+                                                "a fail with its reason", problems)
 
 
 def tally_review(project: Project, sheets: Mapping[str, Mapping[str, ReviewMark]]) -> dict[str, ReviewOutcome]:
@@ -112,7 +145,7 @@ def tally_review(project: Project, sheets: Mapping[str, Mapping[str, ReviewMark]
     n = len(sheets)
     out: dict[str, ReviewOutcome] = {}
     for bid in project.bids:
-        fails = tuple(sorted((m, marks[bid.key].reason.strip()) for m, marks in sheets.items()
+        fails = tuple(sorted((m, marks[bid.key].fail_reason(project)) for m, marks in sheets.items()
                              if not marks[bid.key].passed))
         out[bid.key] = ReviewOutcome(bid.key, passed=not (2 * len(fails) > n), fail_votes=len(fails), reasons=fails)
     return out

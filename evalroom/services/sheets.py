@@ -156,13 +156,24 @@ def _reveal(tx: Tx, session: EvalSession, phase: Phase) -> None:
 
 # --- review -----------------------------------------------------------------------------------------------
 def _marks(body: Mapping[str, Any]) -> dict[str, ReviewMark]:
-    return {bid: ReviewMark(bool(m["passed"]), str(m.get("reason") or "")) for bid, m in body["marks"].items()}
+    return {bid: ReviewMark(bool(m["passed"]), str(m.get("reason") or ""),
+                            {code: ReviewMark(bool(i["passed"]), str(i.get("reason") or ""))
+                             for code, i in (m.get("items") or {}).items()})
+            for bid, m in body["marks"].items()}
+
+
+def _mark(mark: Mapping[str, Any]) -> dict[str, Any]:
+    """A mark as the sheet keeps it: reasons trimmed, the items (when the tender has them) sorted by code."""
+    out: dict[str, Any] = {"passed": bool(mark["passed"]), "reason": str(mark.get("reason") or "").strip()}
+    if mark.get("items"):
+        out["items"] = {code: {"passed": bool(i["passed"]), "reason": str(i.get("reason") or "").strip()}
+                        for code, i in sorted(mark["items"].items())}
+    return out
 
 
 def submit_review(tx: Tx, principal: Principal, session_id: str, marks: Mapping[str, Mapping[str, Any]]
                   ) -> tuple[ScoreSheet, bool]:
-    body = {"marks": {bid: {"passed": bool(m["passed"]), "reason": str(m.get("reason") or "").strip()}
-                      for bid, m in sorted(marks.items())}}
+    body = {"marks": {bid: _mark(m) for bid, m in sorted(marks.items())}}
     return _submit(tx, principal, session_id, Phase.REVIEW, body,
                    lambda project, _session: scoring.validate_review(project, _marks(body)))
 

@@ -403,6 +403,69 @@ def test_an_expert_reviews_every_bid_and_sees_the_committees_tally_once_all_have
 
 
 @SQLITE_ONLY
+def test_an_expert_reviews_item_by_item_when_the_tender_lists_the_items(ctx: AppContext, client: Any, live: str,
+                                                                        page: Any) -> None:
+    """A tender with its review items (two qualification checks, one compliance check): the page asks for each
+    item of each bid; an item left unmarked and a failed item without a reason are refused at that item; the
+    sheet keeps the items, the bid failing with the failed item; the tally names the item with the reason."""
+    items = [{"code": "Q1", "name": "营业执照", "kind": "qualification"},
+             {"code": "Q2", "name": "安全生产许可证", "kind": "qualification"},
+             {"code": "F1", "name": "投标有效期", "kind": "compliance"}]
+    w = build(ctx, client)
+    import_project(w, project_doc(review_items=items))
+    draw(w)
+    open_check_in(w)
+    mine = members(w, "drawn")[0]
+    code = ok(check_in(w, mine))["login_code"]
+    others = {m["member_id"]: seat(w, m) for m in members(w, "drawn")}
+    seated_at_the_page(page, live, code)
+    experts = {**others, mine["member_id"]: expert_headers(w, mine)}
+    start_session(w)
+    elect(w, experts)
+    move(w, "chair_election")
+
+    form = page.locator("#review-form")
+    b3 = form.locator('fieldset[data-bid="L1/B3"]')
+    expect(b3.locator("fieldset[data-item]")).to_have_count(3)
+    expect(b3.locator('fieldset[data-item="F1"] legend')).to_have_text("符合性审查 · 投标有效期")
+    for bid in BIDS:
+        for item in ("Q1", "Q2", "F1"):
+            if (bid, item) != ("L1/B1", "F1"):  # one item of one bid left unmarked
+                form.locator(f'fieldset[data-bid="{bid}"] fieldset[data-item="{item}"]').get_by_label(
+                    "通过", exact=True).check()
+    q2 = b3.locator('fieldset[data-item="Q2"]')
+    q2.get_by_label("不通过", exact=True).check()  # without a reason
+    form.get_by_role("button", name="提交审查结果").click()
+    expect(form.locator('fieldset[data-bid="L1/B1"] fieldset[data-item="F1"] .error')).to_have_text("not marked")
+    expect(q2.locator(".error")).to_have_text("reason required")
+    expect(b3.locator('fieldset[data-item="Q1"] .error')).to_have_text("")
+    assert ok(client.get(w.url("/sheets"), headers=w.admin(), params={"phase": "review"}))["submitted"] == []
+    assert accessibility_violations(page) == []
+    screenshot(page, "expert-review-items", page.locator("#review"))
+    form.locator('fieldset[data-bid="L1/B1"] fieldset[data-item="F1"]').get_by_label("通过", exact=True).check()
+    q2.get_by_label("不通过的理由").fill("安全生产许可证已过期")
+    form.get_by_role("button", name="提交审查结果").click()
+    expect(page.locator("#review-status")).to_contain_text("已提交")
+    (own,) = ok(client.get(w.url("/sheets"), headers=experts[mine["member_id"]], params={"phase": "review"}))["sheets"]
+    assert own["content"]["marks"]["L1/B3"] == {"passed": False, "reason": "", "items": {
+        "F1": {"passed": True, "reason": ""}, "Q1": {"passed": True, "reason": ""},
+        "Q2": {"passed": False, "reason": "安全生产许可证已过期"}}}
+    assert own["content"]["marks"]["L1/B1"]["passed"] is True
+
+    # Two more fail B3 on its compliance item: rejected, each reason under its item's name.
+    for i, headers in enumerate(others.values()):
+        marks = {b: {"passed": True, "items": {c: {"passed": True} for c in ("Q1", "Q2", "F1")}} for b in BIDS}
+        if i < 2:
+            marks["L1/B3"] = {"passed": False, "items": {"Q1": {"passed": True}, "Q2": {"passed": True},
+                                                         "F1": {"passed": False, "reason": f"有效期不足（{i}）"}}}
+        ok(client.post(w.url("/review"), headers=headers, json={"marks": marks}))
+    rejected = page.locator('#review-tally tr[data-bid="L1/B3"]')
+    expect(rejected).to_contain_text("否决")
+    expect(rejected).to_contain_text("安全生产许可证：安全生产许可证已过期")
+    expect(rejected).to_contain_text("投标有效期：有效期不足（0）")
+
+
+@SQLITE_ONLY
 def test_an_expert_corrects_a_flagged_score_from_the_flag(ctx: AppContext, client: Any, live: str,
                                                           page: Any) -> None:
     """A flag on the member's objective item C1: the page's correction without a reason is refused at that

@@ -51,6 +51,7 @@ from evalroom.clock import format_time
 from evalroom.config import Settings, load_settings
 from evalroom.domain.roles import Principal, Role, SupervisorLevel
 from evalroom.domain.session_states import PHASES
+from evalroom.report_pdf import member_field
 from evalroom.schemas import (
     AccountCreate,
     CheckIn,
@@ -674,7 +675,7 @@ def _calls(ctx: AppContext, world: World) -> dict[tuple[str, str], Call]:
         if seat is not None:
             pdf, digest = seat.fetch("report")
             auth = seat.authorise("report", None, digest)["authorisation"]
-            pdf = sign_pdf(pdf, seat.signer, "matrix", name="x", reason="同意", location="seat", at=seat.now())
+            pdf = sign_pdf(pdf, seat.signer, member_field(seat.member_id), name="x", reason="同意", location="seat", at=seat.now())
         return c.post(f"{url}/signatures/report", headers={**h, "Content-Type": "application/pdf"},
                       params={"authorisation": auth}, content=pdf)
 

@@ -511,6 +511,63 @@ def test_review_refusals() -> None:
     validate_review(p, {B1: PASS, B2: fail()})
 
 
+ITEMS = [{"code": "Q1", "name": "营业执照", "kind": "qualification"},
+         {"code": "Q2", "name": "安全生产许可证", "kind": "qualification"},
+         {"code": "F1", "name": "投标有效期", "kind": "compliance"}]
+
+
+def by_item(**fails: str) -> ReviewMark:
+    """A bid marked item by item: the named items failed with the given reasons, the others passed."""
+    marks = {c: ReviewMark(c not in fails, fails.get(c, "")) for c in ("Q1", "Q2", "F1")}
+    return ReviewMark(not fails, "", marks)
+
+
+def test_review_by_item_every_item_marked_a_reason_per_fail_and_the_bid_passes_only_if_all_do() -> None:
+    p = project({"B1": "900000.00", "B2": "950000.00"}, review_items=ITEMS)
+    assert [(i.code, i.kind) for i in p.review_items] == [("Q1", "qualification"), ("Q2", "qualification"),
+                                                          ("F1", "compliance")]
+    validate_review(p, {B1: by_item(Q2="许可证已过期"), B2: by_item()})
+    partial = ReviewMark(True, "", {"Q1": PASS, "F1": PASS})
+    err = raises(ErrorCode.INVALID_INPUT, validate_review, p, {B1: partial, B2: by_item()})
+    assert err.details == [{"bid": B1, "item": "Q2", "message": "not marked"}]
+    bare = ReviewMark(False, "", {"Q1": PASS, "Q2": ReviewMark(False, " "), "F1": PASS})
+    err = raises(ErrorCode.INVALID_INPUT, validate_review, p, {B1: bare, B2: by_item()})
+    assert err.details == [{"bid": B1, "item": "Q2", "message": "reason required"}]
+    claims = ReviewMark(True, "", by_item(F1="有效期不足").items)  # passed, though an item failed
+    err = raises(ErrorCode.INVALID_INPUT, validate_review, p, {B1: claims, B2: by_item()})
+    assert err.details == [{"bid": B1, "message": "a bid passes exactly when every review item does"}]
+    stray = ReviewMark(True, "", {**by_item().items, "X9": PASS})
+    err = raises(ErrorCode.INVALID_INPUT, validate_review, p, {B1: stray, B2: by_item()})
+    assert err.details == [{"bid": B1, "item": "X9", "message": "not a review item of this tender"}]
+    # A tender without items takes no items, and one with them no whole-bid marks.
+    err = raises(ErrorCode.INVALID_INPUT, validate_review, project({"B1": "900000.00"}), {B1: by_item()})
+    assert err.details == [{"bid": B1, "message": "no review items"}]
+    err = raises(ErrorCode.INVALID_INPUT, validate_review, p, {B1: PASS, B2: by_item()})
+    assert {d["item"] for d in err.details} == {"Q1", "Q2", "F1"}
+
+
+def test_review_by_item_tallies_by_bid_with_each_failed_items_name_and_reason() -> None:
+    p = project({"B1": "900000.00"}, review_items=ITEMS)
+    sheets = {"M1": {B1: by_item(Q2="许可证已过期", F1="有效期不足")}, "M2": {B1: by_item(Q2="许可证过期")},
+              "M3": {B1: by_item()}}
+    out = tally_review(p, sheets)
+    assert not out[B1].passed and out[B1].fail_votes == 2
+    assert out[B1].reasons == (("M1", "安全生产许可证：许可证已过期；投标有效期：有效期不足"),
+                               ("M2", "安全生产许可证：许可证过期"))
+
+
+def test_review_items_in_the_tender_are_checked_at_import() -> None:
+    doc = comprehensive_doc({"B1": "900000.00"}, review_items=[{"code": "Q1", "name": "营业执照"},
+                                                                {"code": "Q1", "name": "again", "kind": "other"},
+                                                                {"code": "bad code", "name": ""}])
+    err = raises(ErrorCode.IMPORT_REJECTED, parse_project, doc)
+    paths = {d["path"] for d in err.details}
+    assert {"$.review_items[1].code", "$.review_items[1].kind", "$.review_items[2].code",
+            "$.review_items[2].name"} <= paths, err.details
+    assert parse_project(comprehensive_doc({"B1": "900000.00"}, review_items=[{"code": "Q1", "name": "营业执照"}])
+                         ).review_items[0].kind == "qualification"
+
+
 def test_rejected_bids_are_left_out_of_aggregation_and_price_scoring() -> None:
     p = project({"B1": "800000.00", "B2": "900000.00", "B3": "1000000.00"})
     rejected = {B1}

@@ -1,6 +1,7 @@
 // The qualification and compliance review (资格/符合性审查) on the expert's page (docs/web.md, "The expert's
-// page"): every bid of the tender marked pass or fail, a written reason required for a fail (the server's
-// rule, shown on the bid it names). The sheet is sealed until every member has submitted (the server shows a
+// page"): every bid of the tender marked pass or fail — item by item when the tender lists its review items
+// (资格审查项, 符合性审查项), the bid passing only when every item does — a written reason required for each
+// fail (the server's rule, shown at the bid or item it names). The sheet is sealed until every member has submitted (the server shows a
 // member only their own); then the committee's tally by the rule — a bid is rejected when more than half fail
 // it — with every fail's reason, a minority's too. Reloaded with the rest of the page on the session's events.
 
@@ -25,6 +26,8 @@ i18n.extend({
     "rv.reasons": "不通过理由",
     "rv.passed": "通过",
     "rv.rejected": "否决",
+    "rv.kind.qualification": "资格审查",
+    "rv.kind.compliance": "符合性审查",
   },
   en: {
     "rv.title": "Qualification and compliance review",
@@ -42,6 +45,8 @@ i18n.extend({
     "rv.reasons": "Reasons for failing",
     "rv.passed": "passed",
     "rv.rejected": "rejected",
+    "rv.kind.qualification": "Qualification",
+    "rv.kind.compliance": "Compliance",
   },
 });
 
@@ -49,6 +54,7 @@ const t = i18n.t;
 let sessionId = null;
 let reload = null;
 let bids = null; // [{key, label}] from the tender, read once
+let items = []; // the tender's review items [{code, name, kind}]: none, each bid is marked as a whole
 
 async function tenderBids() {
   if (!bids) {
@@ -56,22 +62,38 @@ async function tenderBids() {
     const names = new Map(doc.bidders.map((b) => [b.code, b.name]));
     bids = doc.lots.flatMap((lot) => lot.bids.map((b) => ({ key: `${lot.code}/${b.bidder}`,
       label: `${lot.name} · ${names.get(b.bidder) || b.bidder}` })));
+    items = doc.review_items || [];
   }
   return bids;
 }
 
 const safe = (key) => key.replace(/[^A-Za-z0-9_-]/g, "_");
 
-function markFields(bid) {
-  const id = `rv-${safe(bid.key)}`;
+// Pass, fail and the reason for a fail: for a whole bid (`id` = rv-<bid>), or for one review item of it
+// (rv-<bid>-<item>). Each has its error line, where the server's refusal of it is shown.
+function passFail(id) {
   const radio = (value, key) => el("span", {},
-    el("input", { type: "radio", id: `${id}-${value}`, name: `${id}-mark`, value, "data-bid": bid.key }), " ",
+    el("input", { type: "radio", id: `${id}-${value}`, name: `${id}-mark`, value }), " ",
     el("label", { for: `${id}-${value}` }, t(key)), " ");
-  return el("fieldset", { dataset: { bid: bid.key } }, el("legend", {}, bid.label),
-    radio("pass", "rv.pass"), radio("fail", "rv.fail"),
+  return [radio("pass", "rv.pass"), radio("fail", "rv.fail"),
     el("div", {}, el("label", { for: `${id}-reason` }, t("rv.reason")), " ",
       el("input", { id: `${id}-reason`, size: 40, maxLength: 1000, "aria-describedby": `${id}-error` })),
+    el("span", { id: `${id}-error`, class: "error" })];
+}
+
+function markFields(bid) {
+  const id = `rv-${safe(bid.key)}`;
+  if (!items.length) return el("fieldset", { dataset: { bid: bid.key } }, el("legend", {}, bid.label), ...passFail(id));
+  return el("fieldset", { dataset: { bid: bid.key } }, el("legend", {}, bid.label),
+    ...items.map((item) => el("fieldset", { class: "review-item", dataset: { item: item.code } },
+      el("legend", {}, `${t(`rv.kind.${item.kind || "qualification"}`)} · ${item.name}`),
+      ...passFail(`${id}-${safe(item.code)}`))),
     el("span", { id: `${id}-error`, class: "error" }));
+}
+
+function chosen(id) {
+  const radio = document.querySelector(`input[name="${id}-mark"]:checked`);
+  return radio && { passed: radio.value === "pass", reason: $(`${id}-reason`).value.trim() };
 }
 
 /** ``status``: GET …/status; ``names``: member id → name. */
@@ -95,12 +117,22 @@ export async function render(status, names) {
     el("td", {}, o.reasons.map((r) => `${names.get(r.member_id) || "—"}：${r.reason}`).join("；") || "—"))));
 }
 
+// What the form says, as the API takes it. By item, a bid passes when every item is marked and passes (the
+// server checks the same); an item left unmarked is not sent, so the server names it.
 function marks() {
   const out = {};
   for (const set of $("review-form").querySelectorAll("fieldset[data-bid]")) {
-    const chosen = set.querySelector("input[type=radio]:checked");
-    const reason = set.querySelector(`#rv-${safe(set.dataset.bid)}-reason`).value.trim();
-    if (chosen) out[set.dataset.bid] = { passed: chosen.value === "pass", reason };
+    const id = `rv-${safe(set.dataset.bid)}`;
+    if (!items.length) {
+      const mark = chosen(id);
+      if (mark) out[set.dataset.bid] = mark;
+      continue;
+    }
+    const marked = Object.fromEntries(items.map((i) => [i.code, chosen(`${id}-${safe(i.code)}`)]).filter(([, m]) => m));
+    const all = Object.keys(marked).length === items.length;
+    if (Object.keys(marked).length) {
+      out[set.dataset.bid] = { passed: all && Object.values(marked).every((m) => m.passed), reason: "", items: marked };
+    }
   }
   return out;
 }
@@ -118,7 +150,7 @@ export function init(session, refresh) {
       if (!(err instanceof ApiError)) throw err;
       $("review-error").textContent = `${err.message} ${t("rv.fix")}`;
       for (const d of err.details) {
-        const note = d.bid && $(`rv-${safe(d.bid)}-error`);
+        const note = d.bid && $(d.item ? `rv-${safe(d.bid)}-${safe(d.item)}-error` : `rv-${safe(d.bid)}-error`);
         if (note) note.textContent = d.message;
       }
       return;
