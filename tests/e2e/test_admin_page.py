@@ -113,13 +113,30 @@ def site_agent(directory: Path, venue_code: str, key: Path, url: str) -> Iterato
                 proc.wait()
 
 
-def linked(client: TestClient, admin: dict[str, str], venue_id: str, agent: Path) -> None:
-    """Wait (a minute at most) until the venue's site agent has linked and reported a working seat."""
-    deadline = time.monotonic() + 60
-    while not any(seat["usable"] for room in ok(client.get(f"/api/v1/venues/{venue_id}/rooms", headers=admin))
-                  for seat in room["seats"]):
-        assert time.monotonic() < deadline, (agent / "agent.log").read_text()
-        time.sleep(0.5)
+@contextlib.contextmanager
+def linked_agent(page: Any, client: TestClient, admin: dict[str, str], live: str, directory: Path, venue_code: str,
+                 venue_id: str, label: str) -> Iterator[None]:
+    """A venue's site agent as its centre sets one up: a key made with ``evalroom site-key``, registered on the
+    admin's page, then the agent run with it until it has linked and reported a working seat (a minute at
+    most), which the admin's status view shows once refreshed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key = directory / "key.pem"
+    made = run_evalroom("site-key", "--out", str(key))
+    public = next(line.split()[-1] for line in made.stdout.splitlines() if line.startswith("public key:"))
+    page.locator("#venues-body tr", has_text=venue_code).get_by_role("button", name="密钥与评标室").click()
+    page.locator("#cred-label").fill(label)
+    page.locator("#cred-key").fill(public)
+    page.locator("#cred-form button[type=submit]").click()
+    expect(page.locator("#creds-body")).to_contain_text("使用中")
+    with site_agent(directory, venue_code, key, live):
+        deadline = time.monotonic() + 60
+        while not any(seat["usable"] for room in ok(client.get(f"/api/v1/venues/{venue_id}/rooms", headers=admin))
+                      for seat in room["seats"]):
+            assert time.monotonic() < deadline, (directory / "agent.log").read_text()
+            time.sleep(0.5)
+        page.locator("#status-refresh").click()
+        expect(page.locator(f'#status-venues-body tr[data-venue="{venue_id}"]')).to_contain_text("在线")
+        yield
 
 
 def clean(tab: Any) -> None:
@@ -340,35 +357,15 @@ def test_from_an_empty_database_to_a_sealed_published_evaluation_through_the_pag
     screenshot(page, "admin-pools", page.locator("#pools"))
 
     # --- the guest venue's site agent: its key registered here, then it links and reports its seats ----------
-    key = tmp_path / "guest-key.pem"
-    made = run_evalroom("site-key", "--out", str(key))
-    public = next(line.split()[-1] for line in made.stdout.splitlines() if line.startswith("public key:"))
-    page.locator("#venues-body tr", has_text=venue_codes["guest"]).get_by_role("button", name="密钥与评标室").click()
-    page.locator("#cred-label").fill("西安现场代理")
-    page.locator("#cred-key").fill(public)
-    page.locator("#cred-form button[type=submit]").click()
-    expect(page.locator("#creds-body")).to_contain_text("使用中")
-    with site_agent(tmp_path / "guest-agent", venue_codes["guest"], key, live):
-        linked(client, admin, guest_id, tmp_path / "guest-agent")
-        page.locator("#status-refresh").click()  # the status view: the guest's agent is linked
-        expect(page.locator(f'#status-venues-body tr[data-venue="{guest_id}"]')).to_contain_text("在线")
+    with linked_agent(page, client, admin, live, tmp_path / "guest-agent", venue_codes["guest"], guest_id,
+                      "西安现场代理"):
         prepared = preparing(ctx, client, admin, live, browser, page, tmp_path, venue_codes, host_id, guest_id,
                              accounts, errors)
         prepared.id_numbers = {row["name"]: row["id_number"] for rows_ in good.values() for row in rows_}
         prepared.cas = {host_id: cas["host"], guest_id: cas["guest"]}
-        # The host's own site agent, for the day: its key registered here, as the guest's was.
-        host_key = tmp_path / "host-key.pem"
-        made = run_evalroom("site-key", "--out", str(host_key))
-        public = next(line.split()[-1] for line in made.stdout.splitlines() if line.startswith("public key:"))
-        page.locator("#venues-body tr", has_text=venue_codes["host"]).get_by_role("button", name="密钥与评标室").click()
-        page.locator("#cred-label").fill("济南现场代理")
-        page.locator("#cred-key").fill(public)
-        page.locator("#cred-form button[type=submit]").click()
-        expect(page.locator("#creds-body")).to_contain_text("使用中")
-        with site_agent(tmp_path / "host-agent", venue_codes["host"], host_key, live):
-            linked(client, admin, host_id, tmp_path / "host-agent")
-            page.locator("#status-refresh").click()
-            expect(page.locator(f'#status-venues-body tr[data-venue="{host_id}"]')).to_contain_text("在线")
+        # The host's own site agent, for the day, registered as the guest's was.
+        with linked_agent(page, client, admin, live, tmp_path / "host-agent", venue_codes["host"], host_id,
+                          "济南现场代理"):
             evaluating(ctx, client, admin, live, browser, tmp_path, prepared, errors)
         prepared.host.context.close()
         prepared.guest.context.close()

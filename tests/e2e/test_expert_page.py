@@ -51,12 +51,12 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
                                                 "public_url": f"http://localhost:{free_port()}"})
 
 
-def a_seat_waiting_for_its_expert(ctx: AppContext, client: Any) -> tuple[CommitteeWorld, dict[str, Any], str,
-                                                                           dict[str, dict[str, str]]]:
-    """A drawn committee with check-in open: one member checked in (the browser's, with its login code), every
-    other member seated through the API."""
+def a_seat_waiting_for_its_expert(ctx: AppContext, client: Any, doc: dict[str, Any] | None = None) -> tuple[
+        CommitteeWorld, dict[str, Any], str, dict[str, dict[str, str]]]:
+    """A drawn committee (for the tender ``doc``, or the usual one) with check-in open: one member checked in
+    (the browser's, with its login code), every other member seated through the API."""
     w = build(ctx, client)
-    import_project(w)
+    import_project(w, doc)
     draw(w)
     open_check_in(w)
     mine = members(w, "drawn")[0]
@@ -411,13 +411,7 @@ def test_an_expert_reviews_item_by_item_when_the_tender_lists_the_items(ctx: App
     items = [{"code": "Q1", "name": "营业执照", "kind": "qualification"},
              {"code": "Q2", "name": "安全生产许可证", "kind": "qualification"},
              {"code": "F1", "name": "投标有效期", "kind": "compliance"}]
-    w = build(ctx, client)
-    import_project(w, project_doc(review_items=items))
-    draw(w)
-    open_check_in(w)
-    mine = members(w, "drawn")[0]
-    code = ok(check_in(w, mine))["login_code"]
-    others = {m["member_id"]: seat(w, m) for m in members(w, "drawn")}
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client, project_doc(review_items=items))
     seated_at_the_page(page, live, code)
     experts = {**others, mine["member_id"]: expert_headers(w, mine)}
     start_session(w)
@@ -504,13 +498,7 @@ def test_the_chair_moves_the_phases_confirms_a_flag_and_settles_a_tie(ctx: AppCo
     committee's order without a reason (refused at the field) and with one, and then leaves it."""
     doc = project_doc()
     doc["lots"][0]["bids"][1]["price"] = doc["lots"][0]["bids"][0]["price"]
-    w = build(ctx, client)
-    import_project(w, doc)
-    draw(w)
-    open_check_in(w)
-    mine = members(w, "drawn")[0]
-    code = ok(check_in(w, mine))["login_code"]
-    others = {m["member_id"]: seat(w, m) for m in members(w, "drawn")}
+    w, mine, code, others = a_seat_waiting_for_its_expert(ctx, client, doc)
     seated_at_the_page(page, live, code)
     experts = {**others, mine["member_id"]: expert_headers(w, mine)}
     start_session(w)
