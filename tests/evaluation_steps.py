@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -326,6 +327,22 @@ def evaluating(ctx: Any, client: Any, admin: dict[str, str], live: str, browser:
     assert "report/report-v1.pdf: 6 signature(s) intact, valid and trusted" in verified.stdout, verified.stdout
     assert "recordings:" in verified.stdout
     check_the_sealed_report(client, admin, api, tmp_path, seats, prepared)
+    assert one_byte_changed_fails(bundle, key, tmp_path)
+
+
+def one_byte_changed_fails(bundle: Path, key: Path, tmp_path: Path) -> bool:
+    """The bundle with one byte of its report PDF changed: ``evalroom verify`` fails it, naming the report."""
+    changed = tmp_path / "evidence-changed.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(changed, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("report/") and info.filename.endswith(".pdf"):
+                at = data.index(b"stream", len(data) // 10) + 20
+                data = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+            dst.writestr(info, data)
+    result = run_evalroom("verify", str(changed), "--log-key", str(key))
+    failures = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    return result.returncode == 1 and any("report/report-v1.pdf" in line for line in failures)
 
 
 def check_the_sealed_report(client: Any, admin: dict[str, str], api: str, tmp_path: Path, seats: list[Seat],
