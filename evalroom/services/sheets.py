@@ -378,6 +378,14 @@ def results(s: Session, session_id: str) -> Results:
         settled.setdefault(t.lot, {})[frozenset(t.decided_order)] = t.decided_order
     for lot, _name in project.lots:
         valid = [b for b in project.bids_of(lot) if b.key not in rejected]
+        unscored = sorted({b.key for b in valid for sh in sheets if b.key not in sh.items})
+        if unscored:
+            # The review's outcome moved after the scoring began: a member whose review sheet counted left
+            # (voided for a conflict found later), and a bid rejected then passes now. Ranking it from sheets that
+            # never scored it would be wrong; the committee must review again.
+            raise ApiError(ErrorCode.CONFLICT, "the review's outcome changed after the detailed review began (a "
+                           "member left): no results until the committee has reviewed and scored again",
+                           [{"bid": key, "message": "not scored on every current sheet"} for key in unscored])
         if project.price_rule is not None:
             prices[lot] = scoring.price_scores(project.price_rule, valid)
         points = prices[lot].scores if lot in prices else {}

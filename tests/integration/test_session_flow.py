@@ -323,6 +323,33 @@ def test_a_tie_among_the_candidates_waits_for_the_committee_to_settle_it(w: Comm
     assert "并列处理" in text and "经评标委员会抽签决定" in text
 
 
+def test_a_review_outcome_moved_by_a_voided_member_stops_the_results_instead_of_failing(w: CommitteeWorld) -> None:
+    """L1/B3 rejected by 3 of 5; the others score L1/B1 and L1/B2 only. Then one of the three is voided for a
+    conflict found later: 2 of the 4 left is no majority, so L1/B3 passes now, but no sheet scored it. The
+    results cannot be computed from these sheets: every read that needs them says so (409 conflict), none fails."""
+    experts = ready(w)
+    chair = elect(w, experts)
+    move(w, "chair_election")
+    failing = sorted(m for m in experts if m != chair)[:3]
+    for m, h in experts.items():
+        marks = {b: {"passed": True} for b in BIDS}
+        if m in failing:
+            marks["L1/B3"] = {"passed": False, "reason": "资质不符"}
+        ok(post(w, "/review", h, {"marks": marks}))
+    move(w, "review")
+    for h in experts.values():
+        ok(post(w, "/scores", h, sheet("15", "7", bids=("L1/B1", "L1/B2"))))
+    assert ok(w.client.get(w.url("/ties"), headers=w.host_op())) == []
+    ok(w.client.post(f"/api/v1/committee/members/{failing[0]}/void", headers=w.admin(),
+                     json={"reason": "与投标人存在利害关系（事后发现）"}))
+    err = refused(w.client.get(w.url("/ties"), headers=w.host_op()), 409, "conflict")
+    assert err["details"] == [{"bid": "L1/B3", "message": "not scored on every current sheet"}]
+    before = snapshot(w.ctx)
+    refused(post(w, "/phase", w.host_op(), {"leave": "detailed_review"}), 409, "conflict")  # no prices from these
+    assert snapshot(w.ctx) == before
+    assert ok(w.client.get(w.url("/status"), headers=w.host_op()))["phase"] == "detailed_review"  # pages load
+
+
 # --- independence -----------------------------------------------------------------------------------------
 def test_no_member_sees_another_members_scores_before_all_have_submitted(w: CommitteeWorld) -> None:
     experts, _chair = to_detailed_review(w)
