@@ -10,7 +10,7 @@ import uuid
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from timebase import T0
 
@@ -21,7 +21,7 @@ from evalroom.errors import ConflictError
 from evalroom.services import tlog
 from evalroom.storage import migrate
 from evalroom.storage.db import is_sqlite, make_engine
-from evalroom.storage.models import Base, RecordingSegment, Region
+from evalroom.storage.models import Base, EventRow, RecordingSegment, Region
 from evalroom.storage.store import Store, read_events, verify_stored_chain
 
 
@@ -230,7 +230,11 @@ def test_a_write_holding_one_sessions_chain_holds_up_that_session_only(ctx: AppC
     release.set()
     a.join(10)
     a2.join(10)
-    assert finished["a"] <= finished["a2"]
+    # a2 waited for a: its record is chained after a's. (Not the threads' finishing times: once a commits, a2 may
+    # commit and note its time before a's thread notes its own.)
+    with ctx.store.read() as s:
+        rows = {r.actor: r for r in s.scalars(select(EventRow).where(EventRow.session_id == "s-a"))}
+    assert rows["system:a2"].prev_hash == rows["system:a"].hash
     assert verify_stored_chain(ctx.store) == 3
 
 

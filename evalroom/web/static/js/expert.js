@@ -657,7 +657,7 @@ async function showSigning(status, report) {
 // What a report signature's box shows as the place: the member's venue, as the report names it. The field is
 // the member's box on the signature page (evalroom.report_pdf.member_field: "member-" and the id's first 8).
 function venueOf(memberId) {
-  const signatory = shownReport && shownReport.signatories.find((s) => s.member_id === memberId);
+  const signatory = shownReport && (shownReport.signatories || []).find((s) => s.member_id === memberId);
   return signatory ? signatory.venue : $("seat").textContent;
 }
 

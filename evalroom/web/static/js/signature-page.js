@@ -71,7 +71,7 @@ export function renderSignaturePage(container, report, signatures, missing) {
   const unsigned = new Set((missing || []).filter((m) => m.unsigned.some((u) => u.startsWith("report")))
     .map((m) => m.member_id));
   const head = el("tr", {}, ...["no", "name", "venue", "role", "box"].map((k) => el("th", { scope: "col" }, t(`sp.${k}`))));
-  const body = report.signatories.map((s, i) => {
+  const body = (report.signatories || []).map((s, i) => {
     const record = mine.find((r) => r.document === "report" && r.member_id === s.member_id);
     return el("tr", { dataset: { member: s.member_id, signed: String(Boolean(record)) } },
               el("td", {}, String(i + 1)), el("td", {}, s.name), el("td", {}, s.venue),
